@@ -1,0 +1,838 @@
+"""Telegram through python-telegram-bot 22 — the only module of the project that imports `telegram`.
+
+The adapter only translates: Telegram updates → `Inbound` (or platform events), `Outbound` → Bot API
+calls, Telegram errors → `DeliveryError`. Storage, classification, pacing and retries belong to the core.
+
+Store first, confirm after
+--------------------------
+python-telegram-bot's `Updater` confirms an update (by asking for the next offset) whether or not its
+handlers finished, so an update in flight at a crash would be lost. We therefore run our own loop over
+`Bot.get_updates`: each update is handed to `on_message` (which stores it durably before returning) and
+the offset moves past it only afterwards. If `on_message` raises (database down…), the offset stays and
+the same updates are fetched again after a back-off; the core's inbox is idempotent on
+(platform, chat_id, message_id), so a redelivery never makes a second ticket.
+
+Webhook mode (``mode="webhook"``) serves a tiny HTTP endpoint of our own instead of PTB's tornado-based
+`start_webhook` (which answers Telegram 200 as soon as the update is queued in memory): we answer 200
+only after `on_message` returned, and 500 otherwise, so Telegram redelivers it — the same at-least-once
+guarantee as polling. Telegram delivers one update at a time per connection; `max_connections=1` keeps
+them in order.
+
+The adapter never retries a send and never uses PTB's rate limiter: the core's delivery loop paces with
+`limits` and decides on retries from the `DeliveryError` it gets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import json
+import logging
+import warnings
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from telegram import (
+    Bot,
+    ChatMember,
+    ChatMemberUpdated,
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    MessageEntity,
+    ReplyParameters,
+    Update,
+)
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.request import HTTPXRequest
+
+from bot.adapters.base import Adapter, OnEvent, OnMessage, PaceLimits
+from bot.clock import SHANGHAI, Clock, SystemClock
+from bot.messages import (
+    CALLBACK,
+    TEXT,
+    AdapterStatus,
+    ChatType,
+    DeliveryError,
+    Inbound,
+    Outbound,
+    SendResult,
+)
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+
+# What we ask Telegram for. `my_chat_member` (bot added / removed) is not sent unless requested
+# explicitly once `allowed_updates` is given.
+ALLOWED_UPDATES: tuple[str, ...] = ("message", "edited_message", "callback_query", "my_chat_member")
+
+# Bot API limits.
+MAX_TEXT = 4096
+MAX_CALLBACK_DATA = 64  # bytes
+MAX_CALLBACK_ANSWER = 200
+
+_IN_CHAT = (ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER)
+_OUT_OF_CHAT = (ChatMember.LEFT, ChatMember.BANNED)
+
+
+def _is_member(member: ChatMember) -> bool:
+    if member.status in _IN_CHAT:
+        return True
+    if member.status == ChatMember.RESTRICTED:
+        return bool(getattr(member, "is_member", False))
+    return False
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return float(value)
+
+
+def _retry_after(exc: RetryAfter) -> float:
+    # PTB 22 warns that the int will become a timedelta; accept both without the warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _seconds(exc.retry_after)
+
+
+class TelegramAdapter(Adapter):
+    """One bot account on Telegram.
+
+    Parameters beyond the token are for tests and deployment: `base_url`/`base_file_url` point the
+    real library at another Bot API server (a local one in the tests, or a self-hosted
+    telegram-bot-api); `poll_timeout` is the long-poll hold in seconds; `request_timeout` the read
+    timeout of each request; `backoff` the (first, maximum) pause in seconds after a failed poll or a
+    failed hand-over to the core.
+    """
+
+    platform = PLATFORM
+    limits = PaceLimits(global_per_second=30, per_chat_interval=1.0, per_group_per_minute=20)
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        base_url: str | None = None,
+        base_file_url: str | None = None,
+        mode: str = "polling",
+        webhook_url: str | None = None,
+        listen: str = "0.0.0.0",
+        port: int = 8443,
+        secret_token: str | None = None,
+        max_connections: int = 1,
+        poll_timeout: float = 30,
+        request_timeout: float = 10.0,
+        connect_timeout: float = 5.0,
+        backoff: tuple[float, float] = (1.0, 60.0),
+        allowed_updates: Sequence[str] = ALLOWED_UPDATES,
+        clock: Clock | None = None,
+    ) -> None:
+        if not token:
+            raise ValueError("telegram: a bot token is required (TELEGRAM_BOT_TOKEN)")
+        if mode not in ("polling", "webhook"):
+            raise ValueError(f"telegram: mode must be 'polling' or 'webhook', not {mode!r}")
+        if mode == "webhook" and not webhook_url:
+            raise ValueError("telegram: webhook mode needs webhook_url (the public https URL)")
+        self.mode = mode
+        self.webhook_url = webhook_url
+        self.listen = listen
+        self.port = port
+        self.secret_token = secret_token
+        self.max_connections = max_connections
+        self.poll_timeout = poll_timeout
+        self.backoff = backoff
+        self.allowed_updates = list(allowed_updates)
+        self.clock: Clock = clock or SystemClock()
+
+        kwargs: dict[str, Any] = {}
+        if base_url:
+            kwargs["base_url"] = base_url
+        if base_file_url:
+            kwargs["base_file_url"] = base_file_url
+        # Two connection pools, as PTB does: the long poll must never wait behind a send.
+        self._bot = Bot(
+            token,
+            request=HTTPXRequest(
+                connection_pool_size=8,
+                read_timeout=request_timeout,
+                write_timeout=request_timeout,
+                connect_timeout=connect_timeout,
+                pool_timeout=request_timeout,
+            ),
+            get_updates_request=HTTPXRequest(
+                connection_pool_size=1,
+                read_timeout=request_timeout,
+                write_timeout=request_timeout,
+                connect_timeout=connect_timeout,
+                pool_timeout=request_timeout,
+            ),
+            **kwargs,
+        )
+        self._on_message: OnMessage | None = None
+        self._on_event: OnEvent | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._server: asyncio.Server | None = None
+        self._stopping = asyncio.Event()
+        self._fetching = False
+        self._handle_lock = asyncio.Lock()
+        self._ready = False
+        self.offset: int | None = None  # next update_id to ask for (all below are stored)
+        self._connected = False
+        self._announced: bool | None = None
+        self._since: datetime | None = None
+        self.last_poll: datetime | None = None
+        self.last_error: str = ""
+        self.bot_id: int | None = None
+        self.bot_username: str = ""
+        self.webhook_port: int | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self, on_message: OnMessage, on_event: OnEvent | None = None) -> None:
+        self._on_message = on_message
+        self._on_event = on_event
+        self._stopping.clear()
+        try:
+            await self._ensure_ready()
+        except InvalidToken as exc:
+            await self._bot.shutdown()
+            raise RuntimeError(f"telegram: the bot token was refused ({exc.message})") from exc
+        except TelegramError as exc:  # network down at start: the loop keeps trying
+            self._note_error(f"start: {exc.message}")
+        if self.mode == "webhook":
+            await self._start_webhook()
+        else:
+            self._task = asyncio.create_task(self._poll_loop(), name="telegram-poll")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        task, self._task = self._task, None
+        if task is not None:
+            if self._fetching or not self._handle_lock.locked():
+                task.cancel()
+            try:
+                # A hand-over in progress finishes (it is the core storing a message).
+                await asyncio.wait_for(asyncio.shield(task), timeout=30)
+            except (asyncio.CancelledError, asyncio.TimeoutError):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await self._confirm_offset()
+        await self._bot.shutdown()
+        self._ready = False
+        self._connected = False
+
+    def status(self) -> AdapterStatus:
+        extra = {"mode": self.mode}
+        if self.last_poll is not None:
+            extra["last_poll"] = self.last_poll.isoformat()
+        if self.last_error:
+            extra["last_error"] = self.last_error
+        if self.offset is not None:
+            extra["offset"] = str(self.offset)
+        if self.bot_username:
+            extra["bot"] = "@" + self.bot_username
+        return AdapterStatus(
+            platform=self.platform,
+            connected=self._connected,
+            detail=self.last_error if not self._connected else "",
+            since=self._since,
+            extra=extra,
+        )
+
+    async def _ensure_ready(self) -> None:
+        if self._ready:
+            return
+        await self._bot.initialize()  # getMe
+        me = self._bot.bot
+        self.bot_id = me.id
+        self.bot_username = me.username or ""
+        if self.mode == "polling":
+            # getUpdates does not work while a webhook is set; keep pending updates.
+            await self._bot.delete_webhook(drop_pending_updates=False)
+        self._ready = True
+        self._note_ok(polled=False)
+
+    async def _confirm_offset(self) -> None:
+        """Tell Telegram which updates are stored, so a restart does not fetch them again.
+
+        Best effort: if this fails the updates come again and the inbox deduplicates them.
+        """
+        if self.offset is None or not self._ready:
+            return
+        with contextlib.suppress(TelegramError, Exception):
+            await self._bot.get_updates(
+                offset=self.offset, limit=1, timeout=0, allowed_updates=self.allowed_updates
+            )
+
+    def _note_ok(self, *, polled: bool = True) -> bool:
+        now = self.clock.now()
+        if polled:
+            self.last_poll = now
+        changed = not self._connected
+        if changed:
+            self._connected = True
+            self._since = now
+            self.last_error = ""
+        return changed
+
+    def _note_error(self, detail: str) -> bool:
+        self.last_error = detail
+        changed = self._connected or self._since is None
+        if self._connected:
+            self._connected = False
+            self._since = self.clock.now()
+        elif self._since is None:
+            self._since = self.clock.now()
+        return changed
+
+    async def _announce(self, connected: bool, detail: str) -> None:
+        if self._on_event is None:
+            return
+        try:
+            await self._on_event(
+                "connection", {"platform": PLATFORM, "connected": connected, "detail": detail}
+            )
+        except Exception:  # an observer's failure must not stop the connection
+            log.exception("telegram: connection event handler failed")
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+    # ------------------------------------------------------------------ polling
+
+    async def _poll_loop(self) -> None:
+        first, most = self.backoff
+        delay = first
+        while not self._stopping.is_set():
+            try:
+                await self._ensure_ready()
+                self._fetching = True
+                try:
+                    updates = await self._bot.get_updates(
+                        offset=self.offset,
+                        timeout=self.poll_timeout,
+                        allowed_updates=self.allowed_updates,
+                    )
+                finally:
+                    self._fetching = False
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # network, 5xx, 409 conflict, bad token…
+                detail = exc.message if isinstance(exc, TelegramError) else repr(exc)
+                log.warning("telegram: getUpdates failed: %s (retry in %.1fs)", detail, delay)
+                self._note_error(f"getUpdates: {detail}")
+                if self._announced is not False:
+                    self._announced = False
+                    await self._announce(False, detail)
+                await self._pause(delay)
+                delay = min(delay * 2, most)
+                continue
+            was_connected = self._connected
+            self._note_ok()
+            if not was_connected or self._announced is not True:
+                self._announced = True
+                await self._announce(True, "")
+            failed = False
+            for update in updates:
+                if self._stopping.is_set():
+                    break
+                try:
+                    async with self._handle_lock:
+                        await self._handle(update)
+                except Exception as exc:
+                    # Not stored: keep the offset, fetch the same updates again after a pause.
+                    log.warning(
+                        "telegram: update %s not stored (%r); will fetch it again in %.1fs",
+                        update.update_id,
+                        exc,
+                        delay,
+                    )
+                    self.last_error = f"handler: {exc!r}"
+                    failed = True
+                    break
+                self.offset = update.update_id + 1
+            if failed:
+                await self._pause(delay)
+                delay = min(delay * 2, most)
+            else:
+                delay = first
+
+    # ------------------------------------------------------------------ webhook
+
+    async def _start_webhook(self) -> None:
+        self._server = await asyncio.start_server(self._serve_webhook, self.listen, self.port)
+        self.webhook_port = self._server.sockets[0].getsockname()[1]
+        await self._bot.set_webhook(
+            url=self.webhook_url,  # type: ignore[arg-type]
+            allowed_updates=self.allowed_updates,
+            secret_token=self.secret_token,
+            max_connections=self.max_connections,
+            drop_pending_updates=False,
+        )
+        self._note_ok()
+
+    async def _serve_webhook(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        path = urlsplit(self.webhook_url or "/").path or "/"
+        try:
+            while not self._stopping.is_set():
+                request_line = await reader.readline()
+                if not request_line:
+                    break
+                parts = request_line.decode("latin-1").split()
+                headers: dict[str, str] = {}
+                while True:
+                    line = await reader.readline()
+                    if line in (b"\r\n", b"\n", b""):
+                        break
+                    key, _, value = line.decode("latin-1").partition(":")
+                    headers[key.strip().lower()] = value.strip()
+                body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
+                status = await self._webhook_request(parts, headers, body, path)
+                reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found"}.get(
+                    status, "Internal Server Error"
+                )
+                writer.write(
+                    f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: 2\r\n\r\n{{}}".encode()
+                )
+                await writer.drain()
+                if headers.get("connection", "").lower() == "close":
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _webhook_request(
+        self, parts: list[str], headers: dict[str, str], body: bytes, path: str
+    ) -> int:
+        if len(parts) < 2 or parts[0] != "POST" or urlsplit(parts[1]).path != path:
+            return 404
+        if self.secret_token and headers.get("x-telegram-bot-api-secret-token") != self.secret_token:
+            return 403
+        try:
+            data = json.loads(body)
+            update = Update.de_json(data, self._bot)
+        except Exception:
+            log.warning("telegram: webhook body is not an update: %r", body[:200])
+            return 400
+        try:
+            async with self._handle_lock:
+                await self._handle(update)
+        except Exception as exc:
+            # 500: Telegram sends it again later; the inbox makes the repeat harmless.
+            log.warning("telegram: webhook update %s not stored: %r", update.update_id, exc)
+            self.last_error = f"handler: {exc!r}"
+            return 500
+        self._note_ok()
+        return 200
+
+    # ------------------------------------------------------------------ inbound
+
+    async def _handle(self, update: Update) -> None:
+        """Hand one update to the core. Raises when the core did not take it."""
+        try:
+            inbound, events = self.translate(update)
+        except Exception:
+            # A bug of ours or an update we cannot read: skipping beats blocking every later one.
+            log.exception("telegram: cannot translate update %s; skipped", update.update_id)
+            return
+        for name, payload in events:
+            if self._on_event is not None:
+                await self._on_event(name, payload)
+        if inbound is not None and self._on_message is not None:
+            await self._on_message(inbound)
+
+    def translate(self, update: Update) -> tuple[Inbound | None, list[tuple[str, dict]]]:
+        """One update → at most one `Inbound` and the platform events it carries."""
+        if update.callback_query is not None:
+            return self._callback(update), []
+        if update.my_chat_member is not None:
+            return None, self._member_events(update.my_chat_member)
+        edited = update.edited_message is not None
+        msg = update.edited_message if edited else update.message
+        if msg is None:
+            return None, []
+        events = self._service_events(msg)
+        if events is not None:
+            return None, events
+        if msg.from_user is not None and self.bot_id is not None and msg.from_user.id == self.bot_id:
+            return None, []
+        return self._message(msg, edited=edited), []
+
+    def _chat(self, msg: Message) -> tuple[str, ChatType, str | None]:
+        chat = msg.chat
+        if chat.type in (chat.GROUP, chat.SUPERGROUP):
+            return str(chat.id), ChatType.GROUP, chat.title
+        if chat.type == chat.PRIVATE:
+            user_id = msg.from_user.id if msg.from_user is not None else chat.id
+            return str(user_id), ChatType.PRIVATE, None
+        return str(chat.id), ChatType.GROUP, chat.title  # channels: not expected
+
+    def _when(self, value: datetime | None) -> datetime:
+        if value is None or value.timestamp() <= 0:
+            return self.clock.now()
+        tz = self.clock.now().tzinfo or SHANGHAI
+        return value.astimezone(tz)
+
+    def _message(self, msg: Message, *, edited: bool) -> Inbound | None:
+        chat_id, chat_type, title = self._chat(msg)
+        user = msg.from_user
+        sender_id = str(user.id) if user is not None else chat_id
+        sender_name = user.full_name if user is not None else (msg.chat.title or chat_id)
+        text: str | None = None
+        kind = TEXT
+        attachment: str | None = None
+        entities: dict[MessageEntity, str] = {}
+        if msg.text is not None:
+            text = msg.text
+            entities = msg.parse_entities()
+        elif msg.photo:
+            attachment = msg.photo[-1].file_id  # the largest size
+            if msg.caption:
+                text = msg.caption
+                entities = msg.parse_caption_entities()
+            else:
+                kind = "image"
+        else:
+            kind, attachment = self._non_text(msg)
+        if kind == TEXT and text is not None:
+            text = self._strip_bot_name(text)
+        mentions: list[str] = []
+        for entity, value in entities.items():
+            if entity.type == MessageEntity.TEXT_MENTION and entity.user is not None:
+                mentions.append(str(entity.user.id))
+            elif entity.type == MessageEntity.MENTION:
+                mentions.append(value)  # "@username": Telegram gives no id for these
+        reply_to = msg.reply_to_message
+        return Inbound(
+            platform=PLATFORM,
+            chat_id=chat_id,
+            chat_type=chat_type,
+            sender_id=sender_id,
+            sender_name=sender_name,
+            message_id=str(msg.message_id),
+            sent_at=self._when(msg.edit_date if edited and msg.edit_date else msg.date),
+            text=text,
+            kind=kind,
+            reply_to=str(reply_to.message_id) if reply_to is not None else None,
+            mentions=tuple(dict.fromkeys(mentions)),
+            attachment=attachment,
+            edited=edited,
+            chat_title=title,
+        )
+
+    @staticmethod
+    def _non_text(msg: Message) -> tuple[str, str | None]:
+        if msg.voice is not None:
+            return "voice", msg.voice.file_id
+        if msg.audio is not None:
+            return "voice", msg.audio.file_id
+        if msg.sticker is not None:
+            return "sticker", msg.sticker.file_id
+        if msg.animation is not None:
+            return "video", msg.animation.file_id
+        if msg.video is not None:
+            return "video", msg.video.file_id
+        if msg.video_note is not None:
+            return "video", msg.video_note.file_id
+        if msg.document is not None:
+            return "file", msg.document.file_id
+        if msg.location is not None:
+            loc = msg.location
+            return "location", f"geo:{loc.latitude},{loc.longitude}"
+        if msg.contact is not None:
+            return "contact", msg.contact.phone_number or None
+        return "unknown", None
+
+    def _strip_bot_name(self, text: str) -> str:
+        """"/accept@shanzhi_bot SG…" → "/accept SG…" (Telegram's command form in groups)."""
+        if not text.startswith("/") or not self.bot_username:
+            return text
+        head, sep, rest = text.partition(" ")
+        command, at, name = head.partition("@")
+        if at and name.lower() == self.bot_username.lower():
+            return command + sep + rest
+        return text
+
+    def _service_events(self, msg: Message) -> list[tuple[str, dict]] | None:
+        """Events carried by a service message, [] for other service messages, None for content."""
+        chat_id = str(msg.chat.id)
+        if msg.migrate_to_chat_id:
+            return [
+                (
+                    "chat_migrated",
+                    {"platform": PLATFORM, "from": chat_id, "to": str(msg.migrate_to_chat_id)},
+                )
+            ]
+        if msg.migrate_from_chat_id:
+            # The same migration seen from the new supergroup; the core's handling is idempotent.
+            return [
+                (
+                    "chat_migrated",
+                    {"platform": PLATFORM, "from": str(msg.migrate_from_chat_id), "to": chat_id},
+                )
+            ]
+        if msg.new_chat_members:
+            if self.bot_id is not None and any(u.id == self.bot_id for u in msg.new_chat_members):
+                return [("bot_added", self._chat_payload(msg.chat, msg.from_user))]
+            return []
+        if msg.left_chat_member is not None:
+            if self.bot_id is not None and msg.left_chat_member.id == self.bot_id:
+                payload = self._chat_payload(msg.chat, msg.from_user)
+                payload["status"] = ChatMember.LEFT
+                return [("bot_removed", payload)]
+            return []
+        if msg.new_chat_title:
+            return [("topic_changed", self._chat_payload(msg.chat, msg.from_user, msg.new_chat_title))]
+        if msg.group_chat_created or msg.supergroup_chat_created:
+            return [("bot_added", self._chat_payload(msg.chat, msg.from_user))]
+        if (
+            msg.pinned_message is not None
+            or msg.new_chat_photo
+            or msg.delete_chat_photo
+            or msg.message_auto_delete_timer_changed is not None
+        ):
+            return []
+        return None
+
+    @staticmethod
+    def _chat_payload(chat: Any, by: Any, title: str | None = None) -> dict:
+        payload = {"platform": PLATFORM, "chat_id": str(chat.id), "title": title or chat.title}
+        if by is not None:
+            payload["by"] = str(by.id)
+            payload["by_name"] = by.full_name
+        return payload
+
+    def _member_events(self, change: ChatMemberUpdated) -> list[tuple[str, dict]]:
+        if change.chat.type == change.chat.PRIVATE:
+            # A user blocked (kicked) or restarted the bot in private: tell the core who.
+            status = change.new_chat_member.status
+            payload = {"platform": PLATFORM, "user_id": str(change.chat.id), "status": status}
+            if status in _OUT_OF_CHAT:
+                return [("bot_blocked", payload)]
+            return [("bot_unblocked", payload)]
+        was_in = _is_member(change.old_chat_member)
+        now_in = _is_member(change.new_chat_member)
+        payload = self._chat_payload(change.chat, change.from_user)
+        payload["status"] = change.new_chat_member.status
+        if now_in and not was_in:
+            return [("bot_added", payload)]
+        if was_in and not now_in:
+            return [("bot_removed", payload)]
+        return []  # e.g. promoted to administrator: nothing to record
+
+    def _callback(self, update: Update) -> Inbound:
+        query = update.callback_query
+        assert query is not None
+        user = query.from_user
+        msg = query.message
+        if msg is not None:
+            chat = msg.chat
+            is_group = chat.type in (chat.GROUP, chat.SUPERGROUP)
+            chat_id = str(chat.id) if is_group else str(user.id)
+            chat_type = ChatType.GROUP if is_group else ChatType.PRIVATE
+            reply_to: str | None = str(msg.message_id)
+            title = chat.title if is_group else None
+        else:  # a button on an inline-mode message: no chat to speak of
+            chat_id, chat_type, reply_to, title = str(user.id), ChatType.PRIVATE, None, None
+        return Inbound(
+            platform=PLATFORM,
+            chat_id=chat_id,
+            chat_type=chat_type,
+            sender_id=str(user.id),
+            sender_name=user.full_name,
+            message_id=f"cb:{query.id}",
+            sent_at=self.clock.now(),
+            text=query.data or "",
+            kind=CALLBACK,
+            reply_to=reply_to,
+            callback_id=query.id,
+            chat_title=title,
+        )
+
+    # ------------------------------------------------------------------ outbound
+
+    async def send(self, out: Outbound) -> SendResult:
+        try:
+            if not self._ready:
+                await self._ensure_ready()
+            if out.callback_id:
+                await self._bot.answer_callback_query(
+                    callback_query_id=out.callback_id, text=out.text[:MAX_CALLBACK_ANSWER]
+                )
+                return SendResult(message_id=None)
+            text, parse_mode = render(out)
+            kwargs: dict[str, Any] = {"chat_id": _chat_ref(out.chat_id), "text": text}
+            if parse_mode:
+                kwargs["parse_mode"] = parse_mode
+            if out.reply_to and out.reply_to.isdigit():
+                kwargs["reply_parameters"] = ReplyParameters(
+                    message_id=int(out.reply_to), allow_sending_without_reply=True
+                )
+            markup = keyboard(out)
+            if markup is not None:
+                kwargs["reply_markup"] = markup
+            elif out.force_reply:
+                kwargs["reply_markup"] = ForceReply(selective=True)
+            message = await self._bot.send_message(**kwargs)
+        except TelegramError as exc:
+            raise delivery_error(exc, out) from exc
+        return SendResult(message_id=str(message.message_id))
+
+
+def _chat_ref(chat_id: str) -> int | str:
+    try:
+        return int(chat_id)
+    except ValueError:
+        return chat_id  # "@channelname"
+
+
+def delivery_error(exc: TelegramError, out: Outbound | None = None) -> DeliveryError:
+    """What a Telegram error means for the delivery loop."""
+    detail = exc.message
+    if isinstance(exc, RetryAfter):
+        return DeliveryError(f"telegram 429: {detail}", retry_after=_retry_after(exc))
+    if isinstance(exc, ChatMigrated):
+        return DeliveryError(
+            f"telegram: chat migrated to {exc.new_chat_id}", migrated_to=str(exc.new_chat_id)
+        )
+    if isinstance(exc, Forbidden):
+        # "bot can't initiate conversation with a user", "bot was blocked by the user",
+        # "bot was kicked from the group chat"…
+        return DeliveryError(f"telegram 403: {detail}", permanent=True, recipient_unreachable=True)
+    if isinstance(exc, BadRequest):
+        lowered = detail.lower()
+        if isinstance(exc, BadRequest) and out is not None and out.callback_id:
+            return DeliveryError(f"telegram 400: {detail}", permanent=True)
+        unreachable = "chat not found" in lowered or "user not found" in lowered
+        return DeliveryError(
+            f"telegram 400: {detail}", permanent=True, recipient_unreachable=unreachable
+        )
+    if isinstance(exc, InvalidToken):
+        return DeliveryError(f"telegram: token refused: {detail}")
+    if isinstance(exc, (TimedOut, NetworkError)):
+        return DeliveryError(f"telegram network: {detail}")
+    return DeliveryError(f"telegram: {detail}")
+
+
+def render(out: Outbound) -> tuple[str, str | None]:
+    """The text to send and its parse mode.
+
+    With mentions the message goes as HTML: the whole text is escaped and each "@name" of a mentioned
+    person becomes a text mention (`tg://user?id=`), which notifies them even without a username;
+    a person not named in the text is mentioned at the start. Buttons whose command does not fit
+    Telegram's 64-byte callback data are listed as text so nothing is lost.
+    """
+    text = out.text
+    extra = [f"{b.label}: {b.command}" for row in out.buttons for b in row if not _fits(b.command)]
+    if extra:
+        text = text + "\n" + "\n".join(extra)
+    if len(text) > MAX_TEXT:
+        text = text[: MAX_TEXT - 1] + "…"
+    if not out.mentions:
+        return text, None
+    body = html.escape(text, quote=False)
+    leading: list[str] = []
+    for user_id, name in out.mentions:
+        label = html.escape("@" + name, quote=False)
+        if user_id.lstrip("-").isdigit():
+            link = f'<a href="tg://user?id={user_id}">{label}</a>'
+        else:
+            link = label
+        if name and label in body:
+            body = body.replace(label, link, 1)
+        else:
+            leading.append(link)
+    if leading:
+        body = " ".join(leading) + " " + body
+    return body, "HTML"
+
+
+def _fits(command: str) -> bool:
+    return 0 < len(command.encode("utf-8")) <= MAX_CALLBACK_DATA
+
+
+def keyboard(out: Outbound) -> InlineKeyboardMarkup | None:
+    rows = []
+    for row in out.buttons:
+        buttons = [InlineKeyboardButton(b.label, callback_data=b.command) for b in row if _fits(b.command)]
+        if buttons:
+            rows.append(buttons)
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(rows)
+
+
+def from_config(
+    settings: Any = None, env: dict[str, str] | None = None, **kwargs: Any
+) -> TelegramAdapter | None:
+    """The adapter for `shanzhi run`, or None when Telegram is off.
+
+    `settings` is `config.platforms.telegram` (enabled: auto|true|false, mode, webhook_url, base_url);
+    the token comes only from the environment (TELEGRAM_BOT_TOKEN). `enabled: true` without a token is
+    a configuration error; `auto` means "on when the token is set".
+    """
+    import os
+
+    env = dict(os.environ) if env is None else env
+    token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
+    enabled = getattr(settings, "enabled", "auto")
+    if enabled is False or (enabled == "auto" and not token):
+        return None
+    if not token:
+        raise ValueError("platforms.telegram.enabled is true but TELEGRAM_BOT_TOKEN is not set")
+    if settings is not None:
+        if getattr(settings, "mode", None):
+            kwargs.setdefault("mode", settings.mode)
+        if getattr(settings, "webhook_url", None):
+            kwargs.setdefault("webhook_url", settings.webhook_url)
+        if getattr(settings, "base_url", None):
+            kwargs.setdefault("base_url", settings.base_url)
+    return from_env(env, **kwargs)
+
+
+def from_env(env: dict[str, str] | None = None, **kwargs: Any) -> TelegramAdapter | None:
+    """The adapter if `TELEGRAM_BOT_TOKEN` is set, else None (used by `shanzhi run`)."""
+    import os
+
+    env = dict(os.environ) if env is None else env
+    token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
+    if not token:
+        return None
+    if env.get("TELEGRAM_WEBHOOK_URL"):
+        kwargs.setdefault("mode", "webhook")
+        kwargs.setdefault("webhook_url", env["TELEGRAM_WEBHOOK_URL"])
+    if kwargs.get("mode") == "webhook":
+        if env.get("TELEGRAM_WEBHOOK_SECRET"):
+            kwargs.setdefault("secret_token", env["TELEGRAM_WEBHOOK_SECRET"])
+        if env.get("TELEGRAM_WEBHOOK_LISTEN"):
+            kwargs.setdefault("listen", env["TELEGRAM_WEBHOOK_LISTEN"])
+        if env.get("TELEGRAM_WEBHOOK_PORT"):
+            kwargs.setdefault("port", int(env["TELEGRAM_WEBHOOK_PORT"]))
+    if env.get("TELEGRAM_API_URL"):
+        kwargs.setdefault("base_url", env["TELEGRAM_API_URL"])
+    return TelegramAdapter(token, **kwargs)

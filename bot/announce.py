@@ -1,0 +1,234 @@
+"""Who is told what when something happens to a ticket: domain events → outbox messages.
+
+Runs inside the unit of work that produced the events, so the messages commit with the change.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot import texts
+from bot.config import Config
+from bot.messages import Button, ChatType, Outbound
+from bot.outbox import enqueue, pick_account
+from services import events as ev
+from services.org import OrgService
+from services.tickets import STATUS_LABELS
+from services.uow import UnitOfWork
+from storage.models import Person, Ticket
+
+log = logging.getLogger(__name__)
+
+
+def staff_buttons(no: str) -> tuple[tuple[Button, ...], ...]:
+    return (
+        (Button("签收", f"/accept {no}"), Button("办结", f"/resolve {no}")),
+        (Button("退单", f"/return {no}"), Button("不是诉求", f"/dismiss {no}")),
+    )
+
+
+def rating_buttons(no: str) -> tuple[tuple[Button, ...], ...]:
+    return ((Button("满意", f"/rate {no} 1"), Button("基本满意", f"/rate {no} 2"), Button("不满意", f"/rate {no} 3")),)
+
+
+def confirm_buttons(no: str) -> tuple[tuple[Button, ...], ...]:
+    return ((Button("立案", f"/confirm {no}"), Button("忽略", f"/ignore {no}")),)
+
+
+class Announcer:
+    def __init__(self, config: Config, org: OrgService) -> None:
+        self.config = config
+        self.org = org
+
+    def __call__(self, uow: UnitOfWork, events: list[ev.Event]) -> None:
+        for e in events:
+            handler = getattr(self, f"on_{e.kind}", None)
+            if handler is None:
+                continue
+            ticket = uow.tickets.get(e.ticket_id) if e.ticket_id else None
+            handler(uow, e, ticket)
+
+    # --- addressing ----------------------------------------------------------------------------
+
+    def group_title(self, uow: UnitOfWork, t: Ticket) -> str:
+        g = uow.org.group(t.platform, t.chat_id)
+        if g is not None:
+            return g.title
+        region = uow.org.region(t.region_code)
+        return f"{region.name if region else t.region_code}（私信）"
+
+    def unit_name(self, uow: UnitOfWork, code: str | None) -> str:
+        unit = uow.org.unit(code) if code else None
+        return unit.name if unit else "待指定"
+
+    def tell_person(
+        self, uow: UnitOfWork, person: Person, text: str, *, purpose: str, ticket: Ticket | None = None,
+        buttons: tuple = (), urgent: bool = False, fallback: bool = True,
+    ) -> None:
+        """A private message, falling back to an @-mention in the ticket's group if it cannot be delivered."""
+        platform = ticket.platform if ticket else None
+        acc = pick_account(uow, person, platform)
+        if acc is None:
+            log.warning("no account to reach %s (%s)", person.name, person.id)
+            return
+        fallback_chat = None
+        if fallback and ticket is not None and not ticket.private and acc.platform == ticket.platform:
+            fallback_chat = ticket.chat_id
+        enqueue(
+            uow,
+            Outbound(
+                platform=acc.platform, chat_id=acc.user_id, chat_type=ChatType.PRIVATE, text=text, buttons=buttons,
+                fallback_chat_id=fallback_chat, recipient_name=acc.display_name or person.name, urgent=urgent,
+            ),
+            purpose=purpose, ticket_id=ticket.id if ticket else None, person_id=person.id,
+        )
+
+    def tell_reporters(self, uow: UnitOfWork, t: Ticket, text: str, *, purpose: str, buttons: tuple = (), only: int | None = None) -> None:
+        """Each reporter where they reported: a reply to their message in the group, or privately."""
+        for r in uow.tickets.reporters(t.id):  # type: ignore[arg-type]
+            if only is not None and r.person_id != only:
+                continue
+            person = uow.org.person(r.person_id)
+            if person is None:
+                continue
+            acc = next((a for a in uow.org.accounts_of(person.id) if a.platform == r.platform), None)  # type: ignore[arg-type]
+            if t.private or acc is None or r.chat_id == acc.user_id:
+                self.tell_person(uow, person, text, purpose=purpose, ticket=t, buttons=buttons, fallback=False)
+                continue
+            enqueue(
+                uow,
+                Outbound(platform=r.platform, chat_id=r.chat_id, text=text, reply_to=r.message_id,
+                         mentions=((acc.user_id, acc.display_name or person.name),), buttons=buttons),
+                purpose=purpose, ticket_id=t.id, person_id=person.id,
+            )
+
+    def owners(self, uow: UnitOfWork, t: Ticket) -> list[Person]:
+        """Who works a ticket: its unit's officials; the group's grid worker when the unit has none."""
+        people = self.org.officials(uow, t.unit_code)
+        if not people and t.category != "conduct":
+            people = self.org.grid_workers(uow, t.region_code)
+        return people or self.org.admins(uow)
+
+    # --- events --------------------------------------------------------------------------------
+
+    def on_ticket_opened(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+        assert t is not None
+        route = self.org.route(uow, t.category, t.region_code)
+        unit = self.unit_name(uow, route.code if route else None)
+        deadline = t.deadline or self._deadline(t, uow)
+        label = self.config.category_label(t.category)
+        if t.private:
+            self.tell_reporters(uow, t, texts.receipt_private(t.no, label, unit, deadline), purpose="receipt")
+            return
+        self.tell_reporters(uow, t, texts.receipt(t.no, label, unit, deadline, t.urgent, t.text), purpose="receipt")
+
+    def _deadline(self, t: Ticket, uow: UnitOfWork):  # type: ignore[no-untyped-def]
+        from services.workcalendar import WorkCalendar
+
+        cal = WorkCalendar(holidays=self.config.calendar.holidays, workdays=self.config.calendar.workdays)
+        cat = self.config.categories.get(t.category) or self.config.categories["other"]
+        return cal.urgent_deadline(uow.now, cat.urgent_hours) if t.urgent else cal.deadline(uow.now, cat.limit_days)
+
+    def on_ticket_pending(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+        assert t is not None
+        text = texts.pending_prompt(t.no, self.group_title(uow, t), t.text)
+        for p in self.org.grid_workers(uow, t.region_code) or self.org.admins(uow):
+            self.tell_person(uow, p, text, purpose="confirm_prompt", ticket=t, buttons=confirm_buttons(t.no))
+
+    def on_ticket_dispatched(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+        assert t is not None
+        label = self.config.category_label(t.category)
+        note = str(e.data.get("note", ""))
+        note = "" if note in ("自动派单", "确认后派单") else note
+        text = texts.dispatch_notice(t.no, label, self.group_title(uow, t), t.deadline, t.urgent, t.text, note)
+        for p in self.owners(uow, t):
+            self.tell_person(uow, p, text, purpose="dispatch", ticket=t, buttons=staff_buttons(t.no), urgent=t.urgent)
+
+    def on_ticket_merged(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+        assert t is not None and e.actor_id is not None
+        self.tell_reporters(uow, t, texts.merged(t.no, int(e.data.get("households", 1))), purpose="merged", only=e.actor_id)
+
+    def on_ticket_detail(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+        assert t is not None and e.actor_id is not None
+        self.tell_reporters(uow, t, texts.detail_added(t.no), purpose="detail", only=e.actor_id)
+
+    def on_ticket_accepted(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+        assert t is not None
+        self.tell_reporters(uow, t, texts.accepted(t.no, self.unit_name(uow, t.unit_code)), purpose="accepted")
+
+    def on_ticket_resolved(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+        assert t is not None
+        text = texts.resolved_ask(t.no, self.unit_name(uow, t.unit_code), t.resolution or "")
+        self.tell_reporters(uow, t, text, purpose="followup", buttons=rating_buttons(t.no))
+
+    def on_ticket_returned(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+        assert t is not None
+        text = texts.returned_notice(t.no, self.unit_name(uow, t.unit_code), str(e.data.get("reason", "")))
+        people = ([] if t.category == "conduct" else self.org.grid_workers(uow, t.region_code)) + self.org.admins(uow)
+        for p in people:
+            self.tell_person(uow, p, text, purpose="returned", ticket=t)
+
+    def on_ticket_escalated(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+        assert t is not None
+        text = texts.escalated_notice(t.no, self.unit_name(uow, e.data.get("from")), self.unit_name(uow, e.data.get("to")), str(e.data.get("reason", "")))
+        for p in self.org.officials(uow, e.data.get("from")):
+            self.tell_person(uow, p, text, purpose="escalated", ticket=t)
+
+    def on_ticket_dismissed(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+        assert t is not None
+        if not e.data.get("was_pending"):
+            self.tell_reporters(uow, t, texts.dismissed_to_reporter(t.no), purpose="dismissed")
+
+    def on_consultation(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+        from storage.models import Consultation
+
+        q = uow.session.get(Consultation, e.data.get("consultation_id"))
+        asker = uow.org.person(e.actor_id) if e.actor_id else None
+        if q is None:
+            return
+        g = uow.org.group(q.platform, q.chat_id)
+        text = texts.consultation_prompt(g.title if g else "私信", asker.name if asker else "", q.text)
+        for p in self.org.grid_workers(uow, q.region_code) or self.org.admins(uow):
+            acc = pick_account(uow, p, q.platform)
+            if acc is None:
+                continue
+            enqueue(
+                uow,
+                Outbound(platform=acc.platform, chat_id=acc.user_id, chat_type=ChatType.PRIVATE, text=text,
+                         fallback_chat_id=q.chat_id if g else None, recipient_name=acc.display_name or p.name),
+                purpose="consultation", person_id=p.id,
+            )
+
+    def on_non_text(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+        g = uow.org.group(e.data["platform"], e.data["chat_id"])
+        if g is None or not g.region_code:
+            return
+        text = texts.non_text_notice(g.title, e.data.get("sender", ""), e.data.get("kind", ""))
+        for p in self.org.grid_workers(uow, g.region_code):
+            acc = pick_account(uow, p, g.platform)
+            if acc is not None:
+                enqueue(uow, Outbound(platform=acc.platform, chat_id=acc.user_id, chat_type=ChatType.PRIVATE, text=text,
+                                      recipient_name=acc.display_name or p.name), purpose="non_text", person_id=p.id)
+
+    def on_delivery_fallback(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+        text = texts.fallback_admin(str(e.data.get("name", "")), str(e.data.get("platform", "")))
+        for p in self.org.admins(uow):
+            acc = pick_account(uow, p, e.data.get("platform"))
+            if acc is None or (acc.platform == e.data.get("platform") and acc.user_id == e.data.get("user_id")):
+                continue
+            enqueue(uow, Outbound(platform=acc.platform, chat_id=acc.user_id, chat_type=ChatType.PRIVATE, text=text,
+                                  recipient_name=acc.display_name or p.name), purpose="admin_alert", person_id=p.id)
+
+    def on_platform_down(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+        down = e.data.get("platform")
+        text = f"【告警】{down} 连接中断：{e.data.get('detail', '')}"
+        for p in self.org.admins(uow):
+            for acc in uow.org.accounts_of(p.id):  # type: ignore[arg-type]
+                if acc.platform != down and acc.platform in e.data.get("live_platforms", []):
+                    enqueue(uow, Outbound(platform=acc.platform, chat_id=acc.user_id, chat_type=ChatType.PRIVATE, text=text,
+                                          recipient_name=acc.display_name or p.name), purpose="admin_alert", person_id=p.id)
+                    break
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, status)

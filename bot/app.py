@@ -1,0 +1,212 @@
+"""Wiring: config, database, services, classifier, adapters, delivery loops.
+
+`BotApp` is the whole bot in one object; `shanzhi run`, `shanzhi replay` and the tests all use it,
+so there is one pipeline whatever the platform.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from bot.adapters.base import Adapter
+from bot.announce import Announcer
+from bot.clock import Clock, SystemClock
+from bot.config import Config
+from bot.delivery import Delivery
+from bot.dispatch import Classify, Dispatcher
+from bot.messages import Inbound, Outbound, ChatType
+from bot.outbox import enqueue
+from bot import texts
+from services import events as ev
+from services.container import Services
+from storage import db
+from storage.models import PlatformState
+
+log = logging.getLogger(__name__)
+
+
+def load_classifier(config: Config, extra_rules: Sequence[str] = ()) -> Classify:
+    """The configured rules, loaded once per process, as a text → Classification function."""
+    from classifiers.pipeline import classify, load_rules
+
+    paths = list(config.classifier.rules) + list(extra_rules)
+    rules = load_rules(paths or None, include_default=config.classifier.include_default_rules)
+    return lambda text: classify(text, rules)
+
+
+class BotApp:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        database_url: str | None = None,
+        adapters: Sequence[Adapter] = (),
+        classify: Classify | None = None,
+        migrate: bool = True,
+    ) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.database_url = database_url or config.database_url()
+        self.adapters = list(adapters)
+        if migrate:
+            db.upgrade(self.database_url)
+        self.engine = db.make_engine(self.database_url)
+        self.services = Services(config, self.engine, self.clock)
+        self.announcer = Announcer(config, self.services.org)
+        self.services.announce = self.announcer
+        self.dispatcher = Dispatcher(config, self.services, classify or load_classifier(config))
+        self.deliveries = {a.platform: Delivery(self.services, a, self.clock, config.delivery) for a in self.adapters}
+        self._tasks: list[asyncio.Task] = []
+        self.fatal = asyncio.Event()  # set when a platform cannot go on (e.g. a rejected token)
+        self.fatal_reason = ""
+        with self.services.uow() as uow:
+            if config.org is not None:
+                self.services.org.bootstrap(uow, config.org)
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self, *, background: bool = True) -> None:
+        """Recover what a crash left, start the adapters, and (by default) the delivery loops."""
+        if self.engine.dialect.name == "sqlite":
+            for d in self.deliveries.values():
+                d.recover_in_flight()
+        self.process_pending()
+        for a in self.adapters:
+            await a.start(self.on_message, self.on_event)
+        if background:
+            self._tasks = [asyncio.create_task(d.run(), name=f"delivery-{p}") for p, d in self.deliveries.items()]
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+        self._tasks = []
+        for a in self.adapters:
+            try:
+                await a.stop()
+            except Exception:  # noqa: BLE001
+                log.exception("stopping %s failed", a.platform)
+        self.engine.dispose()
+
+    # --- inbound -------------------------------------------------------------------------------
+
+    async def on_message(self, msg: Inbound) -> None:
+        """Store (durably, before returning to the adapter), then process, then wake delivery.
+
+        A storage failure propagates so that the adapter does not confirm the message to its
+        platform; a processing failure is recorded on the inbox row and never propagates.
+        """
+        inbox_id = self.dispatcher.store(msg)
+        if inbox_id is not None:
+            self.dispatcher.process(inbox_id)
+        self._wake(None)
+
+    def process_pending(self) -> int:
+        done = 0
+        while True:
+            with self.services.uow() as uow:
+                ids = uow.inbox.pending_ids()
+            if not ids:
+                return done
+            for i in ids:
+                self.dispatcher.process(i)
+                done += 1
+
+    def _wake(self, platform: str | None = None) -> None:
+        for p, d in self.deliveries.items():
+            if platform is None or p == platform:
+                d.wake.set()
+
+    async def on_event(self, kind: str, data: dict) -> None:
+        """Platform events that are not messages."""
+        platform = str(data.get("platform", ""))
+        with self.services.uow() as uow:
+            if kind == "chat_migrated":
+                self.services.org.migrate_group(uow, platform, str(data["from"]), str(data["to"]))
+            elif kind == "bot_removed":
+                g = uow.org.group(platform, str(data["chat_id"]))
+                if g is not None:
+                    g.active = False
+                log.warning("bot removed from %s group %s", platform, data.get("chat_id"))
+            elif kind == "bot_added":
+                g = self.services.org.ensure_group(uow, platform, str(data["chat_id"]), data.get("title"))
+                if not g.region_code and not g.bind_prompted:
+                    g.bind_prompted = True
+                    enqueue(uow, Outbound(platform=platform, chat_id=g.chat_id, text=texts.unbound_group()), purpose="bind_prompt")
+            elif kind == "topic_changed":
+                g = uow.org.group(platform, str(data["chat_id"]))
+                if g is not None and data.get("title"):
+                    log.info("group %s renamed %r → %r", g.chat_id, g.title, data["title"])
+                    g.title = str(data["title"])
+            elif kind == "fatal":
+                self.fatal_reason = f"{platform}: {data.get('detail', '')}"
+                self._record_connection(uow, platform, False, str(data.get("detail", "")))
+                self.fatal.set()
+            elif kind == "connection":
+                self._record_connection(uow, platform, bool(data.get("connected")), str(data.get("detail", "")))
+        self._wake(None)
+
+    def _record_connection(self, uow, platform: str, connected: bool, detail: str) -> None:  # type: ignore[no-untyped-def]
+        state = uow.org.platform_state(platform) or PlatformState(platform=platform)
+        changed = state.connected != connected or state.since is None
+        state.connected, state.detail = connected, detail
+        if changed:
+            state.since = uow.now
+        uow.session.add(state)
+        if not connected and changed:
+            log.error("%s disconnected: %s", platform, detail)
+            live = [p for p in self.deliveries if p != platform]
+            uow.emit(ev.Event(ev.PLATFORM_DOWN, None, None, {"platform": platform, "detail": detail, "live_platforms": live}))
+
+    # --- outbound ------------------------------------------------------------------------------
+
+    async def deliver(self) -> int:
+        n = 0
+        for d in self.deliveries.values():
+            n += await d.deliver_due()
+        return n
+
+    def unsent(self) -> tuple[int, object]:
+        with self.services.uow() as uow:
+            return uow.outbox.count_unsent(), uow.outbox.next_due_at()
+
+    async def idle(self, timeout: float = 10.0) -> bool:
+        """Process the inbox and deliver the outbox until nothing is left (tests, replay).
+
+        Waits for retries on the app's clock (virtual time with a ManualClock). False on timeout.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            self.process_pending()
+            sent = await self.deliver()
+            count, next_due = self.unsent()
+            with self.services.uow() as uow:
+                pending_in = uow.inbox.count_pending()
+            if count == 0 and pending_in == 0:
+                return True
+            if sent == 0 and next_due is not None:
+                wait = (next_due - self.clock.now()).total_seconds()  # type: ignore[operator]
+                if wait > 0:
+                    await self.clock.sleep(min(wait, 3600))
+                    continue
+            await asyncio.sleep(0.01 if sent == 0 else 0)
+        return False
+
+    # --- status --------------------------------------------------------------------------------
+
+    def status(self) -> dict:
+        with self.services.uow() as uow:
+            states = {s.platform: {"connected": s.connected, "detail": s.detail, "since": s.since} for s in uow.org.platform_states()}
+            return {
+                "inbox_pending": uow.inbox.count_pending(),
+                "outbox_unsent": uow.outbox.count_unsent(),
+                "platforms": states,
+            }

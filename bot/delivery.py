@@ -1,0 +1,190 @@
+"""The delivery loop: outbox rows → platform, paced, retried, never lost.
+
+Each row is marked `sending` (with a lease) and committed before the platform is called, and
+marked `sent` after. A crash between the two leaves the row `sending`: it is sent again once its
+lease runs out (at once on restart with SQLite, where only one process runs) and the possible
+repeat is logged — the only message a crash may repeat is the one in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from sqlmodel import col, select
+
+from bot import texts
+from bot.adapters.base import Adapter
+from bot.clock import Clock
+from bot.config import DeliveryConfig
+from bot.messages import ChatType, DeliveryError, Outbound
+from bot.outbox import enqueue, to_outbound
+from bot.pacing import Pacer
+from services import events as ev
+from services.container import Services
+from storage.models import Account, OutboxMessage
+
+log = logging.getLogger(__name__)
+
+
+class Delivery:
+    def __init__(self, services: Services, adapter: Adapter, clock: Clock, config: DeliveryConfig, pacer: Pacer | None = None) -> None:
+        self.services = services
+        self.adapter = adapter
+        self.clock = clock
+        self.config = config
+        self.pacer = pacer or Pacer(adapter.limits)
+        self.lock = asyncio.Lock()
+        self.paused_until = None
+        self.wake = asyncio.Event()
+
+    @property
+    def platform(self) -> str:
+        return self.adapter.platform
+
+    def recover_in_flight(self) -> int:
+        """On start with a single-process store: rows left `sending` by a crash are due again now."""
+        with self.services.uow() as uow:
+            rows = uow.session.exec(
+                select(OutboxMessage).where(OutboxMessage.platform == self.platform, OutboxMessage.status == "sending")
+            ).all()
+            for r in rows:
+                log.warning("outbox #%s to %s was in flight at a crash: it will be sent again (possible repeat)", r.id, r.chat_id)
+                r.next_attempt_at = uow.now
+            return len(rows)
+
+    def _due_ids(self) -> list[tuple[int, str, bool]]:
+        """Due rows, first-in-first-out per chat: a chat whose oldest row waits holds its later rows too."""
+        now = self.clock.now()
+        with self.services.uow() as uow:
+            rows = uow.session.exec(
+                select(OutboxMessage)
+                .where(OutboxMessage.platform == self.platform, col(OutboxMessage.status).in_(("pending", "sending")))
+                .order_by(col(OutboxMessage.urgent).desc(), OutboxMessage.id)
+                .limit(500)
+            ).all()
+            blocked: set[str] = set()
+            out = []
+            for r in sorted(rows, key=lambda r: r.id):  # type: ignore[arg-type,return-value]
+                key = r.chat_id if not r.callback_id else f"cb:{r.id}"
+                if key in blocked:
+                    continue
+                if r.next_attempt_at is not None and r.next_attempt_at > now:
+                    blocked.add(key)
+                    continue
+                out.append((r.id, r.chat_id, bool(r.urgent)))
+            out.sort(key=lambda x: (not x[2], x[0]))
+            return [(i, c, u) for i, c, u in out]  # type: ignore[misc]
+
+    async def deliver_due(self) -> int:
+        """Send what is due now; returns how many rows were attempted."""
+        async with self.lock:
+            attempted = 0
+            blocked: set[str] = set()
+            for outbox_id, chat_id, _urgent in self._due_ids():
+                if chat_id in blocked:
+                    continue
+                ok = await self._deliver_one(outbox_id)
+                attempted += 1
+                if ok is False:
+                    blocked.add(chat_id)
+            return attempted
+
+    async def _deliver_one(self, outbox_id: int) -> bool | None:
+        if self.paused_until is not None and self.clock.now() < self.paused_until:
+            await self.clock.sleep((self.paused_until - self.clock.now()).total_seconds())
+        with self.services.uow() as uow:
+            row = uow.outbox.get_locked(outbox_id)
+            if row is None or row.status not in ("pending", "sending"):
+                return None
+            is_group = row.chat_type == ChatType.GROUP.value
+            paced = row.callback_id is None
+        if paced:
+            wait = self.pacer.wait(row.chat_id, is_group, self.clock.now())
+            if wait > 0:
+                await self.clock.sleep(wait)
+        with self.services.uow() as uow:
+            row = uow.outbox.get_locked(outbox_id)
+            if row is None or row.status not in ("pending", "sending") or (row.next_attempt_at and row.next_attempt_at > uow.now):
+                return None
+            if row.status == "sending":
+                log.warning("outbox #%s to %s/%s is sent again after a crash (possible repeat)", row.id, row.platform, row.chat_id)
+            row.status, row.attempts = "sending", row.attempts + 1
+            row.next_attempt_at = uow.now + timedelta(seconds=self.config.lease_seconds)
+            out = to_outbound(row)
+        try:
+            result = await self.adapter.send(out)
+        except DeliveryError as e:
+            if paced:
+                self.pacer.record(out.chat_id, is_group, self.clock.now())
+            return self._failed(outbox_id, e)
+        except Exception as e:  # noqa: BLE001 - an adapter bug must not lose the message
+            log.exception("adapter %s raised while sending outbox #%s", self.platform, outbox_id)
+            return self._failed(outbox_id, DeliveryError(f"{type(e).__name__}: {e}"))
+        if paced:
+            self.pacer.record(out.chat_id, is_group, self.clock.now())
+        with self.services.uow() as uow:
+            row = uow.session.get(OutboxMessage, outbox_id)
+            if row is not None:
+                row.status, row.sent_at, row.sent_message_id, row.error = "sent", uow.now, result.message_id, None
+        return True
+
+    def _failed(self, outbox_id: int, e: DeliveryError) -> bool:
+        with self.services.uow() as uow:
+            row = uow.session.get(OutboxMessage, outbox_id)
+            if row is None:
+                return False
+            row.error = e.reason[:1000]
+            if e.migrated_to:
+                self.services.org.migrate_group(uow, row.platform, row.chat_id, e.migrated_to)
+                row.chat_id, row.status, row.next_attempt_at = e.migrated_to, "pending", uow.now
+                return True
+            if e.retry_after is not None:
+                row.status = "pending"
+                row.next_attempt_at = uow.now + timedelta(seconds=e.retry_after)
+                self.paused_until = row.next_attempt_at  # flood control is per bot: hold every chat
+                log.warning("%s asked us to wait %.1fs (outbox #%s)", self.platform, e.retry_after, row.id)
+                return False
+            if e.permanent:
+                row.status = "failed"
+                log.warning("outbox #%s to %s failed permanently: %s", row.id, row.chat_id, e.reason)
+                if e.recipient_unreachable and row.chat_type == "private":
+                    self._fall_back(uow, row)
+                return False
+            row.status = "pending"
+            delay = min(self.config.backoff_seconds * (2 ** max(0, row.attempts - 1)), self.config.backoff_max_seconds)
+            row.next_attempt_at = uow.now + timedelta(seconds=delay)
+            if row.attempts >= self.config.max_attempts:
+                log.error("outbox #%s to %s still failing after %s attempts: %s", row.id, row.chat_id, row.attempts, e.reason)
+            else:
+                log.info("outbox #%s to %s failed (%s); retry in %.1fs", row.id, row.chat_id, e.reason, delay)
+            return False
+
+    def _fall_back(self, uow, row: OutboxMessage) -> None:  # type: ignore[no-untyped-def]
+        """A private message that cannot be delivered: @-mention the person in the group instead, tell an admin."""
+        acc = uow.session.exec(select(Account).where(Account.platform == row.platform, Account.user_id == row.chat_id)).first()
+        if acc is not None:
+            acc.can_dm = False
+        name = row.recipient_name or (acc.display_name if acc else row.chat_id)
+        if row.fallback_chat_id:
+            enqueue(
+                uow,
+                Outbound(platform=row.platform, chat_id=row.fallback_chat_id, text=texts.fallback_mention(name, row.text),
+                         mentions=((row.chat_id, name),), urgent=row.urgent),
+                purpose=f"fallback:{row.purpose}"[:32], ticket_id=row.ticket_id, person_id=row.recipient_person_id,
+            )
+        uow.emit(ev.Event(ev.DELIVERY_FALLBACK, row.ticket_id, None, {"name": name, "platform": row.platform, "user_id": row.chat_id}))
+
+    async def run(self, poll_seconds: float = 1.0) -> None:
+        """Deliver forever: after each pass, wait for new work (woken by the app) or the next retry."""
+        while True:
+            try:
+                await self.deliver_due()
+            except Exception:  # noqa: BLE001 - e.g. the database is down: keep going, retry later
+                log.exception("delivery pass for %s failed; retrying", self.platform)
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout=poll_seconds)
+            except asyncio.TimeoutError:
+                pass

@@ -1,0 +1,385 @@
+"""Inbox → classify → services → outbox.
+
+`store()` records an inbound message durably (idempotent on the platform's message id) and is
+what an adapter waits for before confirming a message to its platform; `process()` handles one
+stored message in one transaction, so a crash between the two only delays the message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, time
+
+from sqlalchemy.exc import IntegrityError
+
+from bot import texts
+from bot.commands import Command, UnknownCommand, parse
+from bot.config import Config
+from bot.messages import ChatType, Inbound, Outbound
+from bot.outbox import enqueue
+from classifiers.types import Classification
+from services import events as ev
+from services.container import Services
+from services.errors import AmbiguousTicket, BadArgument, NotAuthorised, ShanzhiError
+from services.org import Actor
+from services.tickets import STATUS_LABELS
+from services.uow import UnitOfWork
+from storage.models import ChatGroup, InboxMessage, Ticket
+
+log = logging.getLogger(__name__)
+
+Classify = Callable[[str], Classification]
+MAX_TEXT = 5000  # longer texts are stored whole but classified on their start
+MAX_COMMAND = 1000
+RESULT_COMMAND, RESULT_NON_TEXT, RESULT_EMPTY, RESULT_UNBOUND = "command", "non_text", "empty", "unbound"
+
+STATUS_FOR = {
+    "accept": ("dispatched",),
+    "resolve": ("dispatched", "accepted"),
+    "return": ("dispatched", "accepted"),
+    "dismiss": ("pending", "registered", "dispatched", "accepted", "returned"),
+    "confirm": ("pending",),
+    "ignore": ("pending",),
+    "transfer": ("dispatched", "accepted", "returned"),
+    "recat": ("pending", "registered", "dispatched", "accepted", "returned"),
+}
+
+
+class Dispatcher:
+    def __init__(self, config: Config, services: Services, classify: Classify) -> None:
+        self.config = config
+        self.services = services
+        self.classify = classify
+
+    # --- storing -------------------------------------------------------------------------------
+
+    def store(self, msg: Inbound) -> int | None:
+        """Record the message; its inbox id if it still needs processing, None if already done."""
+        variant = f"edit:{msg.sent_at.isoformat()}" if msg.edited else ""
+        for _ in range(2):
+            try:
+                with self.services.uow() as uow:
+                    found = uow.inbox.find(msg.platform, msg.chat_id, msg.message_id, variant)
+                    if found is not None:
+                        log.info("duplicate delivery of %s/%s/%s ignored", msg.platform, msg.chat_id, msg.message_id)
+                        return found.id if found.status == "pending" else None
+                    row = uow.inbox.add(_row_from(msg, variant, uow.now))
+                    return row.id
+            except IntegrityError:
+                continue  # another process stored it first: look again
+        return None
+
+    # --- processing ----------------------------------------------------------------------------
+
+    def process(self, inbox_id: int) -> str | None:
+        try:
+            with self.services.uow() as uow:
+                row = uow.inbox.claim(inbox_id)
+                if row is None:
+                    return None
+                result = self._handle(uow, row)
+                row.status, row.result, row.processed_at = "done", result, uow.now
+                return result
+        except Exception as exc:  # noqa: BLE001 - a bad message must never stop the bot
+            log.exception("processing inbox #%s failed", inbox_id)
+            self._mark_failed(inbox_id, exc)
+            return "error"
+
+    def _mark_failed(self, inbox_id: int, exc: Exception) -> None:
+        with self.services.uow() as uow:
+            row = uow.session.get(InboxMessage, inbox_id)
+            if row is None or row.status != "pending":
+                return
+            row.status, row.error, row.processed_at = "failed", f"{type(exc).__name__}: {exc}"[:2000], uow.now
+            row.attempts += 1
+            if row.kind == "callback" or (row.text and parse(row.text[:MAX_COMMAND]) is not None):
+                self._reply(uow, row, texts.error("internal"))
+
+    def _handle(self, uow: UnitOfWork, row: InboxMessage) -> str:
+        actor = self.services.org.actor(uow, row.platform, row.sender_id, row.sender_name)
+        group = None
+        if row.chat_type == ChatType.GROUP.value:
+            group = self.services.org.ensure_group(uow, row.platform, row.chat_id, row.chat_title)
+            if group.region_code:
+                actor.account.last_group_chat_id = row.chat_id
+        if row.kind not in ("text", "callback"):
+            return self._non_text(uow, row, actor, group)
+        text = (row.text or "").strip()
+        if not text:
+            return RESULT_EMPTY
+        if row.variant.startswith("edit:"):
+            return self.services.intake.handle_edit(uow, row, actor)
+        if len(text) <= MAX_COMMAND:
+            cmd = self._prompted_reply(uow, row, actor, text) or parse(text)
+            if isinstance(cmd, UnknownCommand):
+                self._reply(uow, row, texts.error("unknown_command"))
+                return RESULT_COMMAND
+            if cmd is not None:
+                result = self._command(uow, row, actor, group, cmd)
+                if result is not None:
+                    return result
+        elif text.startswith("/"):
+            self._reply(uow, row, texts.error("too_long", limit=MAX_COMMAND))
+            return RESULT_COMMAND
+        if group is not None and not group.region_code:
+            return self._unbound(uow, row, group)
+        c = self.classify(text[:MAX_TEXT])
+        return self.services.intake.handle_text(uow, row, actor, group, c)
+
+    # --- non-text and unbound groups ---------------------------------------------------------
+
+    def _non_text(self, uow: UnitOfWork, row: InboxMessage, actor: Actor, group: ChatGroup | None) -> str:
+        if row.kind == "voice":
+            local_midnight = datetime.combine(row.sent_at.astimezone(texts.TZ).date(), time(0), tzinfo=texts.TZ)  # type: ignore[union-attr]
+            if uow.inbox.same_kind_since(row.platform, row.sender_id, "voice", local_midnight, row.id) == 0:  # type: ignore[arg-type]
+                self._reply(uow, row, texts.voice_hint())
+            if group is not None:
+                uow.emit(ev.Event(ev.NON_TEXT, None, actor.id, {"platform": row.platform, "chat_id": row.chat_id,
+                                                                "sender": actor.person.name, "kind": row.kind}))
+        return RESULT_NON_TEXT
+
+    def _unbound(self, uow: UnitOfWork, row: InboxMessage, group: ChatGroup) -> str:
+        if not group.bind_prompted:
+            group.bind_prompted = True
+            self._reply(uow, row, texts.unbound_group())
+        return RESULT_UNBOUND
+
+    # --- replies -------------------------------------------------------------------------------
+
+    def _reply(self, uow: UnitOfWork, row: InboxMessage, text: str, *, buttons: tuple = (), force_reply: bool = False,
+               purpose: str = "reply", ticket_id: int | None = None) -> None:
+        if row.callback_id:
+            enqueue(uow, Outbound(platform=row.platform, chat_id=row.chat_id, chat_type=ChatType(row.chat_type), text=text[:190],
+                                  callback_id=row.callback_id), purpose="callback_answer", inbox_id=row.id)
+            if not force_reply:
+                return
+        enqueue(
+            uow,
+            Outbound(platform=row.platform, chat_id=row.chat_id, chat_type=ChatType(row.chat_type), text=text,
+                     reply_to=row.message_id if row.chat_type == "group" and not row.callback_id else None,
+                     buttons=buttons, force_reply=force_reply),
+            purpose=purpose, inbox_id=row.id, ticket_id=ticket_id,
+        )
+
+    # --- commands ------------------------------------------------------------------------------
+
+    def _prompted_reply(self, uow: UnitOfWork, row: InboxMessage, actor: Actor, text: str) -> Command | None:
+        """A reply to the bot's "please write the result" prompt completes that command."""
+        if not row.reply_to:
+            return None
+        out = uow.outbox.by_sent_message(row.platform, row.chat_id, row.reply_to)
+        if out is None or out.recipient_person_id != actor.id or out.purpose not in ("resolve_prompt", "return_prompt"):
+            return None
+        t = uow.tickets.get(out.ticket_id) if out.ticket_id else None
+        if t is None:
+            return None
+        return Command("resolve" if out.purpose == "resolve_prompt" else "return", t.no, text, text)
+
+    def _command(self, uow: UnitOfWork, row: InboxMessage, actor: Actor, group: ChatGroup | None, cmd: Command) -> str | None:
+        try:
+            handler = getattr(self, f"_cmd_{cmd.name}")
+            return handler(uow, row, actor, group, cmd)
+        except ShanzhiError as e:
+            log.info("command %s by %s refused: %s %s", cmd.name, actor.person.name, e.code, e.params)
+            hint = e.params.pop("hint", None) or _hint(cmd.name, self.config)
+            if "status" in e.params:
+                e.params["status"] = STATUS_LABELS.get(str(e.params["status"]), e.params["status"])
+            self._reply(uow, row, texts.error(e.code, hint=hint, **e.params))
+            return RESULT_COMMAND
+
+    def _cmd_help(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
+        parts = [texts.HELP_RESIDENT]
+        if actor.is_staff:
+            parts.append(texts.HELP_STAFF)
+        if actor.role == "admin":
+            parts.append(texts.HELP_ADMIN)
+        if row.platform == "local":
+            parts.append(texts.HELP_LOCAL)
+        self._reply(uow, row, "\n\n".join(parts))
+        return RESULT_COMMAND
+
+    def _cmd_start(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
+        actor.account.can_dm = True
+        if row.chat_type == "private":
+            self._reply(uow, row, texts.welcome_private())
+        return RESULT_COMMAND
+
+    def _cmd_my(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
+        tickets = uow.tickets.of_reporter(actor.id)
+        self._reply(uow, row, self._listing(tickets) if tickets else texts.no_tickets())
+        return RESULT_COMMAND
+
+    def _cmd_mine(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
+        if not actor.is_staff:
+            raise _Refusal("staff_only")
+        tickets = self.services.tickets.mine(uow, actor)
+        self._reply(uow, row, self._listing(tickets) if tickets else texts.no_tickets())
+        return RESULT_COMMAND
+
+    def _listing(self, tickets: list[Ticket]) -> str:
+        from bot.announce import status_label
+
+        lines = [texts.my_tickets_header(len(tickets))]
+        lines += [texts.ticket_line(t.no, status_label(t.status), self.config.category_label(t.category), t.text, t.deadline) for t in tickets[:20]]
+        return "\n".join(lines)
+
+    def _cmd_show(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
+        from bot.announce import status_label
+
+        t = self._ticket_for(uow, row, actor, cmd, None)
+        if not self.services.tickets.may_view(uow, actor, t):
+            raise NotAuthorised(ticket=t.no)
+        unit = uow.org.unit(t.unit_code) if t.unit_code else None
+        text = texts.show_ticket(t.no, status_label(t.status), self.config.category_label(t.category), unit.name if unit else "—",
+                                 t.created_at, t.deadline, t.text, t.resolution, len(uow.tickets.reporters(t.id)))  # type: ignore[arg-type]
+        self._reply(uow, row, text)
+        return RESULT_COMMAND
+
+    def _cmd_bind(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
+        if actor.role != "admin":
+            raise _Refusal("admin_only")
+        if group is None:
+            raise _Refusal("group_only")
+        if not cmd.arg:
+            raise BadArgument(hint="绑定 村名，如：绑定 和平村")
+        g = self.services.org.bind(uow, actor, row.platform, row.chat_id, cmd.arg, row.chat_title)
+        region = uow.org.region(g.region_code)  # type: ignore[arg-type]
+        self._reply(uow, row, texts.bound(g.title, region.name if region else cmd.arg))
+        return RESULT_COMMAND
+
+    def _cmd_rate(self, uow, row, actor, group, cmd) -> str | None:  # type: ignore[no-untyped-def]
+        if cmd.ticket_no:
+            t = self.services.tickets.get(uow, cmd.ticket_no)
+        else:
+            waiting = uow.tickets.awaiting_rating(actor.id)
+            if not waiting:
+                return None  # a bare "1" from someone not being asked is just chat
+            t = self._replied_ticket(uow, row) or waiting[0]
+        self.services.tickets.rate(uow, actor, t.no, cmd.arg)
+        from services.tickets import RATING_LABELS, RATINGS
+
+        label = RATING_LABELS.get(RATINGS.get(cmd.arg, ""), cmd.arg)
+        self._reply(uow, row, texts.reopened(t.no) if cmd.arg == "3" else texts.rated_thanks(t.no, label), ticket_id=t.id)
+        return RESULT_COMMAND
+
+    def _staff_action(self, uow, row, actor, cmd, action: str) -> Ticket:  # type: ignore[no-untyped-def]
+        if not actor.is_staff:
+            raise _Refusal("staff_only")
+        return self._ticket_for(uow, row, actor, cmd, STATUS_FOR[action])
+
+    def _cmd_accept(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
+        t = self._staff_action(uow, row, actor, cmd, "accept")
+        self.services.tickets.accept(uow, actor, t.no)
+        self._reply(uow, row, texts.done("签收", t.no), ticket_id=t.id)
+        return RESULT_COMMAND
+
+    def _cmd_resolve(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
+        t = self._staff_action(uow, row, actor, cmd, "resolve")
+        if not cmd.arg:
+            self.services.org.require_work(uow, actor, t)
+            self._prompt(uow, row, actor, t, "resolve_prompt", f"请回复本消息，写明工单 {t.no} 的办理结果。")
+            return RESULT_COMMAND
+        self.services.tickets.resolve(uow, actor, t.no, cmd.arg)
+        self._reply(uow, row, texts.done("办结", t.no), ticket_id=t.id)
+        return RESULT_COMMAND
+
+    def _cmd_return(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
+        t = self._staff_action(uow, row, actor, cmd, "return")
+        if not cmd.arg:
+            self.services.org.require_work(uow, actor, t)
+            self._prompt(uow, row, actor, t, "return_prompt", f"请回复本消息，写明退回工单 {t.no} 的原因。")
+            return RESULT_COMMAND
+        self.services.tickets.return_(uow, actor, t.no, cmd.arg)
+        self._reply(uow, row, texts.done("退单", t.no), ticket_id=t.id)
+        return RESULT_COMMAND
+
+    def _prompt(self, uow: UnitOfWork, row: InboxMessage, actor: Actor, t: Ticket, purpose: str, text: str) -> None:
+        if row.callback_id:
+            enqueue(uow, Outbound(platform=row.platform, chat_id=row.chat_id, chat_type=ChatType(row.chat_type), text="请输入",
+                                  callback_id=row.callback_id), purpose="callback_answer", inbox_id=row.id)
+        enqueue(uow, Outbound(platform=row.platform, chat_id=row.chat_id, chat_type=ChatType(row.chat_type), text=text,
+                              force_reply=True), purpose=purpose, ticket_id=t.id, inbox_id=row.id, person_id=actor.id)
+
+    def _cmd_transfer(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
+        t = self._staff_action(uow, row, actor, cmd, "transfer")
+        if not cmd.arg:
+            raise BadArgument(hint=f"转办 {t.no} 单位名称")
+        self.services.tickets.transfer(uow, actor, t.no, cmd.arg)
+        self._reply(uow, row, texts.done("转办", t.no), ticket_id=t.id)
+        return RESULT_COMMAND
+
+    def _cmd_recat(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
+        t = self._staff_action(uow, row, actor, cmd, "recat")
+        if not cmd.arg:
+            raise BadArgument(hint=f"改类 {t.no} 类别（{'、'.join(c.label for c in self.config.categories.values())}）")
+        self.services.tickets.recategorise(uow, actor, t.no, cmd.arg)
+        self._reply(uow, row, texts.done("改类", t.no), ticket_id=t.id)
+        return RESULT_COMMAND
+
+    def _cmd_dismiss(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
+        t = self._staff_action(uow, row, actor, cmd, "dismiss")
+        self.services.tickets.dismiss(uow, actor, t.no, cmd.arg)
+        self._reply(uow, row, texts.done("撤销", t.no), ticket_id=t.id)
+        return RESULT_COMMAND
+
+    def _cmd_ignore(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
+        t = self._staff_action(uow, row, actor, cmd, "ignore")
+        self.services.tickets.dismiss(uow, actor, t.no, cmd.arg or "网格员确认不是诉求")
+        self._reply(uow, row, texts.done("忽略", t.no), ticket_id=t.id)
+        return RESULT_COMMAND
+
+    def _cmd_confirm(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
+        t = self._staff_action(uow, row, actor, cmd, "confirm")
+        self.services.tickets.confirm(uow, actor, t.no)
+        self._reply(uow, row, texts.done("立案", t.no), ticket_id=t.id)
+        return RESULT_COMMAND
+
+    # --- which ticket a command means ----------------------------------------------------------
+
+    def _replied_ticket(self, uow: UnitOfWork, row: InboxMessage) -> Ticket | None:
+        if not row.reply_to:
+            return None
+        out = uow.outbox.by_sent_message(row.platform, row.chat_id, row.reply_to)
+        return uow.tickets.get(out.ticket_id) if out is not None and out.ticket_id else None
+
+    def _ticket_for(self, uow: UnitOfWork, row: InboxMessage, actor: Actor, cmd: Command, statuses: tuple[str, ...] | None) -> Ticket:
+        """The ticket named, or the one replied to, or the only one of theirs that fits."""
+        if cmd.ticket_no:
+            return self.services.tickets.get(uow, cmd.ticket_no)
+        t = self._replied_ticket(uow, row)
+        if t is not None:
+            return t
+        candidates = [t for t in self.services.tickets.mine(uow, actor) if statuses is None or t.status in statuses]
+        if len(candidates) == 1:
+            return candidates[0]
+        if candidates:
+            raise AmbiguousTicket()
+        raise _Refusal("need_ticket", example=f"{cmd.raw.split()[0] if cmd.raw else ''} {self.config.ticket_prefix}20261125-0001")
+
+
+class _Refusal(ShanzhiError):
+    """A refusal whose message is a texts.ERRORS key."""
+
+    def __init__(self, code: str, **params: object) -> None:
+        super().__init__(code, **params)
+        self.code = code
+
+
+def _hint(command: str, config: Config) -> str:
+    examples = {
+        "resolve": "办结 工单号 办理结果", "return": "退单 工单号 原因", "transfer": "转办 工单号 单位名称",
+        "recat": "改类 工单号 类别", "rate": "回复 1 满意 / 2 基本满意 / 3 不满意", "bind": "绑定 村名",
+    }
+    return examples.get(command, "发送 帮助 查看命令")
+
+
+def _row_from(msg: Inbound, variant: str, now: datetime) -> InboxMessage:
+    return InboxMessage(
+        platform=msg.platform, chat_id=msg.chat_id, chat_type=msg.chat_type.value, message_id=msg.message_id,
+        variant=variant, sender_id=msg.sender_id, sender_name=msg.sender_name[:200], kind=msg.kind,
+        text=msg.text, reply_to=msg.reply_to, mentions=list(msg.mentions) or None, attachment=msg.attachment,
+        callback_id=msg.callback_id, chat_title=(msg.chat_title or None) and msg.chat_title[:200],  # type: ignore[index]
+        sent_at=msg.sent_at, received_at=now, status="pending",
+    )
+

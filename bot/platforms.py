@@ -1,0 +1,50 @@
+"""Which platforms `shanzhi run` connects to: Telegram and WeChat when configured, else the local chat."""
+
+from __future__ import annotations
+
+import os
+
+from bot.adapters.base import Adapter
+from bot.clock import Clock
+from bot.config import Config
+
+
+def telegram_enabled(config: Config) -> bool:
+    tg = config.platforms.telegram
+    return tg.enabled is True or (tg.enabled == "auto" and bool(os.environ.get("TELEGRAM_BOT_TOKEN")))
+
+
+def wechat_enabled(config: Config) -> bool:
+    wx = config.platforms.wechat
+    configured = bool(os.environ.get("WECHATY_PUPPET_SERVICE_TOKEN"))
+    return wx.enabled is True or (wx.enabled == "auto" and configured)
+
+
+def build_adapters(config: Config, clock: Clock) -> list[Adapter]:
+    """The chat SDKs are imported only here, and only when their platform is on."""
+    adapters: list[Adapter] = []
+    if telegram_enabled(config):
+        from bot.adapters.telegram import TelegramAdapter
+
+        tg = config.platforms.telegram
+        token = os.environ.get("TELEGRAM_BOT_TOKEN", "")
+        if not token:
+            raise SystemExit("Telegram is enabled but TELEGRAM_BOT_TOKEN is not set")
+        kwargs: dict = {"mode": tg.mode, "webhook_url": tg.webhook_url}
+        if tg.base_url:
+            kwargs["base_url"] = tg.base_url.rstrip("/") + "/bot"
+            kwargs["base_file_url"] = tg.base_url.rstrip("/") + "/file/bot"
+        adapters.append(TelegramAdapter(token, **kwargs))
+    if wechat_enabled(config):
+        from bot.adapters.wechat import WeChatAdapter
+
+        wx = config.platforms.wechat
+        adapters.append(
+            WeChatAdapter(
+                token=os.environ.get("WECHATY_PUPPET_SERVICE_TOKEN"),
+                endpoint=os.environ.get("WECHATY_PUPPET_SERVICE_ENDPOINT") or wx.endpoint,
+                data_dir=config.data_dir,
+                clock=clock,
+            )
+        )
+    return adapters

@@ -1,0 +1,212 @@
+"""Every string a user sees, in one place so wording is reviewed together.
+
+Concise and polite: residents are often elderly and read on small phones; officials read dozens
+of these a day. Anything quoted from a resident passes through `mask()` before it is posted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from services.masking import mask
+
+TZ = ZoneInfo("Asia/Shanghai")
+MAX_QUOTE = 80
+
+
+def when(dt: datetime | None) -> str:
+    if dt is None:
+        return "—"
+    return dt.astimezone(TZ).strftime("%m月%d日 %H:%M")
+
+
+def quote(text: str, limit: int = MAX_QUOTE) -> str:
+    text = mask(" ".join(text.split()))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+HELP_RESIDENT = (
+    "您好，我是善治助手。在群里直接说出您遇到的问题（如“村口路灯坏了”），我会登记成工单并跟进到底。\n"
+    "· 我的诉求 (/my)：查看您反映过的问题\n"
+    "· 查看 工单号 (/show)：查看一件工单\n"
+    "· 办结后请回复 1 满意 / 2 基本满意 / 3 不满意"
+)
+HELP_STAFF = (
+    "工作人员命令（中文或斜杠均可，工单号如 SG20261125-0007）：\n"
+    "· 签收 工单号 (/accept)\n"
+    "· 办结 工单号 办理结果 (/resolve)\n"
+    "· 退单 工单号 原因 (/return)\n"
+    "· 转办 工单号 单位 (/transfer)\n"
+    "· 改类 工单号 类别 (/recat)\n"
+    "· 不是诉求 工单号 (/dismiss)\n"
+    "· 立案 工单号 / 忽略 工单号 (/confirm /ignore)：确认疑似诉求\n"
+    "· 我的工单 (/mine) · 查看 工单号 (/show)"
+)
+HELP_ADMIN = "管理员命令：绑定 村名 (/bind 和平村)：把本群绑定到村/社区"
+HELP_LOCAL = "本地聊天：/as 名字 @群名 切换发言人和群（如 /as 王大妈 @和平村），/as 名字 私聊 进入私聊，/groups 列出群，/quit 退出"
+
+
+def receipt(no: str, category: str, unit: str, deadline: datetime | None, urgent: bool, text: str) -> str:
+    head = "【紧急】已受理，正在通知相关单位立即处置。" if urgent else "已受理您反映的问题。"
+    return (
+        f"{head}\n工单号：{no}\n类别：{category}\n承办单位：{unit}\n办结时限：{when(deadline)}前\n"
+        f"内容：{quote(text)}\n办理进展会在这里告诉您。"
+    )
+
+
+def receipt_private(no: str, category: str, unit: str, deadline: datetime | None) -> str:
+    return f"已收到您的反映，工单号：{no}（{category}），承办单位：{unit}，{when(deadline)}前办结。我们会为您保密。"
+
+
+def dispatch_notice(no: str, category: str, group: str, deadline: datetime | None, urgent: bool, text: str, note: str = "") -> str:
+    head = "【紧急工单】请立即处置" if urgent else "【新工单】请签收办理"
+    extra = f"\n说明：{note}" if note else ""
+    return (
+        f"{head}\n工单号：{no}\n类别：{category}\n来源：{group}\n时限：{when(deadline)}前\n内容：{quote(text, 200)}{extra}\n"
+        f"回复：签收 {no} ／ 办结 {no} 办理结果 ／ 退单 {no} 原因 ／ 不是诉求 {no}"
+    )
+
+
+def pending_prompt(no: str, group: str, text: str) -> str:
+    return f"【待确认】{group}有一条消息疑似诉求：\n“{quote(text, 200)}”\n属于诉求请回复：立案 {no}；不是请回复：忽略 {no}"
+
+
+def merged(no: str, households: int) -> str:
+    return f"已记录，您反映的问题与工单 {no} 相同，已合并跟进，目前共 {households} 户反映。"
+
+
+def detail_added(no: str) -> str:
+    return f"已补充到工单 {no}。"
+
+
+def accepted(no: str, unit: str) -> str:
+    return f"您反映的问题（{no}）已由{unit}签收，正在办理。"
+
+
+def resolved_ask(no: str, unit: str, reply: str) -> str:
+    return (
+        f"您反映的问题（{no}）{unit}已办结：{quote(reply, 200)}\n"
+        "问题解决了吗？请回复数字评价：1 满意　2 基本满意　3 不满意"
+    )
+
+
+def rated_thanks(no: str, label: str) -> str:
+    return f"感谢评价（{no}：{label}）。"
+
+
+def reopened(no: str) -> str:
+    return f"收到，工单 {no} 已发回重办，我们会继续跟进。"
+
+
+def returned_notice(no: str, unit: str, reason: str) -> str:
+    return f"【退单】工单 {no} 被{unit}退回，原因：{quote(reason, 120)}\n请回复：转办 {no} 单位名称"
+
+
+def escalated_notice(no: str, frm: str, to: str, reason: str) -> str:
+    return f"【提级】工单 {no} 由{frm}提级至{to}：{reason}"
+
+
+def dismissed_to_reporter(no: str) -> str:
+    return f"经核实，您的消息（{no}）不属于需要办理的诉求，已撤销。如有问题请再次说明。"
+
+
+def consultation_prompt(group: str, asker: str, text: str) -> str:
+    return f"【居民咨询】{group} {asker} 问：“{quote(text, 200)}”\n请在群里答复。"
+
+
+def non_text_notice(group: str, sender: str, kind: str) -> str:
+    return f"【提示】{group} {sender} 发了一条{KIND_LABELS.get(kind, '非文字')}消息，机器人无法识别，请留意。"
+
+
+KIND_LABELS = {
+    "image": "图片", "voice": "语音", "video": "视频", "file": "文件", "sticker": "表情",
+    "link": "链接", "miniprogram": "小程序", "redpacket": "红包", "location": "位置", "contact": "名片",
+}
+
+
+def voice_hint() -> str:
+    return "语音消息机器人听不懂，麻烦您用文字（或语音转文字）再说一遍，谢谢！"
+
+
+def unbound_group() -> str:
+    return "本群还没有绑定到村/社区，暂时不能登记诉求。请管理员在群里发送：绑定 村名（如 /bind 和平村）。"
+
+
+def unknown_home() -> str:
+    return "请先在您所在村/社区的群里说一句话，或直接在群里反映问题，这样我才知道您的问题归哪里管。"
+
+
+def bound(title: str, region: str) -> str:
+    return f"本群（{title}）已绑定到{region}。"
+
+
+def ticket_line(no: str, status: str, category: str, text: str, deadline: datetime | None) -> str:
+    return f"{no}｜{status}｜{category}｜{when(deadline)}前｜{quote(text, 30)}"
+
+
+def show_ticket(no: str, status: str, category: str, unit: str, created: datetime | None, deadline: datetime | None,
+                text: str, resolution: str | None, households: int) -> str:
+    lines = [f"工单 {no}", f"状态：{status}", f"类别：{category}", f"承办：{unit}", f"受理：{when(created)}",
+             f"时限：{when(deadline)}", f"反映户数：{households}", f"内容：{quote(text, 200)}"]
+    if resolution:
+        lines.append(f"办理结果：{quote(resolution, 200)}")
+    return "\n".join(lines)
+
+
+def no_tickets() -> str:
+    return "暂无工单。"
+
+
+def my_tickets_header(n: int) -> str:
+    return f"您的工单（{n} 件）："
+
+
+def done(action: str, no: str) -> str:
+    return f"已{action}：{no}"
+
+
+def fallback_mention(name: str, text: str) -> str:
+    return f"@{name} 机器人无法私聊您，请先私聊机器人（Telegram 点“开始”/微信加好友）。{text}"
+
+
+def fallback_admin(name: str, platform: str) -> str:
+    return f"【提示】无法私信{name}（{platform}）：对方还没有开启与机器人的私聊，已改在群里提醒。请提醒其私聊机器人。"
+
+
+def welcome_private() -> str:
+    return "您好！我是善治助手。工单提醒会发到这里。发送 帮助 查看可用命令。"
+
+
+ERRORS = {
+    "not_authorised": "抱歉，您没有权限办理这件工单。",
+    "ticket_not_found": "没有找到工单 {no}，请核对工单号（如 SG20261125-0007）。",
+    "invalid_transition": "工单 {no} 当前状态为“{status}”，不能{action}。",
+    "bad_argument": "命令格式不对：{hint}",
+    "unknown_region": "没有找到“{region}”，请写村/社区的全称。",
+    "unknown_unit": "没有找到单位“{value}”。",
+    "ambiguous_ticket": "您有多件工单，请写明工单号。",
+    "internal": "抱歉，处理这条消息时出了点问题，已记录，工作人员会跟进。",
+    "too_long": "消息太长了，请分几段发送（每段不超过 {limit} 字）。",
+    "need_ticket": "请写明工单号，例如：{example}",
+    "unknown_command": "没有这个命令。发送 帮助 查看可用命令。",
+    "staff_only": "这个命令只有网格员和工作人员可以使用。",
+    "admin_only": "这个命令只有管理员可以使用。",
+    "group_only": "请在要绑定的群里发送这个命令。",
+}
+
+ACTION_LABELS = {
+    "accept": "签收", "resolve": "办结", "return": "退单", "transfer": "转办", "recat": "改类",
+    "dismiss": "撤销", "confirm": "立案", "ignore": "忽略", "rate": "评价", "escalate": "提级",
+}
+
+
+def error(code: str, **params: object) -> str:
+    template = ERRORS.get(code, ERRORS["internal"])
+    params = {k: ("" if v is None else v) for k, v in params.items()}
+    if "action" in params:
+        params["action"] = ACTION_LABELS.get(str(params["action"]), params["action"])
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError):
+        return template.split("{")[0].rstrip("：: ") or ERRORS["internal"]

@@ -1,0 +1,243 @@
+"""Score the classifier on a labelled CSV (``shanzhi eval``).
+
+The intent scored is the one the bot acts on: the top label if its confidence reaches the middle
+threshold, else ``other``. Every score with nothing to score is ``None`` (JSON ``null``), never NaN.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import sys
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from classifiers.pipeline import RuleSet, classify
+from classifiers.types import INTENTS, Classification
+
+ACTIONABLE = ("complaint", "consultation")
+TRUE_VALUES = {"1", "true", "yes", "y", "t", "是", "urgent"}
+FALSE_VALUES = {"0", "false", "no", "n", "f", "否", ""}
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    text: str
+    intent: str | None = None  # gold
+    category: str | None = None  # gold (complaints)
+    urgent: bool | None = None  # gold
+
+
+@dataclass(frozen=True)
+class Scored:
+    row: Row
+    result: Classification
+    acted: str  # intent the bot acts on
+
+    @property
+    def predicted_urgent(self) -> bool:
+        return self.acted == "complaint" and self.result.urgent
+
+
+def _raise_csv_limit() -> None:
+    limit = sys.maxsize
+    while True:
+        try:
+            csv.field_size_limit(limit)
+            return
+        except OverflowError:
+            limit //= 10
+
+
+def read_rows(
+    path: Path | str,
+    *,
+    text_columns: Sequence[str] | None = None,
+    label_column: str | None = None,
+    intent: str | None = None,
+    id_column: str = "id",
+    split_key: str | None = None,
+    split: str | None = None,
+) -> list[Row]:
+    """Read a labelled CSV.
+
+    ``text_columns``: one or more columns joined with "。" (default ``text``); ``label_column``: the gold
+    category (default ``category``); ``intent``: a fixed gold intent for files without an ``intent``
+    column. Without an id column the 1-based row number is the id. ``split`` ("train" or "test") keeps
+    the rows whose ``split_key`` column (empty cell or no column: the id) hashes into the 4/5 train or
+    the 1/5 test part (see ``holdout_of``).
+    """
+    _raise_csv_limit()
+    text_columns = list(text_columns or ["text"])
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        fields = reader.fieldnames or []
+        missing = [c for c in text_columns if c not in fields]
+        if missing:
+            raise ValueError(f"{path}: no column {', '.join(missing)} (columns: {', '.join(fields)})")
+        if label_column and label_column not in fields:
+            raise ValueError(f"{path}: no label column {label_column} (columns: {', '.join(fields)})")
+        if intent is not None and intent not in INTENTS:
+            raise ValueError(f"--intent must be one of {', '.join(INTENTS)}")
+        cat_col = label_column or ("category" if "category" in fields else None)
+        if split not in (None, "train", "test", "all"):
+            raise ValueError("--split must be train, test or all")
+        if split_key and split_key not in fields:
+            raise ValueError(f"{path}: no split column {split_key} (columns: {', '.join(fields)})")
+        rows: list[Row] = []
+        for n, rec in enumerate(reader, 1):
+            parts = [(rec.get(c) or "").strip() for c in text_columns]
+            text = "。".join(p for p in parts if p)
+            rid = (rec.get(id_column) or "").strip() if id_column in fields else ""
+            gold_intent = intent
+            if gold_intent is None and "intent" in fields:
+                gold_intent = (rec.get("intent") or "").strip() or None
+                if gold_intent is not None and gold_intent not in INTENTS:
+                    raise ValueError(f"{path}: row {n}: unknown intent {gold_intent!r}")
+            category = ((rec.get(cat_col) or "").strip() or None) if cat_col else None
+            urgent: bool | None = None
+            if "urgent" in fields:
+                raw = (rec.get("urgent") or "").strip().lower()
+                urgent = True if raw in TRUE_VALUES else False if raw in FALSE_VALUES else None
+            if split in ("train", "test"):
+                key = ((rec.get(split_key) or "").strip() if split_key else "") or rid or str(n)
+                if holdout_of(key) != (split == "test"):
+                    continue
+            rows.append(Row(id=rid or str(n), text=text, intent=gold_intent, category=category, urgent=urgent))
+    return rows
+
+
+def holdout_of(row_id: str, fraction: int = 5) -> bool:
+    """True for the fifth of the rows (by a hash of the id) kept out of tuning."""
+    return int(hashlib.sha1(row_id.encode("utf-8")).hexdigest(), 16) % fraction == 0
+
+
+def score_rows(rows: Iterable[Row], rules: RuleSet, middle: float = 0.45) -> list[Scored]:
+    out = []
+    for row in rows:
+        res = classify(row.text, rules)
+        out.append(Scored(row=row, result=res, acted=res.acted_intent(middle)))
+    return out
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def _prf(tp: int, fp: int, fn: int) -> dict[str, float | None]:
+    p = _ratio(tp, tp + fp)
+    r = _ratio(tp, tp + fn)
+    f = round(2 * p * r / (p + r), 4) if p is not None and r is not None and (p + r) > 0 else (
+        0.0 if p is not None and r is not None else None)
+    return {"precision": p, "recall": r, "f1": f}
+
+
+def metrics(scored: Sequence[Scored]) -> dict[str, Any]:
+    """The JSON object of ``shanzhi eval --json``."""
+    with_intent = [s for s in scored if s.row.intent is not None]
+    intent: dict[str, Any] = {}
+    for lab in INTENTS:
+        tp = sum(1 for s in with_intent if s.acted == lab and s.row.intent == lab)
+        fp = sum(1 for s in with_intent if s.acted == lab and s.row.intent != lab)
+        fn = sum(1 for s in with_intent if s.acted != lab and s.row.intent == lab)
+        intent[lab] = _prf(tp, fp, fn)
+
+    pred_act = [s.acted in ACTIONABLE for s in scored]
+    tp = sum(1 for s in with_intent if s.acted in ACTIONABLE and s.row.intent in ACTIONABLE)
+    fp = sum(1 for s in with_intent if s.acted in ACTIONABLE and s.row.intent not in ACTIONABLE)
+    fn = sum(1 for s in with_intent if s.acted not in ACTIONABLE and s.row.intent in ACTIONABLE)
+    actionable = {
+        "rate": _ratio(sum(pred_act), len(scored)),
+        "precision": _ratio(tp, tp + fp),
+        "recall": _ratio(tp, tp + fn),
+    }
+
+    gold_c = [s for s in with_intent if s.row.intent == "complaint" and s.row.category]
+    acc = _ratio(sum(1 for s in gold_c if s.result.category == s.row.category), len(gold_c))
+    labels = sorted({s.row.category for s in gold_c} | {s.result.category for s in gold_c if s.result.category})
+    f1s = []
+    for lab in labels:
+        ctp = sum(1 for s in gold_c if s.row.category == lab and s.result.category == lab)
+        cfp = sum(1 for s in gold_c if s.row.category != lab and s.result.category == lab)
+        cfn = sum(1 for s in gold_c if s.row.category == lab and s.result.category != lab)
+        f1s.append(_prf(ctp, cfp, cfn)["f1"] or 0.0)
+    category = {"accuracy": acc, "macro_f1": round(sum(f1s) / len(f1s), 4) if f1s else None}
+
+    with_urg = [s for s in scored if s.row.urgent is not None]
+    utp = sum(1 for s in with_urg if s.predicted_urgent and s.row.urgent)
+    ufp = sum(1 for s in with_urg if s.predicted_urgent and not s.row.urgent)
+    ufn = sum(1 for s in with_urg if not s.predicted_urgent and s.row.urgent)
+    urgent = {"precision": _ratio(utp, utp + ufp), "recall": _ratio(utp, utp + ufn)}
+    return {"n": len(scored), "intent": intent, "actionable": actionable, "category": category, "urgent": urgent}
+
+
+def evaluate_rows(rows: Iterable[Row], rules: RuleSet, middle: float = 0.45) -> dict[str, Any]:
+    """Classify ``rows`` and return the eval JSON object (see ``metrics``)."""
+    return metrics(score_rows(rows, rules, middle))
+
+
+# ---------------------------------------------------------------- readable report
+def _fmt(v: float | None) -> str:
+    return "  -  " if v is None else f"{v:.3f}"
+
+
+def _cut(text: str, n: int = 60) -> str:
+    t = " ".join(text.split())
+    return t if len(t) <= n else t[: n - 1] + "…"
+
+
+def misses(scored: Sequence[Scored]) -> list[Scored]:
+    """Wrong rows, most harmful first: false tickets and missed complaints, by confidence."""
+    wrong = [s for s in scored if s.row.intent is not None and s.acted != s.row.intent]
+    wrong += [s for s in scored if s.row.urgent and not s.predicted_urgent and s not in wrong]
+    wrong += [s for s in scored if s.row.urgent is False and s.predicted_urgent and s not in wrong]
+
+    def harm(s: Scored) -> tuple[int, float]:
+        kind = 0 if (s.row.urgent and not s.predicted_urgent) else 1 if s.acted == "complaint" else 2
+        return kind, -s.result.confidence
+
+    return sorted(wrong, key=harm)
+
+
+def report(scored: Sequence[Scored], m: dict[str, Any] | None = None, worst: int = 25) -> str:
+    m = m or metrics(scored)
+    lines = [f"messages: {m['n']}", "", f"{'intent':<14}{'precision':>10}{'recall':>10}{'f1':>10}{'gold n':>8}"]
+    gold = Counter(s.row.intent for s in scored if s.row.intent)
+    for lab in INTENTS:
+        d = m["intent"][lab]
+        lines.append(f"{lab:<14}{_fmt(d['precision']):>10}{_fmt(d['recall']):>10}{_fmt(d['f1']):>10}{gold[lab]:>8}")
+    a, c, u = m["actionable"], m["category"], m["urgent"]
+    lines += [
+        "",
+        f"actionable    rate {_fmt(a['rate'])}  precision {_fmt(a['precision'])}  recall {_fmt(a['recall'])}",
+        f"category      accuracy {_fmt(c['accuracy'])}  macro-F1 {_fmt(c['macro_f1'])}  (gold complaints)",
+        f"urgent        precision {_fmt(u['precision'])}  recall {_fmt(u['recall'])}",
+    ]
+    if gold:
+        lines += ["", "confusion (rows gold, columns acted on):", " " * 14 + "".join(f"{p:>14}" for p in INTENTS)]
+        for g in INTENTS:
+            cnt = Counter(s.acted for s in scored if s.row.intent == g)
+            lines.append(f"{g:<14}" + "".join(f"{cnt[p]:>14}" for p in INTENTS))
+    cats = sorted({s.row.category for s in scored if s.row.intent == "complaint" and s.row.category})
+    if cats and len(cats) <= 20:
+        lines += ["", "category confusion (gold complaints; rows gold, columns predicted):"]
+        pred_labels = cats + sorted({str(s.result.category) for s in scored
+                                     if s.row.intent == "complaint" and s.row.category} - set(cats))
+        w = max(6, *(len(x) + 1 for x in pred_labels))
+        lines.append(" " * 14 + "".join(f"{p[:w - 1]:>{w}}" for p in pred_labels))
+        for g in cats:
+            cnt = Counter(str(s.result.category) for s in scored if s.row.intent == "complaint" and s.row.category == g)
+            lines.append(f"{g[:13]:<14}" + "".join(f"{cnt[p]:>{w}}" for p in pred_labels))
+    bad = misses(scored)
+    if bad:
+        lines += ["", f"worst misses ({min(worst, len(bad))} of {len(bad)}):"]
+        for s in bad[:worst]:
+            g = f"{s.row.intent}{'/' + s.row.category if s.row.category else ''}{'/URGENT' if s.row.urgent else ''}"
+            p = f"{s.acted}{'/' + s.result.category if s.result.category else ''}{'/URGENT' if s.predicted_urgent else ''}"
+            lines.append(f"  {s.row.id}: gold {g} → {p} ({s.result.confidence:.2f})  {_cut(s.row.text)}")
+            lines.append(f"      rules: {s.result.explain()}")
+    return "\n".join(lines)

@@ -1,0 +1,516 @@
+"""Rule-based message classifier: spaCy ``blank("zh")`` + jieba + rules kept in data files.
+
+Text and loaded rules in, a :class:`~classifiers.types.Classification` with its evidence out.
+
+Rules live in JSONL files (``classifiers/rules/*.jsonl``) in spaCy's EntityRuler pattern format
+-- ``{"label": ..., "pattern": "phrase"}`` (run by a PhraseMatcher) or
+``{"label": ..., "pattern": [{"ORTH": ...}, ...]}`` (run by a Matcher) -- with extra fields of ours:
+
+- ``id``      a readable rule name, shown in the evidence
+- ``target``  what the rule votes for: ``intent`` (label complaint/consultation/other), ``category``,
+              ``urgent`` (label ``urgent``) or ``veto`` (takes ``weight`` off complaint *and* consultation)
+- ``weight``  how much it adds (negative weights subtract)
+- ``complaint`` optional, for category/urgent rules: a problem word is also evidence of a complaint
+- ``note``    free text for reviewers
+
+A line ``{"meta": {...}}`` carries file metadata (e.g. learned category priors); lines starting with
+``#`` or ``//`` are comments. A ``*.txt`` file is a jieba user dictionary (``word [freq] [tag]``).
+
+Scoring: each rule counts at most once per message. Intent scores go through a softmax with a fixed
+bias for ``other`` (a message must earn its way to being a ticket); the confidence is the top label's
+probability, calibrated on the dev set so that 0.75 (open a ticket) and 0.45 (ask the grid worker)
+mean what the bot's config says.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from classifiers.types import DEFAULT_CATEGORIES, INTENTS, Classification, Evidence
+
+log = logging.getLogger(__name__)
+
+RULES_DIR = Path(__file__).parent / "rules"
+#: Longer messages are cut to their first HEAD_CHARS and last TAIL_CHARS characters: the request
+#: and the problem are almost always stated at the start or the end.
+MAX_CHARS = 1200
+HEAD_CHARS = 900
+TAIL_CHARS = 300
+#: Score of "other" before any rule fires: a message has to earn its way to being actionable.
+OTHER_BIAS = 1.5
+#: A message whose complaint and consultation keywords cannot add up to this score is "other"
+#: without segmentation (the prefilter). Below it the confidence of complaint/consultation stays
+#: under 0.30, far under any threshold the bot acts on.
+SKIP_SCORE = 1.0
+#: urgent score needed (with a complaint) for the urgent flag.
+URGENT_MIN = 1.0
+
+TARGETS = ("intent", "category", "urgent", "veto")
+_TOKEN_KEYS = ("ORTH", "TEXT", "LOWER", "NORM")
+_CTRL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+_WS_RE = re.compile(r"[ \t\u3000]+")
+
+
+class RuleError(ValueError):
+    """A rule file is malformed (names the file and line)."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    target: str
+    label: str
+    weight: float
+    pattern: str | tuple  # str: phrase; tuple of token dicts (frozen as json) for Matcher
+    complaint: float = 0.0
+    note: str = ""
+    source: str = ""
+
+    @property
+    def token_pattern(self) -> list[dict[str, Any]] | None:
+        return None if isinstance(self.pattern, str) else json.loads(self.pattern[0])
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"id": self.id, "target": self.target, "label": self.label, "weight": self.weight}
+        d["pattern"] = self.pattern if isinstance(self.pattern, str) else self.token_pattern
+        if self.complaint:
+            d["complaint"] = self.complaint
+        if self.note:
+            d["note"] = self.note
+        return d
+
+
+class JiebaTokenizer:
+    """spaCy tokenizer running jieba's precise mode with HMM new-word discovery off.
+
+    The user dictionary (ours plus every phrase of the rules) supplies the words rules need; HMM
+    guessing of unknown words adds cost and makes keyword segmentation less predictable. Whitespace
+    runs stay tokens of their own: in chat they work as punctuation.
+    """
+
+    def __init__(self, vocab: Any) -> None:
+        import jieba
+
+        self.vocab = vocab
+        self._cut = jieba.dt.lcut
+
+    def __call__(self, text: str) -> Any:
+        from spacy.tokens import Doc
+
+        words = self._cut(text, HMM=False) if text else []
+        return Doc(self.vocab, words=words, spaces=[False] * len(words))
+
+    # spaCy calls these when (de)serialising a pipeline; nothing to store.
+    def to_bytes(self, **_: Any) -> bytes:
+        return b""
+
+    def from_bytes(self, _data: bytes, **_: Any) -> JiebaTokenizer:
+        return self
+
+
+_JIEBA_LOCK = threading.RLock()
+_JIEBA_READY = False
+_USERDICTS_LOADED: set[str] = set()
+
+
+def _jieba() -> Any:
+    global _JIEBA_READY
+    import jieba
+
+    with _JIEBA_LOCK:
+        if not _JIEBA_READY:
+            jieba.setLogLevel(logging.WARNING)
+            os.makedirs(jieba.dt.tmp_dir or __import__("tempfile").gettempdir(), exist_ok=True)
+            jieba.initialize()
+            _JIEBA_READY = True
+    return jieba
+
+
+def load_userdict(path: Path) -> None:
+    """Load a jieba user dictionary once per process."""
+    key = str(Path(path).resolve())
+    jieba = _jieba()
+    with _JIEBA_LOCK:
+        if key in _USERDICTS_LOADED:
+            return
+        for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = line.split()
+            word = parts[0]
+            freq = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+            tag = parts[2] if len(parts) > 2 else None
+            jieba.add_word(word, freq, tag)
+        _USERDICTS_LOADED.add(key)
+
+
+def _make_nlp() -> Any:
+    import spacy
+
+    _jieba()
+    nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
+    nlp.tokenizer = JiebaTokenizer(nlp.vocab)
+    return nlp
+
+
+def normalize(text: str) -> str:
+    """What the rules see: NFKC (full-width → half-width), lower-case, no control characters,
+    whitespace runs collapsed, very long text cut to its head and tail."""
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    if len(text) > 4 * MAX_CHARS:  # cheap pre-cut before normalising huge inputs
+        text = text[: 2 * HEAD_CHARS] + "\n" + text[-2 * TAIL_CHARS :]
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = _CTRL_RE.sub(" ", text.replace("\r\n", "\n"))
+    text = _WS_RE.sub(" ", text).strip()
+    if len(text) > MAX_CHARS:
+        text = text[:HEAD_CHARS] + "。" + text[-TAIL_CHARS:]
+    return text
+
+
+def _literals_of_token(tok: dict[str, Any]) -> list[str] | None:
+    for key in _TOKEN_KEYS:
+        if key in tok:
+            v = tok[key]
+            if isinstance(v, str):
+                return [v.lower()]
+            if isinstance(v, dict) and "IN" in v and isinstance(v["IN"], list):
+                return [str(x).lower() for x in v["IN"]]
+            return None
+    return None
+
+
+def _required_literals(rule: Rule) -> list[str] | None:
+    """Strings one of which must occur in any text the rule matches (None: cannot tell)."""
+    if isinstance(rule.pattern, str):
+        return [rule.pattern.lower()]
+    best: list[str] | None = None
+    for tok in rule.token_pattern or []:
+        if tok.get("OP") in ("?", "*", "!", "{0,}"):
+            continue
+        lits = _literals_of_token(tok)
+        if lits and (best is None or min(map(len, lits)) > min(map(len, best))):
+            best = lits
+    return best
+
+
+@dataclass
+class RuleSet:
+    """Loaded rules: the spaCy pipeline, its matchers, and what the scorer needs."""
+
+    rules: tuple[Rule, ...]
+    categories: tuple[str, ...]
+    category_bias: dict[str, float] = field(default_factory=dict)
+    intent_bias: dict[str, float] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()
+    nlp: Any = None
+    matcher: Any = None
+    phrase_matcher: Any = None
+    _by_key: dict[int, Rule] = field(default_factory=dict)
+    _automaton: Any = None
+    _unfilterable: bool = False
+    _lock: Any = field(default_factory=threading.Lock)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def compile(self) -> RuleSet:
+        from spacy.matcher import Matcher, PhraseMatcher
+
+        self.nlp = nlp = _make_nlp()
+        jieba = _jieba()
+        self.matcher = Matcher(nlp.vocab, validate=True)
+        self.phrase_matcher = PhraseMatcher(nlp.vocab, attr="ORTH")
+        phrases: dict[str, list[int]] = {}
+        words: set[str] = set()
+        for idx, rule in enumerate(self.rules):
+            key = nlp.vocab.strings.add(f"rule#{idx}")
+            self._by_key[key] = rule
+            if isinstance(rule.pattern, str):
+                phrases.setdefault(rule.pattern.lower(), []).append(idx)
+                words.add(rule.pattern.lower())
+            else:
+                for tok in rule.token_pattern or []:
+                    words.update(_literals_of_token(tok) or [])
+                try:
+                    self.matcher.add(f"rule#{idx}", [rule.token_pattern])
+                except Exception as exc:  # noqa: BLE001 - report which rule is broken
+                    raise RuleError(f"{rule.source}: rule {rule.id}: bad token pattern: {exc}") from exc
+        # a keyword jieba would split is never a whole token: make it a word (PLATFORMS.md)
+        with _JIEBA_LOCK:
+            for w in sorted(words):
+                if len(w) > 1 and not jieba.dt.FREQ.get(w) and not w.isspace():
+                    jieba.add_word(w)
+        for phrase, idxs in phrases.items():
+            doc = nlp.make_doc(phrase)
+            for idx in idxs:
+                self.phrase_matcher.add(f"rule#{idx}", [doc])
+        self._build_prefilter()
+        return self
+
+    def _positive(self, rule: Rule) -> float:
+        """Largest amount the rule can add to complaint or consultation."""
+        if rule.target == "intent" and rule.label in ("complaint", "consultation"):
+            return max(rule.weight, 0.0)
+        return max(rule.complaint, 0.0)
+
+    def _build_prefilter(self) -> None:
+        import ahocorasick
+
+        auto = ahocorasick.Automaton()
+        self._unfilterable = False
+        entries: dict[str, list[tuple[int, float]]] = {}
+        for idx, rule in enumerate(self.rules):
+            pos = self._positive(rule)
+            if pos <= 0:
+                continue
+            lits = _required_literals(rule)
+            if not lits:
+                self._unfilterable = True
+                continue
+            for lit in lits:
+                entries.setdefault(lit, []).append((idx, pos))
+        for lit, vals in entries.items():
+            auto.add_word(lit, tuple(vals))
+        if self.category_bias:  # a learned taxonomy always gives a category hint: never skip
+            self._unfilterable = True
+        if entries:
+            auto.make_automaton()
+            self._automaton = auto
+        else:
+            self._automaton = None
+
+    def can_be_actionable(self, text: str) -> bool:
+        """Prefilter: can the positive rules whose words occur in ``text`` reach SKIP_SCORE?"""
+        if self._unfilterable:
+            return True
+        if self._automaton is None:
+            return False
+        seen: dict[int, float] = {}
+        for _end, vals in self._automaton.iter(text):
+            for idx, pos in vals:
+                seen[idx] = pos
+        return sum(seen.values()) >= SKIP_SCORE
+
+    def match(self, doc: Any) -> list[tuple[Rule, int, int]]:
+        found: dict[int, tuple[int, int, int]] = {}
+        with self._lock:  # spaCy matchers are not documented as thread-safe
+            hits = list(self.matcher(doc)) + list(self.phrase_matcher(doc))
+        for key, start, end in hits:
+            prev = found.get(key)
+            if prev is None or (start, -(end - start)) < (prev[0], -(prev[1] - prev[0])):
+                found[key] = (start, end, key)
+        out = [(self._by_key[k], s, e) for s, e, k in found.values()]
+        out.sort(key=lambda t: (t[1], t[2]))
+        return out
+
+
+def _freeze_pattern(p: Any, where: str) -> str | tuple:
+    if isinstance(p, str):
+        if not p.strip():
+            raise RuleError(f"{where}: empty phrase pattern")
+        return p
+    if isinstance(p, list) and p and all(isinstance(t, dict) for t in p):
+        return (json.dumps(p, ensure_ascii=False, sort_keys=True),)
+    raise RuleError(f"{where}: pattern must be a phrase string or a list of token dicts")
+
+
+def read_rule_file(path: Path) -> tuple[list[Rule], dict[str, Any]]:
+    """Parse one JSONL rule file; returns its rules and its merged meta."""
+    rules: list[Rule] = []
+    meta: dict[str, Any] = {}
+    seen_ids: set[str] = set()
+    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        s = line.strip()
+        if not s or s.startswith("#") or s.startswith("//"):
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            obj = json.loads(s)
+        except json.JSONDecodeError as exc:
+            raise RuleError(f"{where}: not JSON: {exc}") from exc
+        if not isinstance(obj, dict):
+            raise RuleError(f"{where}: each line must be a JSON object")
+        if "meta" in obj:
+            meta.update(obj["meta"])
+            continue
+        target = obj.get("target", "intent")
+        if target not in TARGETS:
+            raise RuleError(f"{where}: target must be one of {TARGETS}")
+        label = str(obj.get("label", "urgent" if target == "urgent" else ""))
+        if target == "intent" and label not in INTENTS:
+            raise RuleError(f"{where}: intent label must be one of {INTENTS}")
+        if not label:
+            raise RuleError(f"{where}: missing label")
+        rid = str(obj.get("id") or f"{Path(path).stem}:{lineno}")
+        if rid in seen_ids:
+            rid = f"{rid}@{lineno}"
+        seen_ids.add(rid)
+        rules.append(
+            Rule(
+                id=rid,
+                target=target,
+                label=label,
+                weight=float(obj.get("weight", 1.0)),
+                pattern=_freeze_pattern(obj.get("pattern"), where),
+                complaint=float(obj.get("complaint", 0.0)),
+                note=str(obj.get("note", "")),
+                source=str(path),
+            )
+        )
+    return rules, meta
+
+
+def _expand(paths: Iterable[Path | str]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            out.extend(sorted(p.glob("*.txt")) + sorted(p.glob("*.jsonl")))
+        elif p.exists():
+            out.append(p)
+        else:
+            raise FileNotFoundError(f"rule file not found: {p}")
+    return out
+
+
+def build_ruleset(files: Sequence[Path]) -> RuleSet:
+    rules: list[Rule] = []
+    categories: list[str] = []
+    bias: dict[str, float] = {}
+    ibias: dict[str, float] = {}
+    replace_defaults = False
+    default_files = set(_expand([RULES_DIR]))
+    for f in files:
+        if f.suffix == ".txt":
+            load_userdict(f)
+            continue
+        file_rules, meta = read_rule_file(f)
+        if meta.get("replace_default_categories") and f not in default_files:
+            replace_defaults = True
+        for c in meta.get("categories", []):
+            if c not in categories:
+                categories.append(c)
+        for c, b in (meta.get("category_bias") or {}).items():
+            bias[c] = float(b)
+        for k, b in (meta.get("intent_bias") or {}).items():
+            if k in INTENTS:
+                ibias[k] = ibias.get(k, 0.0) + float(b)
+        rules.extend(file_rules)
+    if replace_defaults:
+        rules = [r for r in rules if not (r.target == "category" and r.source in map(str, default_files))]
+        categories = [c for c in categories if c in bias or any(r.label == c for r in rules if r.target == "category")]
+    for r in rules:
+        if r.target == "category" and r.label not in categories:
+            categories.append(r.label)
+    if not categories:
+        categories = list(DEFAULT_CATEGORIES)
+    return RuleSet(rules=tuple(rules), categories=tuple(categories), category_bias=bias, intent_bias=ibias,
+                   sources=tuple(map(str, files))).compile()
+
+
+@lru_cache(maxsize=16)
+def _load_cached(paths: tuple[str, ...], include_default: bool) -> RuleSet:
+    files: list[Path] = []
+    if include_default:
+        files.extend(_expand([RULES_DIR]))
+    files.extend(_expand(paths))
+    rs = build_ruleset(files)
+    log.info("loaded %d rules (%d categories) from %s", len(rs.rules), len(rs.categories), ", ".join(map(str, files)))
+    return rs
+
+
+def load_rules(paths: Sequence[Path | str] | None = None, *, include_default: bool = True) -> RuleSet:
+    """Load the hand-written rules (``classifiers/rules/``) and/or extra rule files; cached.
+
+    ``paths`` may name JSONL rule files, jieba user dictionaries (``.txt``) or directories of both.
+    """
+    key = tuple(str(Path(p).resolve()) for p in (paths or ()))
+    return _load_cached(key, include_default)
+
+
+def _softmax(scores: dict[str, float]) -> dict[str, float]:
+    m = max(scores.values())
+    ex = {k: math.exp(v - m) for k, v in scores.items()}
+    z = sum(ex.values())
+    return {k: v / z for k, v in ex.items()}
+
+
+_NOTHING = {"complaint": 0.0, "consultation": 0.0, "other": OTHER_BIAS}
+
+
+def _unmatched() -> Classification:
+    probs = _softmax(_NOTHING)
+    return Classification(intent="other", confidence=round(probs["other"], 4), category=None, urgent=False,
+                          scores=dict(_NOTHING), evidence=())
+
+
+def classify(text: str, rules: RuleSet) -> Classification:
+    """Classify one message. Pure (same text and rules → same result) and never raises."""
+    try:
+        return _classify(text, rules)
+    except Exception:  # noqa: BLE001 - a chat bot must never crash on a message
+        log.exception("classifier failed on a message of %d chars", len(text) if isinstance(text, str) else -1)
+        return _unmatched()
+
+
+def _classify(text: str, rules: RuleSet) -> Classification:
+    norm = normalize(text)
+    if not norm or not rules.can_be_actionable(norm):
+        return _unmatched()
+    doc = rules.nlp.make_doc(norm)
+    matches = rules.match(doc)
+    return score(matches, doc, rules)
+
+
+def score(matches: list[tuple[Rule, int, int]], doc: Any, rules: RuleSet) -> Classification:
+    intent = dict(_NOTHING)
+    for k, b in rules.intent_bias.items():
+        intent[k] += b
+    cats: dict[str, float] = {}
+    urgent = 0.0
+    evidence: list[Evidence] = []
+    for rule, start, end in matches:
+        words = doc[start:end].text
+        if rule.target == "intent":
+            intent[rule.label] += rule.weight
+        elif rule.target == "veto":
+            intent["complaint"] -= rule.weight
+            intent["consultation"] -= rule.weight
+        elif rule.target == "category":
+            cats[rule.label] = cats.get(rule.label, 0.0) + rule.weight
+        elif rule.target == "urgent":
+            urgent += rule.weight
+        if rule.complaint:
+            intent["complaint"] += rule.complaint
+        evidence.append(Evidence(rule_id=rule.id, target=rule.target, label=rule.label, matched=words,
+                                 weight=rule.weight))
+    probs = _softmax(intent)
+    top = max(INTENTS, key=lambda k: (probs[k], k == "other"))
+    category: str | None = None
+    if cats or rules.category_bias:
+        allc = {c: cats.get(c, 0.0) + rules.category_bias.get(c, 0.0) for c in rules.categories}
+        best = max(allc, key=lambda c: (allc[c], -rules.categories.index(c)))
+        if cats or top == "complaint" or rules.category_bias:
+            category = best
+    if category is None and top == "complaint":
+        category = "other" if "other" in rules.categories else rules.categories[0]
+    is_urgent = top == "complaint" and urgent >= URGENT_MIN
+    scores = {k: round(v, 3) for k, v in intent.items()}
+    return Classification(intent=top, confidence=round(probs[top], 4), category=category, urgent=is_urgent,
+                          scores=scores, evidence=tuple(evidence))

@@ -1,0 +1,1 @@
+"""Ticket, organisation and intake services: the only layer that changes state and commits."""

@@ -1,0 +1,33 @@
+"""The services wired together, with the clock and the announcer the app injects."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+
+from sqlalchemy.engine import Engine
+
+from bot.clock import Clock
+from bot.config import Config
+from services.intake import IntakeService
+from services.org import OrgService
+from services.tickets import TicketService
+from services.uow import Announcer, UnitOfWork, unit_of_work
+from services.workcalendar import WorkCalendar
+from storage.db import session_factory
+
+
+class Services:
+    def __init__(self, config: Config, engine: Engine, clock: Clock, announce: Announcer | None = None) -> None:
+        self.config = config
+        self.engine = engine
+        self.clock = clock
+        self.announce = announce
+        self.factory = session_factory(engine)
+        self.calendar = WorkCalendar(holidays=config.calendar.holidays, workdays=config.calendar.workdays)
+        self.org = OrgService(config)
+        self.tickets = TicketService(config, self.org, self.calendar)
+        self.intake = IntakeService(config, self.org, self.tickets)
+
+    def uow(self) -> AbstractContextManager[UnitOfWork]:
+        """One transaction at the clock's current time; commits on success (announcing its events)."""
+        return unit_of_work(self.factory, self.clock.now(), self.announce)

@@ -1,0 +1,147 @@
+"""What to do with a resident's text: open, ask, merge, add detail, hand a question on, or stay silent.
+
+The classifier only says what the text *is*; intake decides what the bot *does*, given the open
+tickets of the group, who is speaking, and the thresholds in config. Silence is the default:
+a false ticket embarrasses a resident in front of their village.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from bot.config import Config
+from classifiers.types import Classification
+from services import events as ev
+from services.org import Actor, OrgService
+from services.similarity import is_me_too, similarity
+from services.tickets import OpenRequest, TicketService
+from services.uow import UnitOfWork
+from storage.models import ChatGroup, Consultation, InboxMessage, Ticket
+from storage.repositories import OPEN_STATUSES
+
+# Outcomes recorded on the inbox row (and counted by `shanzhi replay`).
+OPENED, MERGED, DETAIL, PROMPTED, CONSULTATION, IGNORED, URGENT = (
+    "ticket", "merged", "detail", "prompt", "consultation", "ignored", "urgent",
+)
+
+
+class IntakeService:
+    def __init__(self, config: Config, org: OrgService, tickets: TicketService) -> None:
+        self.config = config
+        self.org = org
+        self.tickets = tickets
+
+    def handle_text(self, uow: UnitOfWork, row: InboxMessage, actor: Actor, group: ChatGroup | None, c: Classification) -> str:
+        text = (row.text or "").strip()
+        region = group.region_code if group else self.org.home_region(uow, actor)
+        th = self.config.classifier
+        intent = c.acted_intent(th.middle)
+
+        replied = self._ticket_replied_to(uow, row)
+        if replied is not None and replied.status in OPEN_STATUSES + ("followup",):
+            return self._join(uow, replied, actor, row, text)
+
+        window_start = uow.now - timedelta(hours=self.config.merge.window_hours)
+        if group is not None and is_me_too(text):
+            recent = uow.tickets.open_in_chat(row.platform, row.chat_id, window_start)
+            if recent:
+                return self._join(uow, recent[0], actor, row, text)
+            return IGNORED
+
+        if group is not None:
+            follow_start = uow.now - timedelta(minutes=self.config.merge.followup_minutes)
+            own = uow.tickets.latest_by_reporter_in_chat(actor.id, row.platform, row.chat_id, follow_start)
+            new_problem = intent == "complaint" and c.confidence >= th.high and c.category not in (None, own.category if own else None)
+            if own is not None and not new_problem and (intent != "other" or len(text) >= 8):
+                self.tickets.add_detail(uow, own, actor, text, row.attachment)
+                return DETAIL
+
+        if intent == "complaint":
+            return self._complaint(uow, row, actor, group, region, c, text, window_start)
+        if intent == "consultation":
+            return self._consultation(uow, row, actor, region, text)
+        return IGNORED
+
+    # --- complaints ----------------------------------------------------------------------------
+
+    def _complaint(self, uow, row, actor, group, region, c, text, window_start) -> str:  # type: ignore[no-untyped-def]
+        th = self.config.classifier
+        category = c.category or "other"
+        if region is None:
+            uow.emit(ev.Event(ev.GROUP_UNBOUND, None, actor.id, {"private": group is None}))
+            return IGNORED
+        if group is not None:
+            dup = self._duplicate(uow, row, category, text, window_start)
+            if dup is not None:
+                return self._join(uow, dup, actor, row, text)
+        urgent = bool(c.urgent)
+        pending = not urgent and c.confidence < th.high
+        req = OpenRequest(
+            text=text, category=category, urgent=urgent, confidence=c.confidence, evidence=c.explain(),
+            platform=row.platform, chat_id=row.chat_id, region_code=region, source_message_id=row.message_id,
+            source_inbox_id=row.id, private=group is None, attachment=row.attachment,
+        )
+        t = self.tickets.open(uow, actor, req, pending=pending)
+        row.ticket_id = t.id
+        if pending:
+            return PROMPTED
+        return URGENT if urgent else OPENED
+
+    def _duplicate(self, uow: UnitOfWork, row: InboxMessage, category: str, text: str, since) -> Ticket | None:  # type: ignore[no-untyped-def]
+        best, best_score = None, 0.0
+        for t in uow.tickets.open_in_chat(row.platform, row.chat_id, since):
+            if t.category != category or t.status == "pending":
+                continue
+            score = similarity(text, t.text)
+            if score >= self.config.merge.similarity and score > best_score:
+                best, best_score = t, score
+        return best
+
+    def _join(self, uow: UnitOfWork, t: Ticket, actor: Actor, row: InboxMessage, text: str) -> str:
+        row.ticket_id = t.id
+        if uow.tickets.reporter(t.id, actor.id) is not None:  # type: ignore[arg-type]
+            self.tickets.add_detail(uow, t, actor, text, row.attachment)
+            return DETAIL
+        self.tickets.add_reporter(uow, t, actor, row.platform, row.chat_id, row.message_id, text)
+        if t.status == "pending":
+            # A second household reporting the same problem is confirmation enough.
+            self.tickets.confirm_by_system(uow, t, "另一户居民反映了同一问题")
+        return MERGED
+
+    def _ticket_replied_to(self, uow: UnitOfWork, row: InboxMessage) -> Ticket | None:
+        """A reply to the bot's receipt (or to the reporter's original message) belongs to that ticket."""
+        if not row.reply_to:
+            return None
+        out = uow.outbox.by_sent_message(row.platform, row.chat_id, row.reply_to)
+        if out is not None and out.ticket_id and out.purpose in ("receipt", "merged", "detail"):
+            return uow.tickets.get(out.ticket_id)
+        return uow.session.exec(
+            select(Ticket).where(Ticket.platform == row.platform, Ticket.chat_id == row.chat_id, Ticket.source_message_id == row.reply_to)
+        ).first()
+
+    # --- consultations -------------------------------------------------------------------------
+
+    def _consultation(self, uow: UnitOfWork, row: InboxMessage, actor: Actor, region: str | None, text: str) -> str:
+        q = uow.consultations.add(
+            Consultation(inbox_id=row.id, platform=row.platform, chat_id=row.chat_id, region_code=region,
+                         person_id=actor.id, text=text, created_at=uow.now)
+        )
+        uow.emit(ev.Event(ev.CONSULTATION, None, actor.id, {"consultation_id": q.id, "region": region}))
+        return CONSULTATION
+
+    # --- edits ---------------------------------------------------------------------------------
+
+    def handle_edit(self, uow: UnitOfWork, row: InboxMessage, actor: Actor) -> str:
+        """An edited message within the edit window updates the text of the ticket it opened."""
+        t = uow.session.exec(
+            select(Ticket).where(Ticket.platform == row.platform, Ticket.chat_id == row.chat_id, Ticket.source_message_id == row.message_id)
+        ).first()
+        if t is None or t.reporter_id != actor.id or t.status not in OPEN_STATUSES:
+            return IGNORED
+        if t.created_at and uow.now - t.created_at > timedelta(minutes=self.config.merge.edit_window_minutes):
+            return IGNORED
+        self.tickets.edit_text(uow, t, actor, (row.text or "").strip())
+        row.ticket_id = t.id
+        return DETAIL

@@ -1,0 +1,31 @@
+"""Is this message the same problem as an open ticket? Cheap, explainable text overlap."""
+
+from __future__ import annotations
+
+import re
+
+_KEEP = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
+# Filler characters that carry no topic (particles, pronouns, dialect fillers).
+_FILLER = set("的了是我你他她它们在有也都就又还很太啊呀吧呢嘛哒咯喽哦噢唉这那个么子冇")
+_ME_TOO = re.compile(
+    r"^\s*(\+\s*1+|＋\s*1+|1\s*\+|同上|同问|顶+|我家也(是|一样|这样)?|我们?(家|屋里|这边|那边|组)?也(是|一样|这样|有)|"
+    r"我(屋|家)也|一样的?|同样(的|情况)?|附议|加一|也是这样|我也(是|一样|遇到了?))[\s!！。.,，~～👍🙏]*$"
+)
+
+
+def bigrams(text: str) -> set[str]:
+    chars = [c for c in text if _KEEP.match(c) and c not in _FILLER]
+    return {chars[i] + chars[i + 1] for i in range(len(chars) - 1)}
+
+
+def similarity(a: str, b: str) -> float:
+    """Overlap of content bigrams relative to the shorter message (0..1)."""
+    ba, bb = bigrams(a), bigrams(b)
+    if not ba or not bb:
+        return 0.0
+    return len(ba & bb) / min(len(ba), len(bb))
+
+
+def is_me_too(text: str) -> bool:
+    """"我家也是", "+1", "同上": a short message that only says 'me too'."""
+    return len(text) <= 20 and bool(_ME_TOO.match(text))

@@ -1,0 +1,371 @@
+"""The ticket state machine (受理 → 派单 → 签收 → 办结 → 回访 → 销号, with 退单, 发回重办, dismissal).
+
+Every transition is checked here, recorded as an audit event, and announced as a domain event.
+Callers pass a unit of work; the unit of work commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.config import Config
+from services import events as ev
+from services.errors import BadArgument, InvalidTransition, NotAuthorised, TicketNotFound
+from services.org import Actor, OrgService
+from services.uow import UnitOfWork
+from services.workcalendar import WorkCalendar
+from storage.models import Ticket, TicketEvent, TicketReporter
+from storage.repositories import OPEN_STATUSES
+
+STATUS_LABELS = {
+    "pending": "待确认",
+    "registered": "已受理",
+    "dispatched": "已派单",
+    "accepted": "已签收",
+    "returned": "已退单",
+    "resolved": "已办结",
+    "followup": "回访中",
+    "closed": "已销号",
+    "dismissed": "不是诉求",
+}
+RATINGS = {"1": "satisfied", "2": "basic", "3": "unsatisfied"}
+RATING_LABELS = {"satisfied": "满意", "basic": "基本满意", "unsatisfied": "不满意", "no_answer": "未表态"}
+
+# action -> statuses it may start from
+ALLOWED = {
+    "confirm": ("pending",),
+    "accept": ("dispatched",),
+    "resolve": ("dispatched", "accepted"),
+    "return": ("dispatched", "accepted"),
+    "transfer": ("dispatched", "accepted", "returned", "registered"),
+    "recat": ("pending", "registered", "dispatched", "accepted", "returned"),
+    "dismiss": ("pending", "registered", "dispatched", "accepted", "returned"),
+    "rate": ("followup",),
+    "escalate": ("dispatched", "accepted", "returned"),
+}
+
+
+@dataclass(frozen=True)
+class OpenRequest:
+    """What intake knows when it opens a ticket."""
+
+    text: str
+    category: str
+    urgent: bool
+    confidence: float
+    evidence: str
+    platform: str
+    chat_id: str
+    region_code: str
+    source_message_id: str | None
+    source_inbox_id: int | None
+    private: bool = False
+    attachment: str | None = None
+
+
+class TicketService:
+    def __init__(self, config: Config, org: OrgService, calendar: WorkCalendar) -> None:
+        self.config = config
+        self.org = org
+        self.calendar = calendar
+
+    # --- lookups -----------------------------------------------------------------------------
+
+    def get(self, uow: UnitOfWork, no: str) -> Ticket:
+        t = uow.tickets.by_no(no)
+        if t is None:
+            raise TicketNotFound(no=no)
+        return t
+
+    def may_view(self, uow: UnitOfWork, actor: Actor, t: Ticket) -> bool:
+        return self.org.may_work(uow, actor, t) or uow.tickets.reporter(t.id, actor.id) is not None  # type: ignore[arg-type]
+
+    def mine(self, uow: UnitOfWork, actor: Actor) -> list[Ticket]:
+        """Open tickets an official or grid worker is responsible for."""
+        if actor.role == "official":
+            return uow.tickets.query(statuses=OPEN_STATUSES + ("followup",), unit_codes=[actor.person.unit_code or ""])
+        if actor.role == "grid_worker" and actor.person.region_code:
+            regions = [r.code for r in uow.org.regions() if actor.person.region_code in self.org.ancestors(uow, r.code)]
+            tickets = uow.tickets.query(statuses=OPEN_STATUSES, region_codes=regions)
+            return [t for t in tickets if t.category != "conduct"]
+        if actor.role == "admin":
+            return uow.tickets.query(statuses=OPEN_STATUSES, limit=50)
+        return []
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _audit(self, uow: UnitOfWork, t: Ticket, actor_id: int | None, action: str, before: str | None, note: str | None = None) -> None:
+        t.updated_at = uow.now
+        uow.tickets.add_event(
+            TicketEvent(ticket_id=t.id, at=uow.now, actor_id=actor_id, action=action, from_status=before, to_status=t.status, note=note)
+        )
+
+    def _check(self, t: Ticket, action: str) -> None:
+        if t.status not in ALLOWED[action]:
+            raise InvalidTransition(no=t.no, status=t.status, action=action)
+
+    def deadline_for(self, category: str, urgent: bool, start: datetime) -> datetime:
+        cat = self.config.categories.get(category) or self.config.categories["other"]
+        if urgent:
+            return self.calendar.urgent_deadline(start, cat.urgent_hours)
+        return self.calendar.deadline(start, cat.limit_days)
+
+    def _number(self, uow: UnitOfWork) -> str:
+        day = uow.now.astimezone(self.calendar.tz).strftime("%Y%m%d")
+        seq = uow.tickets.next_number(day)
+        return f"{self.config.ticket_prefix}{day}-{seq:04d}"
+
+    # --- transitions -------------------------------------------------------------------------
+
+    def open(self, uow: UnitOfWork, reporter: Actor, req: OpenRequest, *, pending: bool = False) -> Ticket:
+        """Register a complaint; dispatch it at once unless it waits for a grid worker's confirmation."""
+        t = uow.tickets.add(
+            Ticket(
+                no=self._number(uow),
+                status="pending" if pending else "registered",
+                category=req.category if req.category in self.config.categories else "other",
+                urgent=req.urgent,
+                text=req.text,
+                details=[],
+                attachments=[req.attachment] if req.attachment else [],
+                platform=req.platform,
+                chat_id=req.chat_id,
+                source_message_id=req.source_message_id,
+                source_inbox_id=req.source_inbox_id,
+                private=req.private,
+                region_code=req.region_code,
+                reporter_id=reporter.id,
+                confidence=req.confidence,
+                evidence=req.evidence,
+                created_at=uow.now,
+                updated_at=uow.now,
+            )
+        )
+        uow.tickets.add_reporter(
+            TicketReporter(
+                ticket_id=t.id, person_id=reporter.id, platform=req.platform, chat_id=req.chat_id,
+                message_id=req.source_message_id, joined_at=uow.now,
+            )
+        )
+        self._audit(uow, t, reporter.id, "pending" if pending else "register", None, req.evidence)
+        if pending:
+            uow.emit(ev.Event(ev.TICKET_PENDING, t.id, reporter.id))
+            return t
+        uow.emit(ev.Event(ev.TICKET_OPENED, t.id, reporter.id))
+        self._dispatch(uow, t, None, self.org.route(uow, t.category, t.region_code), note="自动派单")
+        return t
+
+    def _dispatch(self, uow: UnitOfWork, t: Ticket, actor_id: int | None, unit, *, note: str, new_deadline: bool = True) -> None:  # type: ignore[no-untyped-def]
+        before = t.status
+        t.unit_code = unit.code if unit else None
+        t.tier = unit.tier if unit else t.tier
+        t.status = "dispatched"
+        t.dispatched_at = uow.now
+        t.accepted_at = None
+        if new_deadline or t.deadline is None:
+            t.deadline = self.deadline_for(t.category, t.urgent, uow.now)
+        self._audit(uow, t, actor_id, "dispatch", before, f"{note} → {unit.name if unit else '待指定'}")
+        uow.emit(ev.Event(ev.TICKET_DISPATCHED, t.id, actor_id, {"unit": t.unit_code, "note": note}))
+
+    def confirm(self, uow: UnitOfWork, actor: Actor, no: str) -> Ticket:
+        t = self.get(uow, no)
+        self.org.require_work(uow, actor, t)
+        self._check(t, "confirm")
+        t.status = "registered"
+        t.created_at = t.created_at or uow.now
+        self._audit(uow, t, actor.id, "confirm", "pending", "网格员确认立案")
+        uow.emit(ev.Event(ev.TICKET_OPENED, t.id, actor.id, {"confirmed_by": actor.person.name}))
+        self._dispatch(uow, t, actor.id, self.org.route(uow, t.category, t.region_code), note="确认后派单")
+        return t
+
+    def confirm_by_system(self, uow: UnitOfWork, t: Ticket, note: str) -> None:
+        self._check(t, "confirm")
+        t.status = "registered"
+        self._audit(uow, t, None, "confirm", "pending", note)
+        uow.emit(ev.Event(ev.TICKET_OPENED, t.id, None))
+        self._dispatch(uow, t, None, self.org.route(uow, t.category, t.region_code), note="自动派单")
+
+    def accept(self, uow: UnitOfWork, actor: Actor, no: str) -> Ticket:
+        t = self.get(uow, no)
+        self.org.require_work(uow, actor, t)
+        self._check(t, "accept")
+        t.status, t.accepted_at = "accepted", uow.now
+        self._audit(uow, t, actor.id, "accept", "dispatched")
+        uow.emit(ev.Event(ev.TICKET_ACCEPTED, t.id, actor.id))
+        return t
+
+    def resolve(self, uow: UnitOfWork, actor: Actor, no: str, reply: str) -> Ticket:
+        t = self.get(uow, no)
+        self.org.require_work(uow, actor, t)
+        self._check(t, "resolve")
+        if not reply.strip():
+            raise BadArgument(what="reply")
+        before = t.status
+        if t.accepted_at is None:
+            t.accepted_at = uow.now
+        t.status, t.resolved_at, t.resolution = "resolved", uow.now, reply.strip()
+        self._audit(uow, t, actor.id, "resolve", before, reply.strip())
+        for r in uow.tickets.reporters(t.id):  # type: ignore[arg-type]
+            r.rating, r.rated_at = None, None
+        t.status = "followup"
+        self._audit(uow, t, None, "followup", "resolved", "请报告人评价")
+        uow.emit(ev.Event(ev.TICKET_RESOLVED, t.id, actor.id))
+        return t
+
+    def return_(self, uow: UnitOfWork, actor: Actor, no: str, reason: str) -> Ticket:
+        t = self.get(uow, no)
+        self.org.require_work(uow, actor, t)
+        self._check(t, "return")
+        if not reason.strip():
+            raise BadArgument(what="reason")
+        before = t.status
+        t.status = "returned"
+        t.return_count += 1
+        self._audit(uow, t, actor.id, "return", before, reason.strip())
+        uow.emit(ev.Event(ev.TICKET_RETURNED, t.id, actor.id, {"reason": reason.strip(), "unit": t.unit_code}))
+        return t
+
+    def transfer(self, uow: UnitOfWork, actor: Actor, no: str, unit_name: str) -> Ticket:
+        t = self.get(uow, no)
+        self.org.require_work(uow, actor, t)
+        self._check(t, "transfer")
+        unit = self.org.find_unit(uow, unit_name)
+        if unit is None:
+            raise BadArgument(what="unit", value=unit_name)
+        if t.category == "conduct" and self._is_own_unit_of_accused(uow, t, unit.code):
+            raise NotAuthorised(ticket=t.no)
+        self._dispatch(uow, t, actor.id, unit, note="转办", new_deadline=False)
+        return t
+
+    def _is_own_unit_of_accused(self, uow: UnitOfWork, t: Ticket, unit_code: str) -> bool:
+        unit = uow.org.unit(unit_code)
+        return bool(unit and unit.tier == "village" and unit.region_code == t.region_code)
+
+    def recategorise(self, uow: UnitOfWork, actor: Actor, no: str, category: str) -> Ticket:
+        t = self.get(uow, no)
+        self.org.require_work(uow, actor, t)
+        self._check(t, "recat")
+        key = self.category_key(category)
+        before_cat = t.category
+        t.category = key
+        self._audit(uow, t, actor.id, "recategorise", t.status, f"{before_cat} → {key}")
+        uow.emit(ev.Event(ev.TICKET_RECATEGORISED, t.id, actor.id, {"from": before_cat, "to": key}))
+        return t
+
+    def category_key(self, name: str) -> str:
+        name = name.strip()
+        for key, cat in self.config.categories.items():
+            if name in (key, cat.label):
+                return key
+        raise BadArgument(what="category", value=name)
+
+    def dismiss(self, uow: UnitOfWork, actor: Actor, no: str, reason: str = "") -> Ticket:
+        t = self.get(uow, no)
+        self.org.require_work(uow, actor, t)
+        self._check(t, "dismiss")
+        before = t.status
+        t.status, t.closed_at, t.close_reason = "dismissed", uow.now, "not_a_complaint"
+        self._audit(uow, t, actor.id, "dismiss", before, reason or "不是诉求")
+        uow.emit(ev.Event(ev.TICKET_DISMISSED, t.id, actor.id, {"was_pending": before == "pending"}))
+        return t
+
+    def rate(self, uow: UnitOfWork, actor: Actor, no: str, score: str) -> Ticket:
+        """A reporter's 回访 answer. Any 不满意 reopens the ticket (发回重办); all answered → 销号."""
+        t = self.get(uow, no)
+        rep = uow.tickets.reporter(t.id, actor.id)  # type: ignore[arg-type]
+        if rep is None:
+            raise NotAuthorised(ticket=t.no)
+        self._check(t, "rate")
+        rating = RATINGS.get(score)
+        if rating is None:
+            raise BadArgument(what="rating", value=score)
+        rep.rating, rep.rated_at = rating, uow.now
+        self._audit(uow, t, actor.id, "rate", t.status, RATING_LABELS[rating])
+        uow.emit(ev.Event(ev.TICKET_RATED, t.id, actor.id, {"rating": rating}))
+        if rating == "unsatisfied":
+            self.reopen(uow, t, actor.id, "报告人不满意，发回重办")
+            return t
+        reporters = uow.tickets.reporters(t.id)  # type: ignore[arg-type]
+        if all(r.rating for r in reporters):
+            self._close(uow, t, actor.id, worst_rating(r.rating for r in reporters))
+        return t
+
+    def reopen(self, uow: UnitOfWork, t: Ticket, actor_id: int | None, note: str) -> None:
+        t.reopen_count += 1
+        t.resolved_at = None
+        t.satisfaction = "unsatisfied"
+        before = t.status
+        t.status = "registered"
+        self._audit(uow, t, actor_id, "reopen", before, note)
+        uow.emit(ev.Event(ev.TICKET_REOPENED, t.id, actor_id))
+        unit = uow.org.unit(t.unit_code) if t.unit_code else self.org.route(uow, t.category, t.region_code)
+        self._dispatch(uow, t, actor_id, unit, note="发回重办")
+
+    def _close(self, uow: UnitOfWork, t: Ticket, actor_id: int | None, satisfaction: str) -> None:
+        before = t.status
+        t.status, t.closed_at, t.satisfaction, t.close_reason = "closed", uow.now, satisfaction, "rated"
+        self._audit(uow, t, actor_id, "close", before, RATING_LABELS.get(satisfaction, satisfaction))
+        uow.emit(ev.Event(ev.TICKET_CLOSED, t.id, actor_id, {"satisfaction": satisfaction}))
+
+    def close_unanswered(self, uow: UnitOfWork, t: Ticket) -> None:
+        """回访 with no answer in time: close as 未表态 (or by the ratings that did come)."""
+        if t.status != "followup":
+            return
+        ratings = [r.rating for r in uow.tickets.reporters(t.id) if r.rating]  # type: ignore[arg-type]
+        self._close(uow, t, None, worst_rating(ratings) if ratings else "no_answer")
+        t.close_reason = "rated" if ratings else "no_answer"
+
+    def escalate(self, uow: UnitOfWork, t: Ticket, reason: str) -> bool:
+        """Move a ticket one tier up (提级). False when it is already at the top tier."""
+        self._check(t, "escalate")
+        unit = self.org.next_tier_unit(uow, t)
+        if unit is None:
+            return False
+        previous = t.unit_code
+        self._dispatch(uow, t, None, unit, note=f"提级：{reason}")
+        uow.emit(ev.Event(ev.TICKET_ESCALATED, t.id, None, {"from": previous, "to": unit.code, "reason": reason}))
+        return True
+
+    # --- reporters and details ----------------------------------------------------------------
+
+    def add_reporter(self, uow: UnitOfWork, t: Ticket, actor: Actor, platform: str, chat_id: str, message_id: str | None, text: str) -> bool:
+        """Another household reports the same problem. False if they had already reported it."""
+        if uow.tickets.reporter(t.id, actor.id) is not None:  # type: ignore[arg-type]
+            self.add_detail(uow, t, actor, text)
+            return False
+        uow.tickets.add_reporter(
+            TicketReporter(ticket_id=t.id, person_id=actor.id, platform=platform, chat_id=chat_id, message_id=message_id, joined_at=uow.now)
+        )
+        self._audit(uow, t, actor.id, "merge", t.status, text[:500])
+        uow.emit(ev.Event(ev.TICKET_MERGED, t.id, actor.id, {"households": len(uow.tickets.reporters(t.id))}))  # type: ignore[arg-type]
+        return True
+
+    def add_detail(self, uow: UnitOfWork, t: Ticket, actor: Actor, text: str, attachment: str | None = None) -> None:
+        details = list(t.details or [])
+        details.append({"by": actor.person.name, "at": uow.now.isoformat(), "text": text[:2000]})
+        t.details = details
+        if attachment:
+            t.attachments = list(t.attachments or []) + [attachment]
+        self._audit(uow, t, actor.id, "detail", t.status, text[:500])
+        uow.emit(ev.Event(ev.TICKET_DETAIL, t.id, actor.id))
+
+    def edit_text(self, uow: UnitOfWork, t: Ticket, actor: Actor, text: str) -> None:
+        before = t.text
+        t.text = text
+        self._audit(uow, t, actor.id, "edit", t.status, f"原文：{before[:500]}")
+        uow.emit(ev.Event(ev.TICKET_TEXT_EDITED, t.id, actor.id))
+
+
+def worst_rating(ratings) -> str:  # type: ignore[no-untyped-def]
+    order = ["unsatisfied", "basic", "satisfied"]
+    present = [r for r in ratings if r in order]
+    return min(present, key=order.index) if present else "no_answer"
+
+
+def is_overdue(t: Ticket, now: datetime) -> bool:
+    return t.deadline is not None and t.status in OPEN_STATUSES and now > t.deadline
+
+
+def followup_expired(t: Ticket, now: datetime, days: int = 3) -> bool:
+    return t.status == "followup" and t.resolved_at is not None and now - t.resolved_at > timedelta(days=days)

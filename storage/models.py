@@ -1,0 +1,260 @@
+"""Database tables (SQLModel). Schema changes go through alembic (storage/migrations).
+
+Datetimes are stored as naive UTC and come back aware (UTC): see `UTCDateTime`. Code converts to
+Asia/Shanghai only when it shows a time to a person or computes a working-day deadline.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: Optional[datetime], dialect: Any) -> Optional[datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use an aware one")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: Optional[datetime], dialect: Any) -> Optional[datetime]:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+def dt_field(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=sa.Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def json_field() -> Any:
+    return Field(default=None, sa_column=sa.Column(sa.JSON(), nullable=True))
+
+
+def text_field(*, nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=sa.Column(sa.Text(), nullable=nullable))
+
+
+# --- organisation ----------------------------------------------------------------------------
+
+class Region(SQLModel, table=True):
+    code: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=100)
+    level: str = Field(max_length=16)  # county | township | village
+    parent_code: Optional[str] = Field(default=None, max_length=64, index=True)
+
+
+class Unit(SQLModel, table=True):
+    code: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=100)
+    region_code: str = Field(max_length=64, index=True)
+    tier: str = Field(max_length=16)  # village | township | county
+
+
+class Person(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    role: str = Field(default="resident", max_length=16, index=True)  # resident|grid_worker|official|admin
+    region_code: Optional[str] = Field(default=None, max_length=64, index=True)
+    unit_code: Optional[str] = Field(default=None, max_length=64, index=True)
+    created_at: Optional[datetime] = dt_field()
+
+
+class Account(SQLModel, table=True):
+    """A person's identity on one platform."""
+
+    __table_args__ = (sa.UniqueConstraint("platform", "user_id", name="uq_account_platform_user"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    person_id: int = Field(index=True, foreign_key="person.id")
+    platform: str = Field(max_length=16)
+    user_id: str = Field(max_length=128)
+    display_name: str = Field(default="", max_length=200)
+    can_dm: bool = True  # false after a private send failed (not started / not a friend)
+    last_group_chat_id: Optional[str] = Field(default=None, max_length=128)
+
+
+class ChatGroup(SQLModel, table=True):
+    __tablename__ = "chat_group"
+    __table_args__ = (sa.UniqueConstraint("platform", "chat_id", name="uq_group_platform_chat"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=128)
+    title: str = Field(default="", max_length=200)
+    region_code: Optional[str] = Field(default=None, max_length=64, index=True)  # None: not bound yet
+    tags: Optional[dict] = json_field()
+    active: bool = True  # false once the bot was removed
+    bind_prompted: bool = False
+    created_at: Optional[datetime] = dt_field()
+
+
+# --- inbox / outbox ----------------------------------------------------------------------------
+
+class InboxMessage(SQLModel, table=True):
+    """Every inbound message, stored before it is processed. Unique per platform message (and edit)."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        sa.UniqueConstraint("platform", "chat_id", "message_id", "variant", name="uq_inbox_message"),
+        sa.Index("ix_inbox_pending", "status", "id"),
+    )
+    id: Optional[int] = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=128)
+    chat_type: str = Field(max_length=16)
+    message_id: str = Field(max_length=128)
+    variant: str = Field(default="", max_length=64)  # "" or "edit:<time>" for edits
+    sender_id: str = Field(max_length=128)
+    sender_name: str = Field(default="", max_length=200)
+    kind: str = Field(default="text", max_length=16)
+    text: Optional[str] = text_field()
+    reply_to: Optional[str] = Field(default=None, max_length=128)
+    mentions: Optional[list] = json_field()
+    attachment: Optional[str] = text_field()
+    callback_id: Optional[str] = Field(default=None, max_length=128)
+    chat_title: Optional[str] = Field(default=None, max_length=200)
+    sent_at: Optional[datetime] = dt_field()
+    received_at: Optional[datetime] = dt_field()
+    status: str = Field(default="pending", max_length=16)  # pending | done | failed
+    attempts: int = 0
+    processed_at: Optional[datetime] = dt_field()
+    result: Optional[str] = Field(default=None, max_length=32)  # ticket|merged|detail|consultation|prompt|command|ignored|non_text|...
+    ticket_id: Optional[int] = Field(default=None, index=True)
+    error: Optional[str] = text_field()
+
+
+class OutboxMessage(SQLModel, table=True):
+    """Every outbound message, recorded before it is sent; delivered by the delivery loop."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=128)
+    chat_type: str = Field(default="group", max_length=16)
+    text: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    reply_to: Optional[str] = Field(default=None, max_length=128)
+    mentions: Optional[list] = json_field()
+    buttons: Optional[list] = json_field()
+    fallback_chat_id: Optional[str] = Field(default=None, max_length=128)
+    recipient_name: Optional[str] = Field(default=None, max_length=200)
+    recipient_person_id: Optional[int] = Field(default=None, index=True)
+    callback_id: Optional[str] = Field(default=None, max_length=128)
+    force_reply: bool = False
+    urgent: bool = False
+    purpose: str = Field(default="reply", max_length=32)  # receipt|dispatch|prompt|followup|reminder|notice|...
+    ticket_id: Optional[int] = Field(default=None, index=True)
+    inbox_id: Optional[int] = Field(default=None, index=True)
+    status: str = Field(default="pending", max_length=16)  # pending | sending | sent | failed
+    attempts: int = 0
+    created_at: Optional[datetime] = dt_field()
+    next_attempt_at: Optional[datetime] = dt_field()
+    sent_at: Optional[datetime] = dt_field()
+    sent_message_id: Optional[str] = Field(default=None, max_length=128, index=True)
+    error: Optional[str] = text_field()
+
+
+# --- tickets ------------------------------------------------------------------------------------
+
+class Ticket(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    no: str = Field(max_length=32, unique=True, index=True)
+    status: str = Field(max_length=16, index=True)
+    category: str = Field(max_length=32, index=True)
+    urgent: bool = False
+    text: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    details: Optional[list] = json_field()  # further messages that add detail
+    attachments: Optional[list] = json_field()
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=128, index=True)  # the group (or private chat) it came from
+    source_message_id: Optional[str] = Field(default=None, max_length=128)
+    source_inbox_id: Optional[int] = Field(default=None)
+    private: bool = False  # reported privately to the bot
+    region_code: str = Field(max_length=64, index=True)
+    unit_code: Optional[str] = Field(default=None, max_length=64, index=True)
+    tier: str = Field(default="village", max_length=16)
+    reporter_id: int = Field(index=True)
+    confidence: float = 0.0
+    evidence: Optional[str] = text_field()
+    resolution: Optional[str] = text_field()
+    satisfaction: Optional[str] = Field(default=None, max_length=16)  # satisfied|basic|unsatisfied|no_answer
+    close_reason: Optional[str] = Field(default=None, max_length=32)
+    return_count: int = 0
+    reopen_count: int = 0
+    created_at: Optional[datetime] = dt_field(index=True)
+    dispatched_at: Optional[datetime] = dt_field()
+    accepted_at: Optional[datetime] = dt_field()
+    resolved_at: Optional[datetime] = dt_field()
+    closed_at: Optional[datetime] = dt_field()
+    deadline: Optional[datetime] = dt_field(index=True)
+    updated_at: Optional[datetime] = dt_field()
+
+
+class TicketReporter(SQLModel, table=True):
+    """Everyone who reported a ticket: the first reporter and those merged in (我家也是)."""
+
+    __tablename__ = "ticket_reporter"
+    __table_args__ = (sa.UniqueConstraint("ticket_id", "person_id", name="uq_reporter"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    ticket_id: int = Field(index=True)
+    person_id: int = Field(index=True)
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=128)
+    message_id: Optional[str] = Field(default=None, max_length=128)
+    joined_at: Optional[datetime] = dt_field()
+    rating: Optional[str] = Field(default=None, max_length=16)
+    rated_at: Optional[datetime] = dt_field()
+
+
+class TicketEvent(SQLModel, table=True):
+    """The audit trail: every transition, who made it, when, and why."""
+
+    __tablename__ = "ticket_event"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    ticket_id: int = Field(index=True)
+    at: Optional[datetime] = dt_field()
+    actor_id: Optional[int] = Field(default=None)  # None: the system
+    action: str = Field(max_length=32)
+    from_status: Optional[str] = Field(default=None, max_length=16)
+    to_status: Optional[str] = Field(default=None, max_length=16)
+    note: Optional[str] = text_field()
+
+
+class Consultation(SQLModel, table=True):
+    """A question (咨询): not a ticket, handed to the group's grid worker and counted."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    inbox_id: int = Field(index=True)
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=128)
+    region_code: Optional[str] = Field(default=None, max_length=64, index=True)
+    person_id: int
+    text: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    created_at: Optional[datetime] = dt_field(index=True)
+
+
+class DaySequence(SQLModel, table=True):
+    """Per-day counter behind ticket numbers (SG20261125-0007)."""
+
+    __tablename__ = "day_sequence"
+    day: str = Field(primary_key=True, max_length=16)
+    last: int = 0
+
+
+class PlatformState(SQLModel, table=True):
+    """Connection state of each platform, for `shanzhi status`."""
+
+    __tablename__ = "platform_state"
+    platform: str = Field(primary_key=True, max_length=16)
+    connected: bool = False
+    detail: Optional[str] = text_field()
+    since: Optional[datetime] = dt_field()

@@ -1,0 +1,328 @@
+"""Queries and inserts, grouped by table. Repositories never commit: the service's unit of work does.
+
+Claims of inbox and outbox rows use `FOR UPDATE SKIP LOCKED` on PostgreSQL, so several bot
+processes on one database never take the same row; SQLite serialises writers by itself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Sequence
+
+import sqlalchemy as sa
+from sqlmodel import Session
+from sqlmodel import col, select
+
+from storage.models import (
+    Account,
+    ChatGroup,
+    Consultation,
+    InboxMessage,
+    OutboxMessage,
+    Person,
+    PlatformState,
+    Region,
+    Ticket,
+    TicketEvent,
+    TicketReporter,
+    Unit,
+)
+
+OPEN_STATUSES = ("pending", "registered", "dispatched", "accepted", "returned")
+ACTIVE_STATUSES = OPEN_STATUSES + ("resolved", "followup")
+
+
+def _locking(session: Session, stmt):  # type: ignore[no-untyped-def]
+    if session.get_bind().dialect.name == "postgresql":
+        return stmt.with_for_update(skip_locked=True)
+    return stmt
+
+
+class InboxRepo:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def find(self, platform: str, chat_id: str, message_id: str, variant: str = "") -> InboxMessage | None:
+        return self.s.exec(
+            select(InboxMessage).where(
+                InboxMessage.platform == platform,
+                InboxMessage.chat_id == chat_id,
+                InboxMessage.message_id == message_id,
+                InboxMessage.variant == variant,
+            )
+        ).first()
+
+    def add(self, row: InboxMessage) -> InboxMessage:
+        self.s.add(row)
+        self.s.flush()
+        return row
+
+    def claim(self, inbox_id: int) -> InboxMessage | None:
+        """The row, locked for this transaction, if it still waits to be processed."""
+        stmt = select(InboxMessage).where(InboxMessage.id == inbox_id, InboxMessage.status == "pending")
+        return self.s.exec(_locking(self.s, stmt)).first()
+
+    def pending_ids(self, limit: int = 500) -> list[int]:
+        stmt = select(InboxMessage.id).where(InboxMessage.status == "pending").order_by(InboxMessage.id).limit(limit)
+        return list(self.s.exec(stmt).all())
+
+    def count_pending(self) -> int:
+        return self.s.exec(select(sa.func.count()).select_from(InboxMessage).where(InboxMessage.status == "pending")).one()
+
+    def same_kind_since(self, platform: str, sender_id: str, kind: str, since: datetime, before_id: int) -> int:
+        stmt = (
+            select(sa.func.count())
+            .select_from(InboxMessage)
+            .where(
+                InboxMessage.platform == platform,
+                InboxMessage.sender_id == sender_id,
+                InboxMessage.kind == kind,
+                col(InboxMessage.sent_at) >= since,
+                col(InboxMessage.id) < before_id,
+            )
+        )
+        return self.s.exec(stmt).one()
+
+
+class OutboxRepo:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def add(self, row: OutboxMessage) -> OutboxMessage:
+        self.s.add(row)
+        self.s.flush()
+        return row
+
+    def due(self, now: datetime, limit: int = 200, platforms: Sequence[str] | None = None) -> list[OutboxMessage]:
+        """Rows to send now, oldest first; urgent ones ahead. 'sending' rows were in flight at a crash."""
+        stmt = (
+            select(OutboxMessage)
+            .where(
+                col(OutboxMessage.status).in_(("pending", "sending")),
+                sa.or_(OutboxMessage.next_attempt_at.is_(None), col(OutboxMessage.next_attempt_at) <= now),  # type: ignore[union-attr]
+            )
+            .order_by(col(OutboxMessage.urgent).desc(), OutboxMessage.id)
+            .limit(limit)
+        )
+        if platforms is not None:
+            stmt = stmt.where(col(OutboxMessage.platform).in_(list(platforms)))
+        return list(self.s.exec(_locking(self.s, stmt)).all())
+
+    def get_locked(self, outbox_id: int) -> OutboxMessage | None:
+        stmt = select(OutboxMessage).where(OutboxMessage.id == outbox_id)
+        return self.s.exec(_locking(self.s, stmt)).first()
+
+    def count_unsent(self) -> int:
+        return self.s.exec(
+            select(sa.func.count()).select_from(OutboxMessage).where(col(OutboxMessage.status).in_(("pending", "sending")))
+        ).one()
+
+    def next_due_at(self) -> datetime | None:
+        return self.s.exec(
+            select(sa.func.min(OutboxMessage.next_attempt_at)).where(col(OutboxMessage.status).in_(("pending", "sending")))
+        ).one()
+
+    def by_sent_message(self, platform: str, chat_id: str, message_id: str) -> OutboxMessage | None:
+        return self.s.exec(
+            select(OutboxMessage).where(
+                OutboxMessage.platform == platform,
+                OutboxMessage.chat_id == chat_id,
+                OutboxMessage.sent_message_id == message_id,
+            )
+        ).first()
+
+
+class OrgRepo:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def region(self, code: str) -> Region | None:
+        return self.s.get(Region, code)
+
+    def regions(self) -> list[Region]:
+        return list(self.s.exec(select(Region)).all())
+
+    def unit(self, code: str) -> Unit | None:
+        return self.s.get(Unit, code)
+
+    def units(self) -> list[Unit]:
+        return list(self.s.exec(select(Unit)).all())
+
+    def units_in_region(self, region_code: str, tier: str | None = None) -> list[Unit]:
+        stmt = select(Unit).where(Unit.region_code == region_code)
+        if tier:
+            stmt = stmt.where(Unit.tier == tier)
+        return list(self.s.exec(stmt).all())
+
+    def person(self, person_id: int) -> Person | None:
+        return self.s.get(Person, person_id)
+
+    def account(self, platform: str, user_id: str) -> Account | None:
+        return self.s.exec(select(Account).where(Account.platform == platform, Account.user_id == user_id)).first()
+
+    def accounts_of(self, person_id: int) -> list[Account]:
+        return list(self.s.exec(select(Account).where(Account.person_id == person_id).order_by(Account.id)).all())
+
+    def people(self, *, role: str | None = None, region_code: str | None = None, unit_code: str | None = None) -> list[Person]:
+        stmt = select(Person)
+        if role:
+            stmt = stmt.where(Person.role == role)
+        if region_code:
+            stmt = stmt.where(Person.region_code == region_code)
+        if unit_code:
+            stmt = stmt.where(Person.unit_code == unit_code)
+        return list(self.s.exec(stmt.order_by(Person.id)).all())
+
+    def person_by_name(self, name: str, role: str | None = None) -> Person | None:
+        stmt = select(Person).where(Person.name == name)
+        if role:
+            stmt = stmt.where(Person.role == role)
+        return self.s.exec(stmt).first()
+
+    def group(self, platform: str, chat_id: str) -> ChatGroup | None:
+        return self.s.exec(select(ChatGroup).where(ChatGroup.platform == platform, ChatGroup.chat_id == chat_id)).first()
+
+    def groups(self, *, platform: str | None = None, region_code: str | None = None, bound_only: bool = True) -> list[ChatGroup]:
+        stmt = select(ChatGroup).where(ChatGroup.active == True)  # noqa: E712
+        if platform:
+            stmt = stmt.where(ChatGroup.platform == platform)
+        if region_code:
+            stmt = stmt.where(ChatGroup.region_code == region_code)
+        if bound_only:
+            stmt = stmt.where(ChatGroup.region_code.is_not(None))  # type: ignore[union-attr]
+        return list(self.s.exec(stmt.order_by(ChatGroup.id)).all())
+
+    def platform_state(self, platform: str) -> PlatformState | None:
+        return self.s.get(PlatformState, platform)
+
+    def platform_states(self) -> list[PlatformState]:
+        return list(self.s.exec(select(PlatformState)).all())
+
+
+class TicketRepo:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def get(self, ticket_id: int) -> Ticket | None:
+        return self.s.get(Ticket, ticket_id)
+
+    def by_no(self, no: str) -> Ticket | None:
+        return self.s.exec(select(Ticket).where(Ticket.no == no.upper())).first()
+
+    def add(self, t: Ticket) -> Ticket:
+        self.s.add(t)
+        self.s.flush()
+        return t
+
+    def next_number(self, day: str) -> int:
+        row = self.s.execute(
+            sa.text(
+                "INSERT INTO day_sequence (day, last) VALUES (:d, 1) "
+                "ON CONFLICT (day) DO UPDATE SET last = day_sequence.last + 1 RETURNING last"
+            ),
+            {"d": day},
+        ).one()
+        return int(row[0])
+
+    def add_event(self, ev: TicketEvent) -> None:
+        self.s.add(ev)
+
+    def events(self, ticket_id: int) -> list[TicketEvent]:
+        return list(self.s.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)).all())
+
+    def reporters(self, ticket_id: int) -> list[TicketReporter]:
+        return list(
+            self.s.exec(select(TicketReporter).where(TicketReporter.ticket_id == ticket_id).order_by(TicketReporter.id)).all()
+        )
+
+    def reporter(self, ticket_id: int, person_id: int) -> TicketReporter | None:
+        return self.s.exec(
+            select(TicketReporter).where(TicketReporter.ticket_id == ticket_id, TicketReporter.person_id == person_id)
+        ).first()
+
+    def add_reporter(self, r: TicketReporter) -> None:
+        self.s.add(r)
+        self.s.flush()
+
+    def open_in_chat(self, platform: str, chat_id: str, since: datetime, statuses: Sequence[str] = OPEN_STATUSES) -> list[Ticket]:
+        stmt = (
+            select(Ticket)
+            .where(
+                Ticket.platform == platform,
+                Ticket.chat_id == chat_id,
+                col(Ticket.status).in_(list(statuses)),
+                col(Ticket.created_at) >= since,
+            )
+            .order_by(col(Ticket.id).desc())
+        )
+        return list(self.s.exec(stmt).all())
+
+    def latest_by_reporter_in_chat(self, person_id: int, platform: str, chat_id: str, since: datetime) -> Ticket | None:
+        stmt = (
+            select(Ticket)
+            .join(TicketReporter, TicketReporter.ticket_id == Ticket.id)  # type: ignore[arg-type]
+            .where(
+                TicketReporter.person_id == person_id,
+                TicketReporter.platform == platform,
+                TicketReporter.chat_id == chat_id,
+                col(TicketReporter.joined_at) >= since,
+                col(Ticket.status).in_(list(OPEN_STATUSES)),
+            )
+            .order_by(col(TicketReporter.joined_at).desc())
+        )
+        return self.s.exec(stmt).first()
+
+    def of_reporter(self, person_id: int, limit: int = 20) -> list[Ticket]:
+        stmt = (
+            select(Ticket)
+            .join(TicketReporter, TicketReporter.ticket_id == Ticket.id)  # type: ignore[arg-type]
+            .where(TicketReporter.person_id == person_id)
+            .order_by(col(Ticket.id).desc())
+            .limit(limit)
+        )
+        return list(self.s.exec(stmt).all())
+
+    def awaiting_rating(self, person_id: int) -> list[Ticket]:
+        stmt = (
+            select(Ticket)
+            .join(TicketReporter, TicketReporter.ticket_id == Ticket.id)  # type: ignore[arg-type]
+            .where(TicketReporter.person_id == person_id, Ticket.status == "followup", TicketReporter.rating.is_(None))  # type: ignore[union-attr]
+            .order_by(col(Ticket.resolved_at).desc())
+        )
+        return list(self.s.exec(stmt).all())
+
+    def query(
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        unit_codes: Sequence[str] | None = None,
+        region_codes: Sequence[str] | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Ticket]:
+        stmt = select(Ticket)
+        if statuses is not None:
+            stmt = stmt.where(col(Ticket.status).in_(list(statuses)))
+        if unit_codes is not None:
+            stmt = stmt.where(col(Ticket.unit_code).in_(list(unit_codes)))
+        if region_codes is not None:
+            stmt = stmt.where(col(Ticket.region_code).in_(list(region_codes)))
+        if created_from is not None:
+            stmt = stmt.where(col(Ticket.created_at) >= created_from)
+        if created_to is not None:
+            stmt = stmt.where(col(Ticket.created_at) < created_to)
+        stmt = stmt.order_by(Ticket.id)
+        if limit:
+            stmt = stmt.limit(limit)
+        return list(self.s.exec(stmt).all())
+
+
+class ConsultationRepo:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def add(self, c: Consultation) -> Consultation:
+        self.s.add(c)
+        self.s.flush()
+        return c
