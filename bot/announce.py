@@ -39,14 +39,17 @@ class Announcer:
     def __init__(self, config: Config, org: OrgService) -> None:
         self.config = config
         self.org = org
+        # Other modules (e.g. schedules' reminders and notices) add objects with more on_<kind> handlers.
+        self.extensions: list[object] = []
 
     def __call__(self, uow: UnitOfWork, events: list[ev.Event]) -> None:
         for e in events:
-            handler = getattr(self, f"on_{e.kind}", None)
-            if handler is None:
-                continue
-            ticket = uow.tickets.get(e.ticket_id) if e.ticket_id else None
-            handler(uow, e, ticket)
+            for owner in (self, *self.extensions):
+                handler = getattr(owner, f"on_{e.kind}", None)
+                if handler is not None:
+                    ticket = uow.tickets.get(e.ticket_id) if e.ticket_id else None
+                    handler(uow, e, ticket)
+                    break
 
     # --- addressing ----------------------------------------------------------------------------
 

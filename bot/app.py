@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from bot.adapters.base import Adapter
 from bot.announce import Announcer
@@ -25,6 +25,21 @@ from storage import db
 from storage.models import PlatformState
 
 log = logging.getLogger(__name__)
+
+# Optional modules with an `attach(app: BotApp) -> None` function, wired in when present.
+PLUGINS = ("schedules.wiring", "bot.resilience")
+
+
+def _attach(module: str, app: "BotApp") -> None:
+    import importlib
+
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name == module:
+            return
+        raise
+    mod.attach(app)
 
 
 def load_classifier(config: Config, extra_rules: Sequence[str] = ()) -> Classify:
@@ -65,6 +80,11 @@ class BotApp:
         with self.services.uow() as uow:
             if config.org is not None:
                 self.services.org.bootstrap(uow, config.org)
+        # Modules that plug into the app (schedules, storage tools) register start/stop hooks here.
+        self.on_start: list[Callable[[BotApp], Awaitable[None]]] = []
+        self.on_stop: list[Callable[[BotApp], Awaitable[None]]] = []
+        for module in PLUGINS:
+            _attach(module, self)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -78,8 +98,15 @@ class BotApp:
             await a.start(self.on_message, self.on_event)
         if background:
             self._tasks = [asyncio.create_task(d.run(), name=f"delivery-{p}") for p, d in self.deliveries.items()]
+        for hook in self.on_start:
+            await hook(self)
 
     async def stop(self) -> None:
+        for hook in reversed(self.on_stop):
+            try:
+                await hook(self)
+            except Exception:  # noqa: BLE001
+                log.exception("stop hook failed")
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
