@@ -83,15 +83,24 @@ class TicketService:
 
     def mine(self, uow: UnitOfWork, actor: Actor) -> list[Ticket]:
         """Open tickets an official or grid worker is responsible for."""
-        if actor.role == "official":
-            return uow.tickets.query(statuses=OPEN_STATUSES + ("followup",), unit_codes=[actor.person.unit_code or ""])
-        if actor.role == "grid_worker" and actor.person.region_code:
-            regions = [r.code for r in uow.org.regions() if actor.person.region_code in self.org.ancestors(uow, r.code)]
-            tickets = uow.tickets.query(statuses=OPEN_STATUSES, region_codes=regions)
-            return [t for t in tickets if t.category != "conduct"]
         if actor.role == "admin":
             return uow.tickets.query(statuses=OPEN_STATUSES, limit=50)
-        return []
+        if not actor.is_staff:
+            return []
+        own = uow.tickets.query(statuses=OPEN_STATUSES + ("followup",), unit_codes=[actor.person.unit_code]) if actor.person.unit_code else []
+        area = uow.tickets.query(statuses=OPEN_STATUSES, region_codes=self._area(uow, actor)) if self._area(uow, actor) else []
+        seen = {t.id for t in own}
+        return own + [t for t in area if t.id not in seen and self.org.may_work(uow, actor, t)]
+
+    def _area(self, uow: UnitOfWork, actor: Actor) -> list[str]:
+        """The regions a grid worker or a non-county official looks after: theirs and those below."""
+        home = actor.person.region_code
+        if actor.role == "official" and actor.person.unit_code:
+            unit = uow.org.unit(actor.person.unit_code)
+            home = unit.region_code if unit and unit.tier != "county" else None
+        if not home:
+            return []
+        return [r.code for r in uow.org.regions() if home in self.org.ancestors(uow, r.code)]
 
     # --- helpers -----------------------------------------------------------------------------
 
