@@ -111,6 +111,24 @@ def db_upgrade(config: Optional[Path] = ConfigOpt, url: Optional[str] = typer.Op
     typer.echo("database is at the latest schema")
 
 
+@feedback_app.command("export")
+def feedback_export(
+    out: Path = typer.Argument(..., help="CSV to write (id,text,intent,category,urgent,note)"),
+    config: Optional[Path] = ConfigOpt,
+    db: Optional[str] = typer.Option(None, "--db", help="database URL (default: the configured one)"),
+) -> None:
+    """Write the corrections made in chat (dismissed, re-categorised, confirmed) as labelled rows."""
+    from bot.app import BotApp
+    from services.feedback import export_csv
+
+    cfg = _config(config)
+    bot = BotApp(cfg, database_url=db, classify=lambda text: None)  # type: ignore[arg-type,return-value]
+    with bot.services.uow() as uow:
+        n = export_csv(uow, out)
+    bot.engine.dispose()
+    typer.echo(f"{n} corrections written to {out}")
+
+
 def _register_optional() -> None:
     """Commands contributed by other modules (classifier, schedules, storage tools)."""
     import importlib

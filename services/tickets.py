@@ -90,7 +90,10 @@ class TicketService:
         own = uow.tickets.query(statuses=OPEN_STATUSES + ("followup",), unit_codes=[actor.person.unit_code]) if actor.person.unit_code else []
         area = uow.tickets.query(statuses=OPEN_STATUSES, region_codes=self._area(uow, actor)) if self._area(uow, actor) else []
         seen = {t.id for t in own}
-        return own + [t for t in area if t.id not in seen and self.org.may_work(uow, actor, t)]
+        area = [t for t in area if t.id not in seen and self.org.may_work(uow, actor, t)]
+        if actor.role == "official":
+            area = [t for t in area if t.status != "pending"]  # uncertain messages are the grid worker's to confirm
+        return own + area
 
     def _area(self, uow: UnitOfWork, actor: Actor) -> list[str]:
         """The regions a grid worker or a non-county official looks after: theirs and those below."""
