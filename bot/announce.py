@@ -135,7 +135,9 @@ class Announcer:
     def on_ticket_pending(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
         assert t is not None
         text = texts.pending_prompt(t.no, self.group_title(uow, t), t.text)
-        for p in self.org.grid_workers(uow, t.region_code) or self.org.admins(uow):
+        # A possible complaint about cadres is confirmed by the discipline unit, not the village's own staff.
+        confirmers = self.org.officials(uow, t.unit_code) if t.category == "conduct" else self.org.grid_workers(uow, t.region_code)
+        for p in confirmers or self.org.admins(uow):
             self.tell_person(uow, p, text, purpose="confirm_prompt", ticket=t, buttons=confirm_buttons(t.no))
 
     def on_ticket_dispatched(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
@@ -181,6 +183,12 @@ class Announcer:
         assert t is not None
         if not e.data.get("was_pending"):
             self.tell_reporters(uow, t, texts.dismissed_to_reporter(t.no), purpose="dismissed")
+
+    def on_group_unbound(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+        """A private report from someone whose village the bot does not know yet."""
+        person = uow.org.person(e.actor_id) if e.actor_id else None
+        if person is not None and e.data.get("private"):
+            self.tell_person(uow, person, texts.unknown_home(), purpose="reply", fallback=False)
 
     def on_consultation(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
         from storage.models import Consultation

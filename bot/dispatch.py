@@ -25,6 +25,7 @@ from services.errors import AmbiguousTicket, BadArgument, NotAuthorised, Shanzhi
 from services.org import Actor
 from services.tickets import STATUS_LABELS
 from services.uow import UnitOfWork
+from storage.db import is_transient, is_unreachable
 from storage.models import ChatGroup, InboxMessage, Ticket
 
 log = logging.getLogger(__name__)
@@ -73,18 +74,30 @@ class Dispatcher:
     # --- processing ----------------------------------------------------------------------------
 
     def process(self, inbox_id: int) -> str | None:
-        try:
-            with self.services.uow() as uow:
-                row = uow.inbox.claim(inbox_id)
-                if row is None:
-                    return None
-                result = self._handle(uow, row)
-                row.status, row.result, row.processed_at = "done", result, uow.now
-                return result
-        except Exception as exc:  # noqa: BLE001 - a bad message must never stop the bot
-            log.exception("processing inbox #%s failed", inbox_id)
-            self._mark_failed(inbox_id, exc)
-            return "error"
+        for attempt in range(1, 4):
+            try:
+                with self.services.uow() as uow:
+                    row = uow.inbox.claim(inbox_id)
+                    if row is None:
+                        return None
+                    result = self._handle(uow, row)
+                    row.status, row.result, row.processed_at = "done", result, uow.now
+                    return result
+            except Exception as exc:  # noqa: BLE001 - a bad message must never stop the bot
+                if is_unreachable(exc):
+                    raise  # the database is down: the row stays pending, nothing is marked
+                if attempt < 3 and (is_transient(exc) or isinstance(exc, IntegrityError)):
+                    # another process won a race (same new sender, deadlock…): the rollback undid
+                    # everything, so processing again is safe
+                    log.info("processing inbox #%s lost a race (%s); again", inbox_id, type(exc).__name__)
+                    continue
+                return self._failed(inbox_id, exc)
+        return None
+
+    def _failed(self, inbox_id: int, exc: Exception) -> str:
+        log.error("processing inbox #%s failed", inbox_id, exc_info=exc)
+        self._mark_failed(inbox_id, exc)
+        return "error"
 
     def _mark_failed(self, inbox_id: int, exc: Exception) -> None:
         with self.services.uow() as uow:
@@ -233,6 +246,8 @@ class Dispatcher:
         unit = uow.org.unit(t.unit_code) if t.unit_code else None
         text = texts.show_ticket(t.no, status_label(t.status), self.config.category_label(t.category), unit.name if unit else "—",
                                  t.created_at, t.deadline, t.text, t.resolution, len(uow.tickets.reporters(t.id)))  # type: ignore[arg-type]
+        if self.services.org.may_work(uow, actor, t) and t.evidence:
+            text += f"\n判定依据：{t.evidence[:300]}"
         self._reply(uow, row, text)
         return RESULT_COMMAND
 

@@ -162,6 +162,8 @@ class TicketService:
         )
         self._audit(uow, t, reporter.id, "pending" if pending else "register", None, req.evidence)
         if pending:
+            intended = self.org.route(uow, t.category, t.region_code)
+            t.unit_code = intended.code if intended else None  # who would handle it, once confirmed
             uow.emit(ev.Event(ev.TICKET_PENDING, t.id, reporter.id))
             return t
         uow.emit(ev.Event(ev.TICKET_OPENED, t.id, reporter.id))

@@ -188,7 +188,14 @@ async def test_urgent_fire_alerts_officials_at_once(chat: Chat) -> None:
     assert chat.ticket().urgent
 
 
+async def test_private_report_from_unknown_village_is_asked_where_they_live(chat: Chat) -> None:
+    replies = await chat.dm("陌生人", "村干部作风太差了，办事找不到人，打电话也不接")
+    assert chat.tickets() == []
+    assert len(replies) == 1 and "所在村" in replies[0].text
+
+
 async def test_conduct_complaint_never_goes_to_the_cadres_own_unit(chat: Chat) -> None:
+    await chat.say("王大妈", "早上好")  # the bot now knows she lives in 和平村
     replies = await chat.dm("王大妈", "村部今天上午一个人都冇 门是锁的 值班表贴着好看的吗 村干部作风太差了")
     t = chat.ticket()
     assert t is not None and t.category == "conduct" and t.unit_code == "county_jw" and t.private
