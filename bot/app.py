@@ -202,7 +202,7 @@ class BotApp:
 
     def unsent(self) -> tuple[int, object]:
         with self.services.uow() as uow:
-            return uow.outbox.count_unsent(), uow.outbox.next_due_at()
+            return uow.outbox.count_unsent(), uow.outbox.next_due_at(self.clock.now())
 
     async def idle(self, timeout: float = 10.0) -> bool:
         """Process the inbox and deliver the outbox until nothing is left (tests, replay).

@@ -24,17 +24,11 @@ def build_adapters(config: Config, clock: Clock) -> list[Adapter]:
     """The chat SDKs are imported only here, and only when their platform is on."""
     adapters: list[Adapter] = []
     if telegram_enabled(config):
-        from bot.adapters.telegram import TelegramAdapter
+        from bot.adapters.telegram import from_config
 
-        tg = config.platforms.telegram
-        token = os.environ.get("TELEGRAM_BOT_TOKEN", "")
-        if not token:
-            raise SystemExit("Telegram is enabled but TELEGRAM_BOT_TOKEN is not set")
-        kwargs: dict = {"mode": tg.mode, "webhook_url": tg.webhook_url}
-        if tg.base_url:
-            kwargs["base_url"] = tg.base_url.rstrip("/") + "/bot"
-            kwargs["base_file_url"] = tg.base_url.rstrip("/") + "/file/bot"
-        adapters.append(TelegramAdapter(token, **kwargs))
+        adapter = from_config(config.platforms.telegram, clock=clock)
+        if adapter is not None:
+            adapters.append(adapter)
     if wechat_enabled(config):
         from bot.adapters.wechat import WeChatAdapter
 

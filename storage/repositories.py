@@ -117,9 +117,12 @@ class OutboxRepo:
             select(sa.func.count()).select_from(OutboxMessage).where(col(OutboxMessage.status).in_(("pending", "sending")))
         ).one()
 
-    def next_due_at(self) -> datetime | None:
+    def next_due_at(self, after: datetime) -> datetime | None:
+        """The soonest retry still in the future (rows due now are being sent, or wait behind one of these)."""
         return self.s.exec(
-            select(sa.func.min(OutboxMessage.next_attempt_at)).where(col(OutboxMessage.status).in_(("pending", "sending")))
+            select(sa.func.min(OutboxMessage.next_attempt_at)).where(
+                col(OutboxMessage.status).in_(("pending", "sending")), col(OutboxMessage.next_attempt_at) > after
+            )
         ).one()
 
     def by_sent_message(self, platform: str, chat_id: str, message_id: str) -> OutboxMessage | None:

@@ -52,11 +52,6 @@ class Recorder:
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(datetime(2026, 11, 25, 9, 0, tzinfo=SHANGHAI))
-
-
-@pytest.fixture
 async def api(clock: ManualClock):
     async with FakeTelegramAPI(clock=clock) as server:
         server.group(GROUP, "和平村群")
@@ -125,6 +120,28 @@ def test_from_env():
     assert from_env({"TELEGRAM_BOT_TOKEN": "1:x"}).mode == "polling"  # type: ignore[union-attr]
     with pytest.raises(ValueError):
         TelegramAdapter("1:x", mode="webhook")
+
+
+async def test_from_config_points_at_a_bot_api_server(api, clock, config):
+    from bot.adapters.telegram import from_config
+
+    settings = config.platforms.telegram.model_copy(update={"base_url": f"http://127.0.0.1:{api.port}"})
+    assert from_config(settings, {}) is None  # auto and no token: off
+    adapter = from_config(settings, {"TELEGRAM_BOT_TOKEN": TOKEN}, clock=clock, poll_timeout=1)
+    assert adapter is not None and adapter.mode == "polling"
+    rec = Recorder()
+    await adapter.start(rec.on_message, rec.on_event)
+    try:
+        api.group_text(GROUP, RESIDENT, "你好")
+        await settle(api, adapter)
+        assert rec.messages[0].text == "你好"
+    finally:
+        await adapter.stop()
+    off = config.platforms.telegram.model_copy(update={"enabled": False})
+    assert from_config(off, {"TELEGRAM_BOT_TOKEN": TOKEN}) is None
+    on = config.platforms.telegram.model_copy(update={"enabled": True})
+    with pytest.raises(ValueError):
+        from_config(on, {})
 
 
 # ---------------------------------------------------------------- inbound mapping

@@ -811,7 +811,7 @@ def from_config(
         if getattr(settings, "webhook_url", None):
             kwargs.setdefault("webhook_url", settings.webhook_url)
         if getattr(settings, "base_url", None):
-            kwargs.setdefault("base_url", settings.base_url)
+            kwargs.setdefault("api_root", settings.base_url)
     return from_env(env, **kwargs)
 
 
@@ -833,6 +833,8 @@ def from_env(env: dict[str, str] | None = None, **kwargs: Any) -> TelegramAdapte
             kwargs.setdefault("listen", env["TELEGRAM_WEBHOOK_LISTEN"])
         if env.get("TELEGRAM_WEBHOOK_PORT"):
             kwargs.setdefault("port", int(env["TELEGRAM_WEBHOOK_PORT"]))
-    if env.get("TELEGRAM_API_URL"):
-        kwargs.setdefault("base_url", env["TELEGRAM_API_URL"])
+    root = kwargs.pop("api_root", None) or env.get("TELEGRAM_API_URL")
+    if root:  # a Bot API server's root, e.g. http://127.0.0.1:8081 (self-hosted telegram-bot-api)
+        kwargs.setdefault("base_url", root.rstrip("/") + "/bot")
+        kwargs.setdefault("base_file_url", root.rstrip("/") + "/file/bot")
     return TelegramAdapter(token, **kwargs)
