@@ -32,13 +32,5 @@ def build_adapters(config: Config, clock: Clock) -> list[Adapter]:
     if wechat_enabled(config):
         from bot.adapters.wechat import WeChatAdapter
 
-        wx = config.platforms.wechat
-        adapters.append(
-            WeChatAdapter(
-                token=os.environ.get("WECHATY_PUPPET_SERVICE_TOKEN"),
-                endpoint=os.environ.get("WECHATY_PUPPET_SERVICE_ENDPOINT") or wx.endpoint,
-                data_dir=config.data_dir,
-                clock=clock,
-            )
-        )
+        adapters.append(WeChatAdapter.from_config(config.platforms.wechat, data_dir=config.data_dir, clock=clock))
     return adapters

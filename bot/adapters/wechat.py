@@ -488,6 +488,10 @@ class WeChatAdapter(Adapter):
         assert self._fatal is not None
         return self._fatal
 
+    async def settle(self) -> None:
+        """Wait until everything received so far has been handed to on_message/on_event (tests, replay)."""
+        await self._queue.join()
+
     @property
     def self_id(self) -> str:
         return self._self_id
