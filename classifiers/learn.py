@@ -31,7 +31,7 @@ from classifiers.evaluate import _raise_csv_limit, holdout_of
 from classifiers.pipeline import RULES_DIR, _make_nlp, load_userdict, normalize
 from classifiers.types import DEFAULT_CATEGORIES, INTENTS
 
-_WORD_RE = re.compile(r"^[\u4e00-\u9fff]{1,8}$|^[a-z][a-z0-9]{1,15}$")
+_WORD_RE = re.compile(r"[\u4e00-\u9fffa-z0-9]")
 _STOP = set("的了是在我你他她它们这那个也就都和与及或而呢吗啊吧哦呀嘛着过把被给让对向从到为以之其")
 
 
@@ -75,31 +75,37 @@ def read_labelled(
     return out
 
 
-def _features(tokens: list[str]) -> set[str]:
-    words = [t for t in tokens if _WORD_RE.match(t) and t not in _STOP]
-    feats = set(words)
-    toks = [t for t in tokens if not t.isspace()]
-    for a, b in zip(toks, toks[1:], strict=False):
-        if _WORD_RE.match(a) and _WORD_RE.match(b) and (a not in _STOP or b not in _STOP):
-            feats.add(f"{a} {b}")
+def _features(tokens: list[str]) -> Counter[str]:
+    """Token and adjacent-token-pair counts (pairs never span whitespace or punctuation)."""
+    feats: Counter[str] = Counter()
+    prev: str | None = None
+    for t in tokens:
+        if not _WORD_RE.search(t):
+            prev = None
+            continue
+        if t not in _STOP:
+            feats[t] += 1
+        if prev is not None and (prev not in _STOP or t not in _STOP):
+            feats[f"{prev} {t}"] += 1
+        prev = t
     return feats
 
 
-def tokenize_all(texts: Sequence[str]) -> list[set[str]]:
+def tokenize_all(texts: Sequence[str]) -> list[Counter[str]]:
     for f in sorted(RULES_DIR.glob("*.txt")):
         load_userdict(f)
     nlp = _make_nlp()
     return [_features([t.text for t in nlp.make_doc(normalize(x))]) for x in texts]
 
 
-def _log_odds(docs: list[set[str]], labels: list[str], min_support: int) -> dict[str, list[tuple[str, float, int]]]:
+def _log_odds(docs: list[Counter[str]], labels: list[str], min_support: int) -> dict[str, list[tuple[str, float, int]]]:
     """Per label: (feature, z-score of the log-odds ratio vs the other labels, support)."""
     df_label: dict[str, Counter[str]] = defaultdict(Counter)
     df_all: Counter[str] = Counter()
     n_label = Counter(labels)
     for feats, lab in zip(docs, labels, strict=True):
-        df_label[lab].update(feats)
-        df_all.update(feats)
+        df_label[lab].update(feats.keys())
+        df_all.update(feats.keys())
     n = len(docs)
     alpha0 = 0.5 * sum(df_all.values()) / max(1, len(df_all))  # prior strength per feature
     out: dict[str, list[tuple[str, float, int]]] = {}
@@ -124,24 +130,26 @@ def _log_odds(docs: list[set[str]], labels: list[str], min_support: int) -> dict
     return out
 
 
-def _fit(docs: list[set[str]], labels: list[str], feats: list[str], classes: list[str], l2: float,
-         epochs: int = 300) -> tuple[Any, Any]:
+def _fit(docs: list[Counter[str]], labels: list[str], feats: list[str], classes: list[str], l2: float,
+         idf: dict[str, float], epochs: int = 400) -> tuple[Any, Any]:
     import numpy as np
 
     index = {f: i for i, f in enumerate(feats)}
     x = np.zeros((len(docs), len(feats)), dtype=np.float32)
     for r, d in enumerate(docs):
-        for f in d:
+        for f, tf in d.items():
             i = index.get(f)
             if i is not None:
-                x[r, i] = 1.0
+                x[r, i] = (1.0 + math.log(tf)) * idf[f]
+    norms = np.sqrt((x * x).sum(1, keepdims=True))
+    x /= np.maximum(norms, 1e-9)
     y = np.array([classes.index(lab) for lab in labels])
     onehot = np.eye(len(classes), dtype=np.float32)[y]
     w = np.zeros((len(feats), len(classes)), dtype=np.float32)
     b = np.log(onehot.mean(0) + 1e-6).astype(np.float32)
     mw, vw = np.zeros_like(w), np.zeros_like(w)
     mb, vb = np.zeros_like(b), np.zeros_like(b)
-    lr, b1, b2 = 0.05, 0.9, 0.999
+    lr, b1, b2 = 0.1, 0.9, 0.999
     n = len(docs)
     for t in range(1, epochs + 1):  # full-batch Adam on the softmax cross-entropy + L2
         z = x @ w + b
@@ -187,7 +195,12 @@ def learn(
             if f not in chosen or z > chosen[f][1]:
                 chosen[f] = (lab, z, sup)
     feats = sorted(chosen)
-    w, b = _fit(docs, labels, feats, classes, l2)
+    n_docs = len(docs)
+    df: Counter[str] = Counter()
+    for d in docs:
+        df.update(f for f in d if f in chosen)
+    idf = {f: math.log((1 + n_docs) / (1 + df[f])) + 1.0 for f in feats}
+    w, b = _fit(docs, labels, feats, classes, l2, idf)
     support: dict[str, Counter[str]] = defaultdict(Counter)
     for d, lab in zip(docs, labels, strict=True):
         for f in d:
@@ -203,7 +216,8 @@ def learn(
         "rows": len(rows),
         "labels": dict(sorted(counts.items())),
         "method": f"log-odds (informative prior) top {per_label}/label with support >= {min_support}; "
-                  f"softmax-regression weights, L2={l2}, shifted >= 0",
+                  f"softmax regression on L2-normalised tf-idf of those features, L2={l2}; weights shifted >= 0; "
+                  "score of a label = sum(weight * (1 + ln count) * idf) / norm + prior",
     }
     if target == "category":
         meta["categories"] = classes
@@ -232,6 +246,7 @@ def learn(
                 "target": target,
                 "label": lab,
                 "weight": round(weight, 3),
+                "idf": round(idf[f], 3),
                 "pattern": pattern,
                 "support": dict(support[f]),
             }

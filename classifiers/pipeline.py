@@ -24,6 +24,7 @@ mean what the bot's config says.
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import math
@@ -59,6 +60,8 @@ URGENT_MIN = 1.0
 TARGETS = ("intent", "category", "urgent", "veto")
 _TOKEN_KEYS = ("ORTH", "TEXT", "LOWER", "NORM")
 _CTRL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+#: jieba's own block pattern (jieba.re_han_default): it segments each such run independently.
+_RUN_RE = re.compile(r"[\u4E00-\u9FD5a-zA-Z0-9+#&\._%\-]+")
 _WS_RE = re.compile(r"[ \t\u3000]+")
 
 
@@ -74,6 +77,7 @@ class Rule:
     weight: float
     pattern: str | tuple  # str: phrase; tuple of token dicts (frozen as json) for Matcher
     complaint: float = 0.0
+    idf: float = 0.0  # learned rules: weight applies to the feature's tf-idf value
     note: str = ""
     source: str = ""
 
@@ -192,6 +196,21 @@ def _literals_of_token(tok: dict[str, Any]) -> list[str] | None:
     return None
 
 
+def _single_token_literals(pattern: list[dict[str, Any]]) -> list[str] | None:
+    """Literals of a pattern that is exactly one token matched by ORTH/TEXT (string or IN list)."""
+    if len(pattern) != 1:
+        return None
+    tok = pattern[0]
+    if set(tok) - {"ORTH", "TEXT"} or len(tok) != 1:
+        return None
+    v = next(iter(tok.values()))
+    if isinstance(v, str):
+        return [v.lower()]
+    if isinstance(v, dict) and set(v) == {"IN"} and isinstance(v["IN"], list):
+        return [str(x).lower() for x in v["IN"]]
+    return None
+
+
 def _required_literals(rule: Rule) -> list[str] | None:
     """Strings one of which must occur in any text the rule matches (None: cannot tell)."""
     if isinstance(rule.pattern, str):
@@ -221,6 +240,7 @@ class RuleSet:
     _by_key: dict[int, Rule] = field(default_factory=dict)
     _automaton: Any = None
     _unfilterable: bool = False
+    _whole_text: bool = False
     _lock: Any = field(default_factory=threading.Lock)
 
     def __hash__(self) -> int:
@@ -245,8 +265,15 @@ class RuleSet:
                 phrases.setdefault(rule.pattern.lower(), []).append(idx)
                 words.add(rule.pattern.lower())
             else:
-                for tok in rule.token_pattern or []:
+                pat = rule.token_pattern or []
+                for tok in pat:
                     words.update(_literals_of_token(tok) or [])
+                single = _single_token_literals(pat)
+                if single is not None:
+                    # one token, exact words: same result as the Matcher, much faster as phrases
+                    for lit in single:
+                        phrases.setdefault(lit, []).append(idx)
+                    continue
                 try:
                     self.matcher.add(f"rule#{idx}", [rule.token_pattern])
                 except Exception as exc:  # noqa: BLE001 - report which rule is broken
@@ -270,52 +297,94 @@ class RuleSet:
         return max(rule.complaint, 0.0)
 
     def _build_prefilter(self) -> None:
+        """One Aho-Corasick automaton over every literal of every rule.
+
+        It gives (1) an upper bound of the complaint/consultation score (messages that cannot reach
+        SKIP_SCORE are never segmented) and (2) where rules can match: only the Han/alnum runs that
+        contain a literal are segmented. jieba segments each such run on its own (it splits the text at
+        every other character first), so the tokens there are exactly those of the whole text.
+        """
         import ahocorasick
 
         auto = ahocorasick.Automaton()
-        self._unfilterable = False
+        self._unfilterable = bool(self.category_bias)  # a learned taxonomy always gives a hint
+        self._whole_text = False
         entries: dict[str, list[tuple[int, float]]] = {}
         for idx, rule in enumerate(self.rules):
             pos = self._positive(rule)
-            if pos <= 0:
-                continue
             lits = _required_literals(rule)
             if not lits:
-                self._unfilterable = True
+                self._whole_text = True
+                if pos > 0:
+                    self._unfilterable = True
                 continue
             for lit in lits:
                 entries.setdefault(lit, []).append((idx, pos))
         for lit, vals in entries.items():
-            auto.add_word(lit, tuple(vals))
-        if self.category_bias:  # a learned taxonomy always gives a category hint: never skip
-            self._unfilterable = True
+            auto.add_word(lit, (len(lit), tuple(vals)))
         if entries:
             auto.make_automaton()
             self._automaton = auto
         else:
             self._automaton = None
 
+    def scan(self, text: str) -> tuple[float, list[tuple[int, int]]]:
+        """(upper bound of the actionable score, spans of literal hits)."""
+        if self._automaton is None:
+            return (math.inf if self._unfilterable else 0.0), []
+        seen: dict[int, float] = {}
+        spans: list[tuple[int, int]] = []
+        for end, (n, vals) in self._automaton.iter(text):
+            spans.append((end + 1 - n, end + 1))
+            for idx, pos in vals:
+                if pos:
+                    seen[idx] = pos
+        bound = math.inf if self._unfilterable else sum(seen.values())
+        return bound, spans
+
     def can_be_actionable(self, text: str) -> bool:
         """Prefilter: can the positive rules whose words occur in ``text`` reach SKIP_SCORE?"""
-        if self._unfilterable:
-            return True
-        if self._automaton is None:
-            return False
-        seen: dict[int, float] = {}
-        for _end, vals in self._automaton.iter(text):
-            for idx, pos in vals:
-                seen[idx] = pos
-        return sum(seen.values()) >= SKIP_SCORE
+        return self.scan(text)[0] >= SKIP_SCORE
 
-    def match(self, doc: Any) -> list[tuple[Rule, int, int]]:
-        found: dict[int, tuple[int, int, int]] = {}
+    def focus(self, text: str, spans: list[tuple[int, int]]) -> str:
+        """The parts of ``text`` rules can match: each hit widened to its whole Han/alnum run(s)."""
+        if self._whole_text or not spans:
+            return text if self._whole_text else ""
+        runs = [(m.start(), m.end()) for m in _RUN_RE.finditer(text)]
+        starts = [r[0] for r in runs]
+        wide: list[tuple[int, int]] = []
+        for s, e in spans:
+            i = bisect.bisect_right(starts, s) - 1
+            if i >= 0 and runs[i][0] <= s < runs[i][1]:
+                s = runs[i][0]
+            j = bisect.bisect_right(starts, e - 1) - 1
+            if j >= 0 and runs[j][0] <= e - 1 < runs[j][1]:
+                e = runs[j][1]
+            wide.append((s, e))
+        wide.sort()
+        merged: list[list[int]] = []
+        for s, e in wide:
+            if merged and s <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], e)
+            else:
+                merged.append([s, e])
+        return " ".join(text[s:e] for s, e in merged)
+
+    def match(self, doc: Any) -> list[tuple[Rule, int, int, int]]:
+        found: dict[int, list[int]] = {}
         with self._lock:  # spaCy matchers are not documented as thread-safe
-            hits = list(self.matcher(doc)) + list(self.phrase_matcher(doc))
+            hits = list(self.phrase_matcher(doc))
+            if len(self.matcher):
+                hits += self.matcher(doc)
         for key, start, end in hits:
             prev = found.get(key)
-            if prev is None or (start, -(end - start)) < (prev[0], -(prev[1] - prev[0])):
-                found[key] = (start, end, key)
-        out = [(self._by_key[k], s, e) for s, e, k in found.values()]
+            if prev is None:
+                found[key] = [start, end, key, 1]
+            else:
+                prev[3] += 1
+                if start < prev[0]:
+                    prev[0], prev[1] = start, end
+        out = [(self._by_key[k], s, e, c) for s, e, k, c in found.values()]
         out.sort(key=lambda t: (t[1], t[2]))
         return out
 
@@ -369,6 +438,7 @@ def read_rule_file(path: Path) -> tuple[list[Rule], dict[str, Any]]:
                 weight=float(obj.get("weight", 1.0)),
                 pattern=_freeze_pattern(obj.get("pattern"), where),
                 complaint=float(obj.get("complaint", 0.0)),
+                idf=float(obj.get("idf", 0.0)),
                 note=str(obj.get("note", "")),
                 source=str(path),
             )
@@ -471,46 +541,65 @@ def classify(text: str, rules: RuleSet) -> Classification:
 
 def _classify(text: str, rules: RuleSet) -> Classification:
     norm = normalize(text)
-    if not norm or not rules.can_be_actionable(norm):
+    if not norm:
         return _unmatched()
-    doc = rules.nlp.make_doc(norm)
+    bound, spans = rules.scan(norm)
+    if bound < SKIP_SCORE:
+        return _unmatched()
+    doc = rules.nlp.make_doc(rules.focus(norm, spans))
     matches = rules.match(doc)
     return score(matches, doc, rules)
 
 
-def score(matches: list[tuple[Rule, int, int]], doc: Any, rules: RuleSet) -> Classification:
+def score(matches: list[tuple[Rule, int, int, int]], doc: Any, rules: RuleSet) -> Classification:
+    """Add up the evidence. ``matches``: (rule, start, end, occurrences) per rule that fired."""
     intent = dict(_NOTHING)
     for k, b in rules.intent_bias.items():
         intent[k] += b
     cats: dict[str, float] = {}
+    tfidf: dict[str, float] = {}  # learned rules: feature value per pattern
     urgent = 0.0
     evidence: list[Evidence] = []
-    for rule, start, end in matches:
-        words = doc[start:end].text
-        if rule.target == "intent":
-            intent[rule.label] += rule.weight
-        elif rule.target == "veto":
-            intent["complaint"] -= rule.weight
-            intent["consultation"] -= rule.weight
-        elif rule.target == "category":
-            cats[rule.label] = cats.get(rule.label, 0.0) + rule.weight
-        elif rule.target == "urgent":
-            urgent += rule.weight
+    for rule, start, end, count in matches:
+        target = rule.target
+        if rule.idf:
+            x = (1.0 + math.log(count)) * rule.idf
+            tfidf[rule.pattern if isinstance(rule.pattern, str) else rule.pattern[0]] = x
+            w = rule.weight * x
+        else:
+            w = rule.weight
+        if target == "intent":
+            intent[rule.label] += w
+        elif target == "category":
+            cats[rule.label] = cats.get(rule.label, 0.0) + w
+        elif target == "urgent":
+            urgent += w
+        elif target == "veto":
+            intent["complaint"] -= w
+            intent["consultation"] -= w
         if rule.complaint:
             intent["complaint"] += rule.complaint
-        evidence.append(Evidence(rule_id=rule.id, target=rule.target, label=rule.label, matched=words,
-                                 weight=rule.weight))
+        evidence.append(Evidence(rule.id, target, rule.label, doc[start:end].text, rule.weight))
+    if tfidf:  # learned weights are for L2-normalised tf-idf vectors
+        norm = math.sqrt(sum(v * v for v in tfidf.values()))
+        cats = {c: v / norm for c, v in cats.items()}
     probs = _softmax(intent)
-    top = max(INTENTS, key=lambda k: (probs[k], k == "other"))
+    top = "other"
+    if probs["complaint"] > probs[top]:
+        top = "complaint"
+    if probs["consultation"] > probs[top]:
+        top = "consultation"
     category: str | None = None
     if cats or rules.category_bias:
-        allc = {c: cats.get(c, 0.0) + rules.category_bias.get(c, 0.0) for c in rules.categories}
-        best = max(allc, key=lambda c: (allc[c], -rules.categories.index(c)))
-        if cats or top == "complaint" or rules.category_bias:
-            category = best
+        bias = rules.category_bias
+        best, best_v = None, -math.inf
+        for c in rules.categories:  # ties go to the earlier category
+            v = cats.get(c, 0.0) + bias.get(c, 0.0)
+            if v > best_v:
+                best, best_v = c, v
+        category = best
     if category is None and top == "complaint":
         category = "other" if "other" in rules.categories else rules.categories[0]
-    is_urgent = top == "complaint" and urgent >= URGENT_MIN
-    scores = {k: round(v, 3) for k, v in intent.items()}
-    return Classification(intent=top, confidence=round(probs[top], 4), category=category, urgent=is_urgent,
-                          scores=scores, evidence=tuple(evidence))
+    return Classification(intent=top, confidence=round(probs[top], 4), category=category,
+                          urgent=top == "complaint" and urgent >= URGENT_MIN,
+                          scores={k: round(v, 3) for k, v in intent.items()}, evidence=tuple(evidence))

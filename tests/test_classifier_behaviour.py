@@ -1,0 +1,137 @@
+"""What a user sees: which messages become tickets, of which kind, and which are emergencies."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from classifiers.pipeline import classify, load_rules
+from classifiers.types import DEFAULT_CATEGORIES, Classification
+
+MIDDLE, HIGH = 0.45, 0.75
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return load_rules()
+
+
+def acted(text: str, rules) -> str:
+    return classify(text, rules).acted_intent(MIDDLE)
+
+
+def test_broken_streetlight_is_a_road_complaint(rules):
+    c = classify("村口路灯坏了三天了，晚上黑漆漆的", rules)
+    assert c.acted_intent(MIDDLE) == "complaint"
+    assert c.category == "road"
+    assert not c.urgent
+
+
+def test_evidence_names_the_rules_and_words(rules):
+    c = classify("村口路灯坏了三天了，晚上黑漆漆的", rules)
+    assert any(e.target == "category" and e.label == "road" and "路灯" in e.matched for e in c.evidence)
+    assert "路灯" in c.explain()
+
+
+@pytest.mark.parametrize("text", ["今天好热啊", "收到", "哈哈哈", "谢谢网格员👍", "🌹🌹🌹早上好", "", "   ", "[图片]"])
+def test_chit_chat_and_thanks_are_not_tickets(rules, text):
+    assert acted(text, rules) == "other"
+
+
+def test_thanks_is_not_a_ticket(rules):
+    assert acted("上次反映的路灯已经修好了 谢谢小肖网格员", rules) == "other"
+
+
+def test_notice_from_cadres_is_not_a_ticket(rules):
+    assert acted("【停电通知】因线路检修，明天8:00-17:00 一至六组停电，请提前做好准备。", rules) == "other"
+
+
+def test_how_to_apply_is_a_consultation(rules):
+    assert acted("请问低保怎么申请 要准备么子材料", rules) == "consultation"
+
+
+def test_benefit_cut_without_reason_is_a_welfare_complaint(rules):
+    c = classify("我家低保被取消了 没有任何人来通知 也没有说明理由 这个到底怎么回事", rules)
+    assert c.acted_intent(MIDDLE) == "complaint"
+    assert c.category == "welfare"
+
+
+def test_unpaid_wages_are_a_labor_complaint(rules):
+    c = classify("老板欠了我们半年工资 电话也不接 能不能帮忙找下劳动部门", rules)
+    assert c.acted_intent(MIDDLE) == "complaint"
+    assert c.category == "labor"
+
+
+def test_late_night_noise_is_a_noise_complaint(rules):
+    c = classify("楼上天天半夜两点还在唱歌 吵得老人睡不着 说了几次都不管", rules)
+    assert c.acted_intent(MIDDLE) == "complaint"
+    assert c.category == "noise"
+
+
+def test_dialect_water_complaint(rules):
+    c = classify("我们组冇水三天了 港了要来修 到现在冇看到人", rules)
+    assert c.acted_intent(MIDDLE) == "complaint"
+    assert c.category == "utilities"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "快来人啊 后山着火了 往屋那边烧过来了",
+        "楼道里好大一股煤气味 敲门没人应",
+        "街上有人打架 一个人头上在流血 快叫120",
+        "她站在天台边上说不想活了 快来人",
+        "河堤渗水了 好几户屋里已经进水 老人走不动",
+    ],
+)
+def test_emergencies_are_urgent_tickets(rules, text):
+    c = classify(text, rules)
+    assert c.acted_intent(MIDDLE) == "complaint"
+    assert c.urgent
+    assert c.confidence >= HIGH
+
+
+def test_fire_is_urgent(rules):
+    assert classify("仓库冒烟了 好像烧起来了 旁边宿舍还有人在睡觉 快打119", rules).urgent
+
+
+def test_fire_drill_notice_is_not_urgent(rules):
+    c = classify("【森林防火】严禁上山烧纸、野外用火。发现火情请立即拨打119，违者依法处理。", rules)
+    assert c.acted_intent(MIDDLE) == "other"
+    assert not c.urgent
+
+
+def test_fire_already_out_is_not_a_ticket(rules):
+    assert acted("火已经扑灭了 感谢消防队和各位乡亲 冇人受伤 大家放心", rules) == "other"
+
+
+def test_confidence_is_a_probability_and_category_is_known(rules):
+    for text in ["村口路灯坏了三天了", "请问社保卡丢了在哪补办", "哈哈"]:
+        c = classify(text, rules)
+        assert 0.0 <= c.confidence <= 1.0
+        assert c.category is None or c.category in rules.categories
+    assert set(DEFAULT_CATEGORIES) <= set(rules.categories)
+
+
+def test_classify_is_pure(rules):
+    text = "小区门口垃圾桶三天没人收了 臭得要死"
+    assert classify(text, rules) == classify(text, rules)
+
+
+def test_load_rules_is_cached():
+    assert load_rules() is load_rules()
+    assert load_rules(None, include_default=True) is load_rules([])
+
+
+def test_very_long_and_odd_inputs_do_not_raise(rules):
+    for text in ["路灯坏了" * 5000, "😀" * 3000, "\x00\x01\x02\u202e\ufeff", "a" * 20000, "\n\n\t"]:
+        assert isinstance(classify(text, rules), Classification)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=400))
+def test_classify_never_raises(rules, text):
+    c = classify(text, rules)
+    assert c.intent in ("complaint", "consultation", "other")
+    assert 0.0 <= c.confidence <= 1.0
