@@ -47,6 +47,19 @@ STATUS_FOR = {
 }
 
 
+# Staff commands on a ticket: the word the reply uses, and the prompt when the argument is missing.
+STAFF_ACTIONS = {
+    "accept": ("签收", None),
+    "resolve": ("办结", "请回复本消息，写明工单 {no} 的办理结果。"),
+    "return": ("退单", "请回复本消息，写明退回工单 {no} 的原因。"),
+    "transfer": ("转办", None),
+    "recat": ("改类", None),
+    "dismiss": ("撤销", None),
+    "ignore": ("忽略", None),
+    "confirm": ("立案", None),
+}
+
+
 class Dispatcher:
     def __init__(self, config: Config, services: Services, classify: Classify) -> None:
         self.config = config
@@ -191,7 +204,7 @@ class Dispatcher:
 
     def _command(self, uow: UnitOfWork, row: InboxMessage, actor: Actor, group: ChatGroup | None, cmd: Command) -> str | None:
         try:
-            handler = getattr(self, f"_cmd_{cmd.name}")
+            handler = self._work if cmd.name in STAFF_ACTIONS else getattr(self, f"_cmd_{cmd.name}")
             return handler(uow, row, actor, group, cmd)
         except ShanzhiError as e:
             log.info("command %s by %s refused: %s %s", cmd.name, actor.person.name, e.code, e.params)
@@ -278,35 +291,32 @@ class Dispatcher:
         self._reply(uow, row, texts.reopened(t.no) if cmd.arg == "3" else texts.rated_thanks(t.no, label), ticket_id=t.id)
         return RESULT_COMMAND
 
-    def _staff_action(self, uow, row, actor, cmd, action: str) -> Ticket:  # type: ignore[no-untyped-def]
+    def _work(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
+        """A staff command on a ticket: find the ticket, ask for a missing argument, or apply it."""
         if not actor.is_staff:
             raise _Refusal("staff_only")
-        return self._ticket_for(uow, row, actor, cmd, STATUS_FOR[action])
-
-    def _cmd_accept(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
-        t = self._staff_action(uow, row, actor, cmd, "accept")
-        self.services.tickets.accept(uow, actor, t.no)
-        self._reply(uow, row, texts.done("签收", t.no), ticket_id=t.id)
-        return RESULT_COMMAND
-
-    def _cmd_resolve(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
-        t = self._staff_action(uow, row, actor, cmd, "resolve")
-        if not cmd.arg:
+        t = self._ticket_for(uow, row, actor, cmd, STATUS_FOR[cmd.name])
+        label, prompt = STAFF_ACTIONS[cmd.name]
+        if not cmd.arg and prompt:
             self.services.org.require_work(uow, actor, t)
-            self._prompt(uow, row, actor, t, "resolve_prompt", f"请回复本消息，写明工单 {t.no} 的办理结果。")
+            self._prompt(uow, row, actor, t, f"{cmd.name}_prompt", prompt.format(no=t.no))
             return RESULT_COMMAND
-        self.services.tickets.resolve(uow, actor, t.no, cmd.arg)
-        self._reply(uow, row, texts.done("办结", t.no), ticket_id=t.id)
-        return RESULT_COMMAND
-
-    def _cmd_return(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
-        t = self._staff_action(uow, row, actor, cmd, "return")
-        if not cmd.arg:
-            self.services.org.require_work(uow, actor, t)
-            self._prompt(uow, row, actor, t, "return_prompt", f"请回复本消息，写明退回工单 {t.no} 的原因。")
-            return RESULT_COMMAND
-        self.services.tickets.return_(uow, actor, t.no, cmd.arg)
-        self._reply(uow, row, texts.done("退单", t.no), ticket_id=t.id)
+        if not cmd.arg and cmd.name in ("transfer", "recat"):
+            choices = "单位名称" if cmd.name == "transfer" else f"类别（{'、'.join(c.label for c in self.config.categories.values())}）"
+            raise BadArgument(hint=f"{label} {t.no} {choices}")
+        tickets = self.services.tickets
+        apply = {
+            "accept": lambda: tickets.accept(uow, actor, t.no),
+            "resolve": lambda: tickets.resolve(uow, actor, t.no, cmd.arg),
+            "return": lambda: tickets.return_(uow, actor, t.no, cmd.arg),
+            "transfer": lambda: tickets.transfer(uow, actor, t.no, cmd.arg),
+            "recat": lambda: tickets.recategorise(uow, actor, t.no, cmd.arg),
+            "dismiss": lambda: tickets.dismiss(uow, actor, t.no, cmd.arg),
+            "ignore": lambda: tickets.dismiss(uow, actor, t.no, cmd.arg or "网格员确认不是诉求"),
+            "confirm": lambda: tickets.confirm(uow, actor, t.no),
+        }
+        apply[cmd.name]()
+        self._reply(uow, row, texts.done(label, t.no), ticket_id=t.id)
         return RESULT_COMMAND
 
     def _prompt(self, uow: UnitOfWork, row: InboxMessage, actor: Actor, t: Ticket, purpose: str, text: str) -> None:
@@ -315,40 +325,6 @@ class Dispatcher:
                                   callback_id=row.callback_id), purpose="callback_answer", inbox_id=row.id)
         enqueue(uow, Outbound(platform=row.platform, chat_id=row.chat_id, chat_type=ChatType(row.chat_type), text=text,
                               force_reply=True), purpose=purpose, ticket_id=t.id, inbox_id=row.id, person_id=actor.id)
-
-    def _cmd_transfer(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
-        t = self._staff_action(uow, row, actor, cmd, "transfer")
-        if not cmd.arg:
-            raise BadArgument(hint=f"转办 {t.no} 单位名称")
-        self.services.tickets.transfer(uow, actor, t.no, cmd.arg)
-        self._reply(uow, row, texts.done("转办", t.no), ticket_id=t.id)
-        return RESULT_COMMAND
-
-    def _cmd_recat(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
-        t = self._staff_action(uow, row, actor, cmd, "recat")
-        if not cmd.arg:
-            raise BadArgument(hint=f"改类 {t.no} 类别（{'、'.join(c.label for c in self.config.categories.values())}）")
-        self.services.tickets.recategorise(uow, actor, t.no, cmd.arg)
-        self._reply(uow, row, texts.done("改类", t.no), ticket_id=t.id)
-        return RESULT_COMMAND
-
-    def _cmd_dismiss(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
-        t = self._staff_action(uow, row, actor, cmd, "dismiss")
-        self.services.tickets.dismiss(uow, actor, t.no, cmd.arg)
-        self._reply(uow, row, texts.done("撤销", t.no), ticket_id=t.id)
-        return RESULT_COMMAND
-
-    def _cmd_ignore(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
-        t = self._staff_action(uow, row, actor, cmd, "ignore")
-        self.services.tickets.dismiss(uow, actor, t.no, cmd.arg or "网格员确认不是诉求")
-        self._reply(uow, row, texts.done("忽略", t.no), ticket_id=t.id)
-        return RESULT_COMMAND
-
-    def _cmd_confirm(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
-        t = self._staff_action(uow, row, actor, cmd, "confirm")
-        self.services.tickets.confirm(uow, actor, t.no)
-        self._reply(uow, row, texts.done("立案", t.no), ticket_id=t.id)
-        return RESULT_COMMAND
 
     # --- which ticket a command means ----------------------------------------------------------
 
