@@ -46,7 +46,38 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             cur.close()
 
         return engine
-    return sa.create_engine(url, echo=echo, pool_pre_ping=True)
+    # connect_timeout: an unreachable server fails fast, so the bot notices an outage and holds
+    # messages instead of hanging; the pool re-checks connections after an outage (pre-ping).
+    return sa.create_engine(url, echo=echo, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A database error that says nothing about the message: the server is unreachable or the
+    connection broke (retry later), or a concurrent transaction won a race (retry now)."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        code = getattr(exc.orig, "sqlstate", None) or ""
+        # 40001 serialization failure, 40P01 deadlock, 08xxx connection, 57P0x admin shutdown
+        return code in ("40001", "40P01") or code.startswith("08") or code.startswith("57P")
+    return False
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """The database cannot be reached at all (as opposed to a lost race)."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, sa_exc.DBAPIError):
+        code = getattr(exc.orig, "sqlstate", None) or ""
+        if code in ("40001", "40P01"):
+            return False
+        return isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)) or exc.connection_invalidated \
+            or code.startswith("08") or code.startswith("57P")
+    return False
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -66,7 +97,29 @@ def upgrade(url: str, revision: str = "head") -> None:
     """Apply migrations up to `revision` (the same path `shanzhi db upgrade` takes)."""
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    url = normalise_url(url)
+    if not url.startswith("postgresql"):
+        command.upgrade(alembic_config(url), revision)
+        return
+    # Several bot processes may start at once on one PostgreSQL: one migrates, the others wait.
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
+            conn.commit()
+            try:
+                cfg = alembic_config(url)
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+                conn.commit()
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
+                conn.commit()
+    finally:
+        engine.dispose()
+
+
+MIGRATION_LOCK = 0x5A4E5A48  # "SNZH": the advisory lock key held while migrating
 
 
 def current_revision(engine: Engine) -> str | None:
