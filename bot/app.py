@@ -202,7 +202,9 @@ class BotApp:
 
     def unsent(self) -> tuple[int, object]:
         with self.services.uow() as uow:
-            return uow.outbox.count_unsent(), uow.outbox.next_due_at(self.clock.now())
+            # Messages for platforms this process does not run wait in the outbox for the one that does.
+            platforms = list(self.deliveries)
+            return uow.outbox.count_unsent(platforms), uow.outbox.next_due_at(self.clock.now(), platforms)
 
     async def idle(self, timeout: float = 10.0) -> bool:
         """Process the inbox and deliver the outbox until nothing is left (tests, replay).

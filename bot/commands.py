@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "help": (("help",), ("帮助", "菜单")),
     "bind": (("bind",), ("绑定",)),
     "rate": (("rate",), ()),
+    "notice": (("notice",), ("发通知",)),
     "start": (("start",), ()),
 }
 # Commands whose Chinese word alone (without a ticket number) is still a command.
@@ -82,7 +83,7 @@ def parse(text: str) -> Command | UnknownCommand | None:
             no, arg = _split_ticket(rest)
             if no is not None:
                 return Command(name, no, arg, t)
-            if name == "bind" and rest.strip():
+            if name in ("bind", "notice") and rest.strip():
                 return Command(name, None, rest.strip(), t)
             if not rest.strip() and name in BARE_WORDS_OK | {"resolve", "return", "dismiss", "confirm", "ignore"}:
                 return Command(name, None, "", t)

@@ -68,6 +68,21 @@ class DeliveryConfig(Strict):
     lease_seconds: float = Field(60.0, gt=0)
 
 
+class ResilienceConfig(Strict):
+    """What the bot does while its database is unreachable (see bot/resilience.py)."""
+
+    retry_initial_seconds: float = Field(1.0, gt=0)  # first wait before trying the database again
+    retry_max_seconds: float = Field(30.0, gt=0)  # the wait doubles up to this
+    spool_platforms: list[str] = Field(default_factory=lambda: ["wechat"])  # cannot re-deliver: spool to disk
+    spool_max_messages: int = Field(10000, ge=0)
+
+
+class RetentionConfig(Strict):
+    """`shanzhi purge`: personal data of tickets closed more than this many days ago is masked."""
+
+    purge_after_days: int = Field(365, ge=1)
+
+
 class TelegramConfig(Strict):
     enabled: Literal["auto", True, False] = "auto"
     mode: Literal["polling", "webhook"] = "polling"
@@ -169,8 +184,23 @@ class Config(Strict):
     merge: MergeConfig = MergeConfig()
     calendar: CalendarConfig = CalendarConfig()
     delivery: DeliveryConfig = DeliveryConfig()
+    resilience: ResilienceConfig = ResilienceConfig()
+    retention: RetentionConfig = RetentionConfig()
     platforms: PlatformsConfig = PlatformsConfig()
+    schedules: dict = Field(default_factory=dict)  # validated by services.reminders.ScheduleSettings
     org: OrgConfig | None = None  # loaded from org_file
+
+    @field_validator("schedules")
+    @classmethod
+    def _schedules_valid(cls, v: dict) -> dict:
+        from services.reminders import ScheduleSettings
+
+        try:
+            ScheduleSettings.model_validate(v or {})
+        except ValidationError as e:
+            keys = ", ".join("schedules." + ".".join(str(p) for p in err["loc"]) + f": {err['msg']}" for err in e.errors())
+            raise ValueError(keys) from None
+        return v
 
     @model_validator(mode="after")
     def _handlers_exist(self) -> "Config":

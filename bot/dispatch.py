@@ -8,6 +8,7 @@ stored message in one transaction, so a crash between the two only delays the me
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime, time
 
@@ -58,6 +59,9 @@ STAFF_ACTIONS = {
     "ignore": ("忽略", None),
     "confirm": ("立案", None),
 }
+
+
+_NOTICE_AT = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2})\s*")
 
 
 class Dispatcher:
@@ -218,6 +222,8 @@ class Dispatcher:
         parts = [texts.HELP_RESIDENT]
         if actor.is_staff:
             parts.append(texts.HELP_STAFF)
+        if actor.role in ("official", "admin"):
+            parts.append(texts.HELP_NOTICE)
         if actor.role == "admin":
             parts.append(texts.HELP_ADMIN)
         if row.platform == "local":
@@ -274,6 +280,26 @@ class Dispatcher:
         g = self.services.org.bind(uow, actor, row.platform, row.chat_id, cmd.arg, row.chat_title)
         region = uow.org.region(g.region_code)  # type: ignore[arg-type]
         self._reply(uow, row, texts.bound(g.title, region.name if region else cmd.arg))
+        return RESULT_COMMAND
+
+    def _cmd_notice(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
+        """发通知 township:青石镇,kind:village [2026-12-01 09:00] 正文 — a policy notice to the matching groups."""
+        from services.notices import NoticeService, parse_tags
+
+        if actor.role not in ("official", "admin"):
+            raise _Refusal("officials_only")
+        tags_spec, _, rest = cmd.arg.partition(" ")
+        m = _NOTICE_AT.match(rest.strip())
+        at = self.services.clock.now()
+        if m:
+            at = datetime.fromisoformat(f"{m.group(1)} {m.group(2)}").replace(tzinfo=texts.TZ)
+            rest = rest.strip()[m.end():]
+        if ":" not in tags_spec and "：" not in tags_spec:
+            raise BadArgument(hint="发通知 标签 [时间] 内容，如：发通知 township:青石镇 2026-12-01 09:00 明天停水")
+        notices = NoticeService()
+        tags = parse_tags(tags_spec)
+        n = notices.create(uow, rest, tags, at, actor.id)
+        self._reply(uow, row, texts.notice_created(n.id, at, len(notices.matching_groups(uow, tags))))
         return RESULT_COMMAND
 
     def _cmd_rate(self, uow, row, actor, group, cmd) -> str | None:  # type: ignore[no-untyped-def]

@@ -44,6 +44,7 @@ HELP_STAFF = (
     "· 我的工单 (/mine) · 查看 工单号 (/show)"
 )
 HELP_ADMIN = "管理员命令：绑定 村名 (/bind 和平村)：把本群绑定到村/社区"
+HELP_NOTICE = "发通知 标签 [时间] 内容 (/notice)：如 发通知 township:青石镇,kind:village 2026-12-01 09:00 明天上午停水"
 HELP_LOCAL = "本地聊天：/as 名字 @群名 切换发言人和群（如 /as 王大妈 @和平村），/as 名字 私聊 进入私聊，/groups 列出群，/quit 退出"
 
 
@@ -193,6 +194,7 @@ ERRORS = {
     "staff_only": "这个命令只有网格员和工作人员可以使用。",
     "admin_only": "这个命令只有管理员可以使用。",
     "group_only": "请在要绑定的群里发送这个命令。",
+    "officials_only": "这个命令只有工作人员（干部）和管理员可以使用。",
 }
 
 ACTION_LABELS = {
@@ -210,3 +212,81 @@ def error(code: str, **params: object) -> str:
         return template.format(**params)
     except (KeyError, IndexError):
         return template.split("{")[0].rstrip("：: ") or ERRORS["internal"]
+
+
+# === schedules (issue 6): reminders, escalation to admins, digests, policy notices ================
+# Owned by the schedules module (bot/announce_schedules.py); reviewed with the rest of the wording.
+
+LATE_PREFIX = "（补发）"
+
+
+def pct(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
+def reminder_accept(no: str, category: str, group: str, hours: float, text: str) -> str:
+    return f"【签收提醒】工单 {no}（{category}，{group}）派单已超过 {hours:g} 小时仍未签收：{quote(text, 60)}\n请回复：签收 {no}"
+
+
+def reminder_due_soon(no: str, category: str, deadline: datetime | None, hours: float) -> str:
+    return f"【到期提醒】工单 {no}（{category}）将于 {when(deadline)} 到期（约 {hours:g} 小时后），请抓紧办理。"
+
+
+def reminder_due_now(no: str, category: str, deadline: datetime | None) -> str:
+    return f"【已到期】工单 {no}（{category}）办结时限 {when(deadline)} 已到，请立即办结：办结 {no} 办理结果"
+
+
+def reminder_overdue(no: str, category: str, deadline: datetime | None, days: int) -> str:
+    return f"【超期提醒】工单 {no}（{category}）已超期 {days} 天（时限 {when(deadline)}），请立即办结：办结 {no} 办理结果"
+
+
+def escalated_to_admins(no: str, category: str, unit: str, deadline: datetime | None, reason: str) -> str:
+    return f"【超期督办】工单 {no}（{category}，{unit}）已在县级承办，{reason}（时限 {when(deadline)}），请督办。"
+
+
+def closed_no_answer(no: str) -> str:
+    return f"您反映的问题（{no}）回访期满未收到评价，已按“未表态”销号。如问题仍未解决，请在群里再次反映。"
+
+
+def digest_daily(day: str, open_: list[dict], due_today: list[dict], overdue: list[dict]) -> str:
+    lines = [f"【每日工单】{day}：在办 {len(open_)} 件，今日到期 {len(due_today)} 件，已超期 {len(overdue)} 件。"]
+    if overdue:
+        lines.append("已超期：")
+        lines += [f"· {t['no']}｜{t['category']}｜时限 {when(t['deadline'])}" for t in overdue[:10]]
+    if due_today:
+        lines.append("今日到期：")
+        lines += [f"· {t['no']}｜{t['category']}｜{when(t['deadline'])}" for t in due_today[:10]]
+    others = [t for t in open_ if t not in overdue and t not in due_today]
+    if others:
+        lines.append("其他在办：")
+        lines += [f"· {t['no']}｜{t['category']}｜时限 {when(t['deadline'])}" for t in others[:10]]
+    lines.append("发送 我的工单 查看全部。")
+    return "\n".join(lines)
+
+
+def figures_line(r: dict) -> str:
+    return (
+        f"受理 {r['received']} 件｜按时签收率 {pct(r['accepted_on_time_rate'])}｜办结率 {pct(r['resolved_rate'])}｜"
+        f"按时办结率 {pct(r['resolved_on_time_rate'])}｜满意率 {pct(r['satisfaction_rate'])}（评价 {r['rated']} 件，"
+        f"未表态 {r['no_answer']} 件）｜平均办理 {'—' if r['avg_handling_hours'] is None else format(r['avg_handling_hours'], 'g')} 小时"
+    )
+
+
+def digest_weekly(fig: dict) -> str:
+    lines = [f"【上周工单统计】{fig['from']} 至 {fig['to']}", figures_line(fig["summary"])]
+    if fig["by_township"]:
+        lines.append("按乡镇：")
+        lines += [f"· {r['name']}：{figures_line(r)}" for r in fig["by_township"]]
+    if fig["worst_overdue"]:
+        lines.append("超期最久：")
+        lines += [f"· {w['no']}｜{w['unit']}｜{w['category']}｜已超期 {w['overdue_hours'] / 24:.1f} 天" for w in fig["worst_overdue"]]
+    lines.append("明细：shanzhi report --from 日期 --to 日期 --xlsx 文件")
+    return "\n".join(lines)
+
+
+def notice_post(text: str) -> str:
+    return f"【通知】{text}\n如有疑问，请直接在群里提问。"
+
+
+def notice_created(notice_id: int, at: datetime | None, groups: int) -> str:
+    return f"已创建通知 #{notice_id}，将于 {when(at)} 发送到 {groups} 个群。查看进度：通知状态 {notice_id}"

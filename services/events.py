@@ -40,3 +40,10 @@ class Event:
     ticket_id: int | None = None
     actor_id: int | None = None
     data: dict[str, Any] = field(default_factory=dict)
+
+
+# --- schedules (issue 6): reminders, escalation to admins, digests, policy notices ---
+REMINDER_DUE = "reminder_due"  # data: kind, due_at, late, held, tier, admins (tell the county admins too)
+DAILY_DIGEST = "daily_digest"  # data: person_id, date, open, due_today, overdue (lists of ticket summaries)
+WEEKLY_DIGEST = "weekly_digest"  # data: the week's figures (services.reports.Figures.as_dict())
+NOTICE_DUE = "notice_due"  # data: notice_id (delivery rows exist; the announcer posts one message per group)

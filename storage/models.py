@@ -258,3 +258,7 @@ class PlatformState(SQLModel, table=True):
     connected: bool = False
     detail: Optional[str] = text_field()
     since: Optional[datetime] = dt_field()
+
+
+# --- schedules (reminders, notices): their own module, imported so alembic and SQLModel see them ---
+from storage.models_schedules import *  # noqa: E402,F401,F403

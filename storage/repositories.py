@@ -112,18 +112,20 @@ class OutboxRepo:
         stmt = select(OutboxMessage).where(OutboxMessage.id == outbox_id)
         return self.s.exec(_locking(self.s, stmt)).first()
 
-    def count_unsent(self) -> int:
-        return self.s.exec(
-            select(sa.func.count()).select_from(OutboxMessage).where(col(OutboxMessage.status).in_(("pending", "sending")))
-        ).one()
+    def count_unsent(self, platforms: Sequence[str] | None = None) -> int:
+        stmt = select(sa.func.count()).select_from(OutboxMessage).where(col(OutboxMessage.status).in_(("pending", "sending")))
+        if platforms is not None:
+            stmt = stmt.where(col(OutboxMessage.platform).in_(list(platforms)))
+        return self.s.exec(stmt).one()
 
-    def next_due_at(self, after: datetime) -> datetime | None:
+    def next_due_at(self, after: datetime, platforms: Sequence[str] | None = None) -> datetime | None:
         """The soonest retry still in the future (rows due now are being sent, or wait behind one of these)."""
-        return self.s.exec(
-            select(sa.func.min(OutboxMessage.next_attempt_at)).where(
-                col(OutboxMessage.status).in_(("pending", "sending")), col(OutboxMessage.next_attempt_at) > after
-            )
-        ).one()
+        stmt = select(sa.func.min(OutboxMessage.next_attempt_at)).where(
+            col(OutboxMessage.status).in_(("pending", "sending")), col(OutboxMessage.next_attempt_at) > after
+        )
+        if platforms is not None:
+            stmt = stmt.where(col(OutboxMessage.platform).in_(list(platforms)))
+        return self.s.exec(stmt).one()
 
     def by_sent_message(self, platform: str, chat_id: str, message_id: str) -> OutboxMessage | None:
         return self.s.exec(

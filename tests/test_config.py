@@ -38,6 +38,7 @@ def test_default_config_loads_with_the_sample_county() -> None:
         (lambda d: d["categories"]["road"].update(handler="county_nowhere"), "categories.road.handler"),
         (lambda d: d["merge"].update(window_hourz=3), "merge.window_hourz"),
         (lambda d: d.update(ticket_prefix="sg-1"), "ticket_prefix"),
+        (lambda d: d["schedules"].update(accept_hourz=1), "schedules.accept_hourz"),
     ],
 )
 def test_bad_config_fails_naming_the_key(tmp_path: Path, mutate, key: str) -> None:  # type: ignore[no-untyped-def]

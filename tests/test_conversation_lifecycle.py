@@ -201,3 +201,19 @@ async def test_conduct_complaint_never_goes_to_the_cadres_own_unit(chat: Chat) -
     assert t is not None and t.category == "conduct" and t.unit_code == "county_jw" and t.private
     assert not [l for l in replies if l.chat in ("私聊:张主任", "私聊:李网格", "和平村群")]
     assert any(t.no in l.text for l in replies if l.chat == "私聊:沈书记")
+
+
+async def test_official_posts_a_policy_notice_to_the_tagged_groups(chat: Chat) -> None:
+    replies = await chat.dm("陈镇长", "发通知 township:青石镇 2026-11-25 10:00 明天上午九点到十二点停水检修，请提前储水")
+    assert "将于" in replies[0].text and "6 个群" in replies[0].text  # 青石镇's local, Telegram and WeChat groups
+    chat.clock.set(chat.clock.now().replace(hour=10, minute=1))
+    chat.app.schedules.sweep(chat.clock.now())
+    assert await chat.app.idle()
+    for group in ("和平村群", "石桥村群"):
+        assert any("停水检修" in l.text for l in chat.to(group)), group
+    assert not any("停水检修" in l.text for l in chat.to("南门社区群"))
+
+
+async def test_residents_cannot_post_notices(chat: Chat) -> None:
+    replies = await chat.say("王大妈", "发通知 township:青石镇 大家来买我的鸡蛋")
+    assert "只有工作人员" in replies[0].text

@@ -1,0 +1,124 @@
+"""Who is told what when a schedule fires: reminder, digest and notice events → outbox messages.
+
+An extension of the bot's `Announcer` (registered in `announcer.extensions` by schedules.wiring):
+it addresses people through the parent's `tell_person`, so private messages fall back to an
+@-mention in the ticket's group exactly like every other message of the bot.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from bot import texts
+from bot.announce import Announcer, staff_buttons
+from bot.messages import Outbound
+from bot.outbox import enqueue
+from services import events as ev
+from services.reminders import ScheduleSettings
+from services.uow import UnitOfWork
+from storage.models import Person, Ticket
+from storage.models_schedules import Notice, NoticeDelivery, Reminder
+
+log = logging.getLogger(__name__)
+
+
+class ScheduleAnnouncer:
+    def __init__(self, parent: Announcer, settings: ScheduleSettings | None = None) -> None:
+        self.parent = parent
+        self.settings = settings or ScheduleSettings()
+
+    # --- who -----------------------------------------------------------------------------------
+
+    def owners(self, uow: UnitOfWork, t: Ticket, *, admins: bool = False) -> list[Person]:
+        """The unit's officials and the group's grid worker (never the grid worker for 作风);
+        the county admins too when asked (county tier overdue), and when nobody else is there."""
+        org = self.parent.org
+        people = list(org.officials(uow, t.unit_code))
+        if t.category != "conduct":
+            people += org.grid_workers(uow, t.region_code)
+        if admins or not people:
+            people += org.admins(uow)
+        seen: set[int] = set()
+        out = []
+        for p in people:
+            if p.id not in seen:
+                seen.add(p.id)  # type: ignore[arg-type]
+                out.append(p)
+        return out
+
+    # --- reminders -----------------------------------------------------------------------------
+
+    def on_reminder_due(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+        if t is None:
+            return
+        kind = str(e.data.get("kind"))
+        due_at: datetime = e.data["due_at"]
+        label = self.parent.config.category_label(t.category)
+        if kind == "accept":
+            text = texts.reminder_accept(t.no, label, self.parent.group_title(uow, t), self.settings.accept_hours, t.text)
+        elif kind.startswith("due_soon_"):
+            hours = (t.deadline - due_at).total_seconds() / 3600 if t.deadline else 0  # type: ignore[operator]
+            text = texts.reminder_due_soon(t.no, label, t.deadline, round(hours, 1))
+        elif kind == "due_now":
+            text = texts.reminder_due_now(t.no, label, t.deadline)
+        elif kind == "overdue":
+            days = max(1, round((due_at - t.deadline).total_seconds() / 86400)) if t.deadline else 1  # type: ignore[operator]
+            text = texts.reminder_overdue(t.no, label, t.deadline, days)
+        elif kind == "escalate_admins":
+            text = texts.escalated_to_admins(t.no, label, self.parent.unit_name(uow, t.unit_code), t.deadline, str(e.data.get("reason", "")))
+        else:
+            log.warning("unknown reminder kind %s", kind)
+            return
+        if e.data.get("late"):
+            text = texts.LATE_PREFIX + text
+        people = self.parent.org.admins(uow) if kind == "escalate_admins" else self.owners(uow, t, admins=bool(e.data.get("admins")))
+        buttons = staff_buttons(t.no) if kind == "accept" else ()
+        row = uow.session.get(Reminder, e.data.get("reminder_id")) if e.data.get("reminder_id") else None
+        if row is not None:
+            row.recipients = len(people)
+        for p in people:
+            self.parent.tell_person(uow, p, text, purpose=f"reminder:{kind}"[:32], ticket=t, buttons=buttons, urgent=t.urgent)
+
+    def on_ticket_closed(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+        if t is not None and e.data.get("satisfaction") == "no_answer":
+            self.parent.tell_reporters(uow, t, texts.closed_no_answer(t.no), purpose="followup_closed")
+
+    # --- digests -------------------------------------------------------------------------------
+
+    def on_daily_digest(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+        person = uow.org.person(int(e.data["person_id"]))
+        if person is None:
+            return
+        day = e.data["date"]
+        text = texts.digest_daily(f"{day.month}月{day.day}日", e.data["open"], e.data["due_today"], e.data["overdue"])
+        if e.data.get("late"):
+            text = texts.LATE_PREFIX + text
+        self.parent.tell_person(uow, person, text, purpose="digest")
+
+    def on_weekly_digest(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+        text = texts.digest_weekly(e.data)
+        if e.data.get("late"):
+            text = texts.LATE_PREFIX + text
+        for p in self.parent.org.admins(uow):
+            self.parent.tell_person(uow, p, text, purpose="weekly_digest")
+
+    # --- notices -------------------------------------------------------------------------------
+
+    def on_notice_due(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+        from sqlmodel import select
+
+        n = uow.session.get(Notice, e.data["notice_id"])
+        if n is None:
+            return
+        text = texts.notice_post(n.text)
+        rows = uow.session.exec(
+            select(NoticeDelivery).where(NoticeDelivery.notice_id == n.id, NoticeDelivery.outbox_id.is_(None)).order_by(NoticeDelivery.id)  # type: ignore[union-attr]
+        ).all()
+        for d in rows:
+            out = enqueue(uow, Outbound(platform=d.platform, chat_id=d.chat_id, text=text), purpose="notice")
+            d.outbox_id = out.id
+
+
+def overdue_days(deadline: datetime, at: datetime) -> int:
+    return max(1, round((at - deadline) / timedelta(days=1)))
