@@ -15,7 +15,7 @@ from bot.config import Config
 from classifiers.types import Classification
 from services import events as ev
 from services.org import Actor, OrgService
-from services.similarity import is_me_too, similarity
+from services.similarity import is_acknowledgement, is_me_too, similarity
 from services.tickets import OpenRequest, TicketService
 from services.uow import UnitOfWork
 from storage.models import ChatGroup, Consultation, InboxMessage, Ticket
@@ -54,7 +54,8 @@ class IntakeService:
             follow_start = uow.now - timedelta(minutes=self.config.merge.followup_minutes)
             own = uow.tickets.latest_by_reporter_in_chat(actor.id, row.platform, row.chat_id, follow_start)
             new_problem = intent == "complaint" and c.confidence >= th.high and c.category not in (None, own.category if own else None)
-            if own is not None and not new_problem and (intent != "other" or len(text) >= 8):
+            adds_something = intent != "other" or (len(text) >= 8 and not is_acknowledgement(text))
+            if own is not None and not new_problem and adds_something:
                 self.tickets.add_detail(uow, own, actor, text, row.attachment)
                 return DETAIL
 

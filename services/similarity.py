@@ -29,3 +29,11 @@ def similarity(a: str, b: str) -> float:
 def is_me_too(text: str) -> bool:
     """"我家也是", "+1", "同上": a short message that only says 'me too'."""
     return len(text) <= 20 and bool(_ME_TOO.match(text))
+
+
+_ACK = re.compile(r"(谢谢|感谢|多谢|好的|好滴|收到|辛苦|麻烦(你们|您)了|知道了|晓得了|明白|ok|OK|嗯+|哦+|👍|🙏)")
+
+
+def is_acknowledgement(text: str) -> bool:
+    """"好的谢谢", "收到", "辛苦了": a reply that adds nothing to a complaint."""
+    return len(text) <= 12 and bool(_ACK.search(text))

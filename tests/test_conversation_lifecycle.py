@@ -217,3 +217,10 @@ async def test_official_posts_a_policy_notice_to_the_tagged_groups(chat: Chat) -
 async def test_residents_cannot_post_notices(chat: Chat) -> None:
     replies = await chat.say("王大妈", "发通知 township:青石镇 大家来买我的鸡蛋")
     assert "只有工作人员" in replies[0].text
+
+
+async def test_reporter_saying_thanks_after_the_receipt_is_not_added_as_detail(chat: Chat) -> None:
+    no = await open_streetlight(chat)
+    chat.clock.advance(minutes=1)
+    assert await chat.say("王大妈", "好的谢谢") == []
+    assert not chat.ticket(no).details
