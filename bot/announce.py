@@ -77,6 +77,13 @@ class Announcer:
         fallback_chat = None
         if fallback and ticket is not None and not ticket.private and acc.platform == ticket.platform:
             fallback_chat = ticket.chat_id
+        name = acc.display_name or person.name
+        if not acc.can_dm and fallback_chat:
+            # They have not started a private chat with the bot (or blocked it): mention them in the group.
+            enqueue(uow, Outbound(platform=acc.platform, chat_id=fallback_chat, text=texts.fallback_mention(name, text),
+                                  mentions=((acc.user_id, name),), urgent=urgent),
+                    purpose=f"fallback:{purpose}"[:32], ticket_id=ticket.id if ticket else None, person_id=person.id)
+            return
         enqueue(
             uow,
             Outbound(

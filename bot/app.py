@@ -172,6 +172,10 @@ class BotApp:
                 if g is not None and data.get("title"):
                     log.info("group %s renamed %r → %r", g.chat_id, g.title, data["title"])
                     g.title = str(data["title"])
+            elif kind in ("bot_blocked", "bot_unblocked"):
+                acc = uow.org.account(platform, str(data.get("user_id", "")))
+                if acc is not None:
+                    acc.can_dm = kind == "bot_unblocked"
             elif kind == "fatal":
                 self.fatal_reason = f"{platform}: {data.get('detail', '')}"
                 self._record_connection(uow, platform, False, str(data.get("detail", "")))

@@ -205,6 +205,20 @@ async def test_403_private_message_falls_back_to_a_mention_in_the_group(bot: Bot
     assert len(admin_alerts) <= 1
 
 
+async def test_after_a_403_the_next_message_goes_straight_to_the_group_until_start(bot: Bot):
+    complaint, receipt, no = await open_ticket(bot, officials_started=False)
+    tried = len([r for r in bot.api.calls("sendMessage") if r.params["chat_id"] == "3001"])
+    bot.api.group_text(HEPING, user(6100, "村民甲"), "村西头的垃圾堆好几天没人清了，臭得很，麻烦派人来处理一下")
+    await bot.turn()
+    assert len([r for r in bot.api.calls("sendMessage") if r.params["chat_id"] == "3001"]) == tried  # no second 403
+    assert len([m for m in bot.sent(HEPING) if "无法私聊" in m["text"]]) == 2
+    bot.api.private_text(OFFICIAL, "/start")  # 张主任 presses Start: private messages again
+    await bot.turn()
+    bot.api.group_text(HEPING, user(6101, "村民乙"), "隔壁刘家每天晚上放音响唱歌唱到一两点，吵得老人睡不着，说了好几次还是一样")
+    await bot.turn()
+    assert any("新工单" in m["text"] for m in bot.sent(3001))
+
+
 async def test_403_tells_an_admin_who_has_started_the_bot(bot: Bot):
     bot.api.private_text(ADMIN, "/start")
     await bot.turn()
