@@ -56,6 +56,12 @@ OTHER_BIAS = 1.5
 SKIP_SCORE = 1.0
 #: urgent score needed (with a complaint) for the urgent flag.
 URGENT_MIN = 1.0
+#: Taken off a complaint / consultation score when no rule naming a public matter fired (see score()).
+NO_TOPIC_PENALTY = {"complaint": 1.0, "consultation": 1.5}
+#: Share of the weaker of complaint/consultation moved to the stronger when both have evidence.
+MIX_SHARE = 0.5
+#: ... and without such a rule a complaint / consultation score is at most this (confidence < 0.45).
+NO_TOPIC_CAP = 1.2
 
 TARGETS = ("intent", "category", "urgent", "veto")
 _TOKEN_KEYS = ("ORTH", "TEXT", "LOWER", "NORM")
@@ -78,6 +84,7 @@ class Rule:
     pattern: str | tuple  # str: phrase; tuple of token dicts (frozen as json) for Matcher
     complaint: float = 0.0
     idf: float = 0.0  # learned rules: weight applies to the feature's tf-idf value
+    topic: bool = False  # the words name a public matter (category rules always do)
     note: str = ""
     source: str = ""
 
@@ -90,6 +97,8 @@ class Rule:
         d["pattern"] = self.pattern if isinstance(self.pattern, str) else self.token_pattern
         if self.complaint:
             d["complaint"] = self.complaint
+        if self.topic and self.target != "category":
+            d["topic"] = True
         if self.note:
             d["note"] = self.note
         return d
@@ -291,7 +300,7 @@ class RuleSet:
         return self
 
     def _positive(self, rule: Rule) -> float:
-        """Largest amount the rule can add to complaint or consultation."""
+        """Largest amount the rule can add to complaint or consultation (topic rules: see scan)."""
         if rule.target == "intent" and rule.label in ("complaint", "consultation"):
             return max(rule.weight, 0.0)
         return max(rule.complaint, 0.0)
@@ -333,13 +342,19 @@ class RuleSet:
         if self._automaton is None:
             return (math.inf if self._unfilterable else 0.0), []
         seen: dict[int, float] = {}
+        topic = 0.0  # topic intent rules add their largest weight once (see score)
         spans: list[tuple[int, int]] = []
+        rules = self.rules
         for end, (n, vals) in self._automaton.iter(text):
             spans.append((end + 1 - n, end + 1))
             for idx, pos in vals:
                 if pos:
-                    seen[idx] = pos
-        bound = math.inf if self._unfilterable else sum(seen.values())
+                    r = rules[idx]
+                    if r.topic and r.target == "intent" and not r.idf:
+                        topic = max(topic, pos)
+                    else:
+                        seen[idx] = pos
+        bound = math.inf if self._unfilterable else sum(seen.values()) + topic
         return bound, spans
 
     def can_be_actionable(self, text: str) -> bool:
@@ -439,6 +454,7 @@ def read_rule_file(path: Path) -> tuple[list[Rule], dict[str, Any]]:
                 pattern=_freeze_pattern(obj.get("pattern"), where),
                 complaint=float(obj.get("complaint", 0.0)),
                 idf=float(obj.get("idf", 0.0)),
+                topic=bool(obj.get("topic", False)) or target == "category",
                 note=str(obj.get("note", "")),
                 source=str(path),
             )
@@ -552,24 +568,59 @@ def _classify(text: str, rules: RuleSet) -> Classification:
 
 
 def score(matches: list[tuple[Rule, int, int, int]], doc: Any, rules: RuleSet) -> Classification:
-    """Add up the evidence. ``matches``: (rule, start, end, occurrences) per rule that fired."""
+    """Add up the evidence. ``matches``: (rule, start, end, occurrences) per rule that fired.
+
+    Three general principles on top of the per-rule weights:
+
+    - the same words count once per intent: when several rules vote for the same intent on the same
+      words (``塌了`` is a road word, a broken-thing word and a collapse word), the largest vote counts;
+      the topic rules (place, institution, public service) count once, by their largest weight, for
+      whichever of complaint/consultation already leads: a public matter strengthens what the message
+      says about it, and alone it is nothing;
+    - a question or a complaint about no public matter at all (no category, procedure, place or
+      institution word: ``topic``) loses ``NO_TOPIC_PENALTY`` — people ask and moan about private things
+      in any chat;
+    - complaint and consultation evidence in one message do not cancel each other out in favour of
+      "other": ``MIX_SHARE`` of the weaker reading goes to the stronger one (a complaint that asks
+      "怎么回事？", a question that names a problem).
+    """
     intent = dict(_NOTHING)
     for k, b in rules.intent_bias.items():
         intent[k] += b
+    votes: dict[str, dict[tuple[int, int], float]] = {"complaint": {}, "consultation": {}, "other": {}}
     cats: dict[str, float] = {}
     tfidf: dict[str, float] = {}  # learned rules: feature value per pattern
     urgent = 0.0
+    topic = False
+    topic_bonus = 0.0
     evidence: list[Evidence] = []
+
+    def vote(label: str, span: tuple, w: float) -> None:
+        if w < 0:
+            intent[label] += w
+            return
+        d = votes[label]
+        if w > d.get(span, 0.0):
+            d[span] = w
+
     for rule, start, end, count in matches:
         target = rule.target
+        span = (start, end)
         if rule.idf:
             x = (1.0 + math.log(count)) * rule.idf
             tfidf[rule.pattern if isinstance(rule.pattern, str) else rule.pattern[0]] = x
             w = rule.weight * x
         else:
             w = rule.weight
+        if rule.topic:
+            topic = True
         if target == "intent":
-            intent[rule.label] += w
+            if rule.idf:
+                intent[rule.label] += w
+            elif rule.topic:  # "a public matter": once, for whichever reading leads (see below)
+                topic_bonus = max(topic_bonus, w)
+            else:
+                vote(rule.label, span, w)
         elif target == "category":
             cats[rule.label] = cats.get(rule.label, 0.0) + w
         elif target == "urgent":
@@ -578,8 +629,27 @@ def score(matches: list[tuple[Rule, int, int, int]], doc: Any, rules: RuleSet) -
             intent["complaint"] -= w
             intent["consultation"] -= w
         if rule.complaint:
-            intent["complaint"] += rule.complaint
+            vote("complaint", span, rule.complaint)
         evidence.append(Evidence(rule.id, target, rule.label, doc[start:end].text, rule.weight))
+    for label, d in votes.items():
+        intent[label] += sum(d.values())
+    if topic_bonus and max(intent["complaint"], intent["consultation"]) > 0:
+        lead = "complaint" if intent["complaint"] >= intent["consultation"] else "consultation"
+        intent[lead] += topic_bonus
+    if not topic and not rules.category_bias:
+        for label in ("complaint", "consultation"):
+            pen = NO_TOPIC_PENALTY[label]
+            if intent[label] > 0 and pen:
+                cut = intent[label] - min(intent[label] - pen, NO_TOPIC_CAP)
+                intent[label] -= cut
+                evidence.append(Evidence("gate.no_public_topic", "intent", label, "", -round(cut, 2)))
+    c, q = intent["complaint"], intent["consultation"]
+    if c > 0 and q > 0 and MIX_SHARE:
+        t = MIX_SHARE * min(c, q)
+        strong, weak = ("complaint", "consultation") if c >= q else ("consultation", "complaint")
+        intent[strong] += t
+        intent[weak] -= t
+        evidence.append(Evidence("mix.weaker_reading_joins_stronger", "intent", strong, "", round(t, 2)))
     if tfidf:  # learned weights are for L2-normalised tf-idf vectors
         norm = math.sqrt(sum(v * v for v in tfidf.values()))
         cats = {c: v / norm for c, v in cats.items()}

@@ -1,0 +1,83 @@
+"""Teddy Cup 2020 C (7 official first-level classes): TF-IDF + LinearSVC vs rules learned by ``shanzhi rules learn``.
+
+Same split for both: the rows whose ``dup_detail_group`` (duplicates share it; empty → 留言编号) hashes into
+``sha1(key) % 5 == 0`` are the test fifth, the rest is the training 4/5 (``classifiers.evaluate.holdout_of``,
+the split of ``shanzhi rules learn/eval --split train|test --split-key dup_detail_group``).
+Two text settings: the subject (留言主题) only, and subject + body (留言主题。留言详情).
+
+    .venv/bin/python benchmarks/teddy_baseline.py [--data ../shared/data/public/teddycup2020c_attachment2_labelled.csv]
+
+Prints one line per (setting, model) and a JSON object on the last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from classifiers.evaluate import _raise_csv_limit, holdout_of  # noqa: E402
+from classifiers.learn import learn  # noqa: E402
+from classifiers.pipeline import classify, load_rules  # noqa: E402
+
+DEFAULT = ROOT.parent / "shared" / "data" / "public" / "teddycup2020c_attachment2_labelled.csv"
+SETTINGS = {"subject": ["留言主题"], "subject+body": ["留言主题", "留言详情"]}
+
+
+def rows(path: Path, cols: list[str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    _raise_csv_limit()
+    train, test = [], []
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        for n, rec in enumerate(csv.DictReader(fh), 1):
+            label = (rec.get("一级标签") or "").strip()
+            text = "。".join(p for p in ((rec.get(c) or "").strip() for c in cols) if p)
+            if not label or not text:
+                continue
+            key = (rec.get("dup_detail_group") or "").strip() or (rec.get("留言编号") or "").strip() or str(n)
+            (test if holdout_of(key) else train).append((text, label))
+    return train, test
+
+
+def svm_accuracy(train, test) -> float:
+    import jieba
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    jieba.setLogLevel(60)
+    vec = TfidfVectorizer(tokenizer=lambda t: jieba.lcut(t), token_pattern=None, lowercase=True,
+                          ngram_range=(1, 2), min_df=1, sublinear_tf=True)
+    x = vec.fit_transform([t for t, _ in train])
+    clf = LinearSVC(C=1.0).fit(x, [lab for _, lab in train])
+    pred = clf.predict(vec.transform([t for t, _ in test]))
+    return sum(p == lab for p, (_, lab) in zip(pred, test, strict=True)) / len(test)
+
+
+def learned_accuracy(train, test, out: Path) -> float:
+    learn(train, out, min_support=2, per_label=3000, source="teddy train 4/5")
+    rules = load_rules([out], include_default=False)
+    return sum(classify(t, rules).category == lab for t, lab in test) / len(test)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT)
+    args = ap.parse_args()
+    result: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, cols in SETTINGS.items():
+            train, test = rows(args.data, cols)
+            svm = svm_accuracy(train, test)
+            rules = learned_accuracy(train, test, Path(tmp) / f"teddy_{name.replace('+', '_')}.jsonl")
+            result[name] = {"train": len(train), "test": len(test), "svm": round(svm, 4), "learned_rules": round(rules, 4)}
+            print(f"{name:<13} train {len(train)} test {len(test)}  TF-IDF+LinearSVC {svm:.3f}  learned rules {rules:.3f}")
+    print(json.dumps(result, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
