@@ -77,14 +77,28 @@ class BotApp:
         self._tasks: list[asyncio.Task] = []
         self.fatal = asyncio.Event()  # set when a platform cannot go on (e.g. a rejected token)
         self.fatal_reason = ""
-        with self.services.uow() as uow:
-            if config.org is not None:
-                self.services.org.bootstrap(uow, config.org)
+        self._bootstrap_org()
         # Modules that plug into the app (schedules, storage tools) register start/stop hooks here.
         self.on_start: list[Callable[[BotApp], Awaitable[None]]] = []
         self.on_stop: list[Callable[[BotApp], Awaitable[None]]] = []
         for module in PLUGINS:
             _attach(module, self)
+
+    def _bootstrap_org(self) -> None:
+        """Load the org file; several processes starting together may race: the loser tries again."""
+        from sqlalchemy.exc import IntegrityError
+
+        if self.config.org is None:
+            return
+        for attempt in range(3):
+            try:
+                with self.services.uow() as uow:
+                    self.services.org.bootstrap(uow, self.config.org)
+                return
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                log.info("another process bootstrapped the organisation at the same time; again")
 
     # --- lifecycle -----------------------------------------------------------------------------
 

@@ -87,13 +87,28 @@ def status(config: Optional[Path] = ConfigOpt, as_json: bool = typer.Option(Fals
     """Inbox/outbox backlog and each platform's connection state."""
     from bot.app import BotApp
 
+    from bot.resilience import format_states, read_states
+    from storage.db import is_unreachable
+
     cfg = _config(config)
-    bot = BotApp(cfg, classify=lambda text: None)  # type: ignore[arg-type,return-value]
-    st = bot.status()
-    bot.engine.dispose()
+    try:
+        bot = BotApp(cfg, classify=lambda text: None)  # type: ignore[arg-type,return-value]
+        st = bot.status()
+        st.pop("resilience", None)  # this command's own view; the running bots' follow
+        bot.engine.dispose()
+    except Exception as e:  # noqa: BLE001
+        if not is_unreachable(e):
+            raise
+        st = {"inbox_pending": None, "outbox_unsent": None, "platforms": {},
+              "database_error": str(getattr(e, "orig", None) or e).strip().splitlines()[0]}
+    st["processes"] = read_states(cfg.data_dir)
     if as_json:
         typer.echo(json.dumps(st, ensure_ascii=False, default=str))
         return
+    if st.get("database_error"):
+        typer.echo(f"DATABASE UNREACHABLE: {st['database_error']}")
+    for line in format_states(st["processes"]):
+        typer.echo(line)
     typer.echo(f"inbox pending: {st['inbox_pending']}   outbox unsent: {st['outbox_unsent']}")
     if not st["platforms"]:
         typer.echo("platforms: none has connected yet")
