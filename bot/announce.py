@@ -123,8 +123,7 @@ class Announcer:
 
     def on_ticket_opened(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
         assert t is not None
-        route = self.org.route(uow, t.category, t.region_code)
-        unit = self.unit_name(uow, route.code if route else None)
+        unit = self.unit_name(uow, t.unit_code)
         deadline = t.deadline or self._deadline(t, uow)
         label = self.config.category_label(t.category)
         if t.private:

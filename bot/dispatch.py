@@ -75,18 +75,15 @@ class Dispatcher:
     def store(self, msg: Inbound) -> int | None:
         """Record the message; its inbox id if it still needs processing, None if already done."""
         variant = f"edit:{msg.sent_at.isoformat()}" if msg.edited else ""
-        for _ in range(2):
-            try:
-                with self.services.uow() as uow:
-                    found = uow.inbox.find(msg.platform, msg.chat_id, msg.message_id, variant)
-                    if found is not None:
-                        log.info("duplicate delivery of %s/%s/%s ignored", msg.platform, msg.chat_id, msg.message_id)
-                        return found.id if found.status == "pending" else None
-                    row = uow.inbox.add(_row_from(msg, variant, uow.now))
-                    return row.id
-            except IntegrityError:
-                continue  # another process stored it first: look again
-        return None
+        try:
+            with self.services.uow() as uow:
+                return uow.inbox.add(_row_from(msg, variant, uow.now)).id
+        except IntegrityError:
+            pass  # already stored (a redelivery, or another process was first): the unique key says so
+        with self.services.uow() as uow:
+            found = uow.inbox.find(msg.platform, msg.chat_id, msg.message_id, variant)
+            log.info("duplicate delivery of %s/%s/%s", msg.platform, msg.chat_id, msg.message_id)
+            return found.id if found is not None and found.status == "pending" else None
 
     # --- processing ----------------------------------------------------------------------------
 

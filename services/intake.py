@@ -92,13 +92,11 @@ class IntakeService:
 
     def _duplicate(self, uow: UnitOfWork, row: InboxMessage, category: str, text: str, since) -> Ticket | None:  # type: ignore[no-untyped-def]
         best, best_score = None, 0.0
-        for t in uow.tickets.open_in_chat(row.platform, row.chat_id, since):
-            if t.category != category or t.status == "pending":
-                continue
-            score = similarity(text, t.text)
+        for ticket_id, ticket_text in uow.tickets.candidates_for_merge(row.platform, row.chat_id, category, since):
+            score = similarity(text, ticket_text)
             if score >= self.config.merge.similarity and score > best_score:
-                best, best_score = t, score
-        return best
+                best, best_score = ticket_id, score
+        return uow.tickets.get(best) if best is not None else None
 
     def _join(self, uow: UnitOfWork, t: Ticket, actor: Actor, row: InboxMessage, text: str) -> str:
         row.ticket_id = t.id

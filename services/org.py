@@ -12,6 +12,7 @@ from bot.config import Config, OrgConfig
 from services.errors import NotAuthorised, UnknownRegion
 from services.uow import UnitOfWork
 from storage.models import Account, ChatGroup, Person, Region, Ticket, Unit
+from storage.repositories import invalidate_org_cache
 
 STAFF_ROLES = ("grid_worker", "official", "admin")
 TIERS = ("village", "township", "county")
@@ -47,11 +48,11 @@ class OrgService:
     def bootstrap(self, uow: UnitOfWork, org: OrgConfig) -> None:
         s = uow.session
         for r in org.regions:
-            row = uow.org.region(r.code) or Region(code=r.code, name=r.name, level=r.level)
+            row = s.get(Region, r.code) or Region(code=r.code, name=r.name, level=r.level)
             row.name, row.level, row.parent_code = r.name, r.level, r.parent
             s.add(row)
         for u in org.units:
-            urow = uow.org.unit(u.code) or Unit(code=u.code, name=u.name, region_code=u.region, tier=u.tier)
+            urow = s.get(Unit, u.code) or Unit(code=u.code, name=u.name, region_code=u.region, tier=u.tier)
             urow.name, urow.region_code, urow.tier = u.name, u.region, u.tier
             s.add(urow)
         s.flush()
@@ -66,7 +67,7 @@ class OrgService:
                 person = uow.org.person_by_name(p.name, p.role) or Person(name=p.name, created_at=uow.now)
             person.name, person.role, person.region_code, person.unit_code = p.name, p.role, p.region, p.unit
             if p.unit and not p.region:
-                unit = uow.org.unit(p.unit)
+                unit = s.get(Unit, p.unit)
                 person.region_code = unit.region_code if unit else None
             s.add(person)
             s.flush()
@@ -81,6 +82,7 @@ class OrgService:
             grow.title, grow.region_code, grow.tags, grow.active = g.title, g.region, g.tags, True
             s.add(grow)
         s.flush()
+        invalidate_org_cache(s)
 
     # --- identities --------------------------------------------------------------------------
 

@@ -6,10 +6,12 @@ processes on one database never take the same row; SQLite serialises writers by 
 
 from __future__ import annotations
 
+import weakref
 from datetime import datetime
 from typing import Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from sqlmodel import col, select
 
@@ -137,27 +139,45 @@ class OutboxRepo:
         ).first()
 
 
+# Regions and units change only when the org file is loaded (bootstrap), yet routing reads them
+# for every message: each process keeps a read-only copy per database, dropped by bootstrap.
+_org_cache: "weakref.WeakKeyDictionary[Engine, tuple[dict[str, Region], dict[str, Unit]]]" = weakref.WeakKeyDictionary()
+
+
+def invalidate_org_cache(session: Session) -> None:
+    _org_cache.pop(session.get_bind(), None)  # type: ignore[arg-type]
+
+
 class OrgRepo:
     def __init__(self, session: Session) -> None:
         self.s = session
 
+    def _org(self) -> tuple[dict[str, Region], dict[str, Unit]]:
+        engine = self.s.get_bind()
+        cached = _org_cache.get(engine)  # type: ignore[arg-type]
+        if cached is None:
+            regions = {r.code: r for r in self.s.exec(select(Region)).all()}
+            units = {u.code: u for u in self.s.exec(select(Unit)).all()}  # org-file (insertion) order
+            for obj in (*regions.values(), *units.values()):
+                self.s.expunge(obj)  # detached, read-only copies shared by every session
+            cached = (regions, units)
+            _org_cache[engine] = cached  # type: ignore[index]
+        return cached
+
     def region(self, code: str) -> Region | None:
-        return self.s.get(Region, code)
+        return self._org()[0].get(code)
 
     def regions(self) -> list[Region]:
-        return list(self.s.exec(select(Region)).all())
+        return list(self._org()[0].values())
 
     def unit(self, code: str) -> Unit | None:
-        return self.s.get(Unit, code)
+        return self._org()[1].get(code)
 
     def units(self) -> list[Unit]:
-        return list(self.s.exec(select(Unit)).all())
+        return list(self._org()[1].values())
 
     def units_in_region(self, region_code: str, tier: str | None = None) -> list[Unit]:
-        stmt = select(Unit).where(Unit.region_code == region_code)
-        if tier:
-            stmt = stmt.where(Unit.tier == tier)
-        return list(self.s.exec(stmt).all())
+        return [u for u in self._org()[1].values() if u.region_code == region_code and (tier is None or u.tier == tier)]
 
     def person(self, person_id: int) -> Person | None:
         return self.s.get(Person, person_id)
@@ -262,6 +282,22 @@ class TicketRepo:
         )
         return list(self.s.exec(stmt).all())
 
+    def candidates_for_merge(self, platform: str, chat_id: str, category: str, since: datetime, limit: int = 50) -> list[tuple[int, str]]:
+        """(id, text) of the open tickets of one category in a chat, newest first: what a new message may repeat."""
+        stmt = (
+            select(Ticket.id, Ticket.text)
+            .where(
+                Ticket.platform == platform,
+                Ticket.chat_id == chat_id,
+                Ticket.category == category,
+                col(Ticket.status).in_([s for s in OPEN_STATUSES if s != "pending"]),
+                col(Ticket.created_at) >= since,
+            )
+            .order_by(col(Ticket.id).desc())
+            .limit(limit)
+        )
+        return [(int(i), str(t)) for i, t in self.s.exec(stmt).all()]
+
     def latest_by_reporter_in_chat(self, person_id: int, platform: str, chat_id: str, since: datetime) -> Ticket | None:
         stmt = (
             select(Ticket)
@@ -274,6 +310,7 @@ class TicketRepo:
                 col(Ticket.status).in_(list(OPEN_STATUSES)),
             )
             .order_by(col(TicketReporter.joined_at).desc())
+            .limit(1)
         )
         return self.s.exec(stmt).first()
 
