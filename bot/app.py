@@ -26,6 +26,9 @@ from storage.models import PlatformState
 
 log = logging.getLogger(__name__)
 
+# Inbox rows processed in one transaction by `on_messages` and `process_pending`.
+BATCH = 32
+
 # Optional modules with an `attach(app: BotApp) -> None` function, wired in when present.
 PLUGINS = ("schedules.wiring", "bot.resilience")
 
@@ -149,6 +152,21 @@ class BotApp:
             self.dispatcher.process(inbox_id)
         self._wake(None)
 
+    async def on_messages(self, msgs: Sequence[Inbound]) -> None:
+        """A batch from one adapter (e.g. one Telegram getUpdates answer, a replay): stored in one
+        transaction, which has committed when this returns, so the adapter may then confirm the
+        whole batch; then processed in one transaction (see `Dispatcher.process_many`).
+
+        A storage failure propagates (the adapter confirms none of the batch); a message whose
+        processing fails is marked failed on its own and the others still commit.
+        """
+        if not msgs:
+            return
+        ids = self.dispatcher.store_many(msgs)
+        for k in range(0, len(ids), BATCH):
+            self.dispatcher.process_many(ids[k:k + BATCH])
+        self._wake(None)
+
     def process_pending(self) -> int:
         done = 0
         while True:
@@ -156,9 +174,9 @@ class BotApp:
                 ids = uow.inbox.pending_ids()
             if not ids:
                 return done
-            for i in ids:
-                self.dispatcher.process(i)
-                done += 1
+            for k in range(0, len(ids), BATCH):
+                self.dispatcher.process_many(ids[k:k + BATCH])
+            done += len(ids)
 
     def _wake(self, platform: str | None = None) -> None:
         for p, d in self.deliveries.items():

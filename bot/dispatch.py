@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, time
 
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +18,7 @@ from bot import texts
 from bot.commands import Command, UnknownCommand, parse
 from bot.config import Config
 from bot.messages import ChatType, Inbound, Outbound
-from bot.outbox import enqueue
+from bot.outbox import enqueue as _enqueue_now
 from classifiers.types import Classification
 from services import events as ev
 from services.container import Services
@@ -30,6 +30,11 @@ from storage.db import is_transient, is_unreachable
 from storage.models import ChatGroup, InboxMessage, Ticket
 
 log = logging.getLogger(__name__)
+
+
+def enqueue(uow: UnitOfWork, out: Outbound, **kw: object):  # type: ignore[no-untyped-def]
+    """An outbox row written with the transaction's next flush (batched): nobody here needs its id."""
+    return _enqueue_now(uow, out, flush=False, **kw)  # type: ignore[arg-type]
 
 Classify = Callable[[str], Classification]
 MAX_TEXT = 5000  # longer texts are stored whole but classified on their start
@@ -74,16 +79,28 @@ class Dispatcher:
 
     def store(self, msg: Inbound) -> int | None:
         """Record the message; its inbox id if it still needs processing, None if already done."""
-        variant = f"edit:{msg.sent_at.isoformat()}" if msg.edited else ""
-        try:
-            with self.services.uow() as uow:
-                return uow.inbox.add(_row_from(msg, variant, uow.now)).id
-        except IntegrityError:
-            pass  # already stored (a redelivery, or another process was first): the unique key says so
         with self.services.uow() as uow:
-            found = uow.inbox.find(msg.platform, msg.chat_id, msg.message_id, variant)
-            log.info("duplicate delivery of %s/%s/%s", msg.platform, msg.chat_id, msg.message_id)
-            return found.id if found is not None and found.status == "pending" else None
+            return self._store_one(uow, msg)
+
+    def store_many(self, msgs: Sequence[Inbound]) -> list[int]:
+        """Record a batch in one transaction (committed when this returns); the ids still to process."""
+        ids: list[int] = []
+        with self.services.uow() as uow:
+            for msg in msgs:
+                i = self._store_one(uow, msg)
+                if i is not None and i not in ids:
+                    ids.append(i)
+        return ids
+
+    def _store_one(self, uow: UnitOfWork, msg: Inbound) -> int | None:
+        variant = f"edit:{msg.sent_at.isoformat()}" if msg.edited else ""
+        new_id = uow.inbox.insert_new(_values_from(msg, variant, uow.now))  # ON CONFLICT DO NOTHING
+        if new_id is not None:
+            return new_id
+        # already stored (a redelivery, or another process was first): the unique key says so
+        found = uow.inbox.find(msg.platform, msg.chat_id, msg.message_id, variant)
+        log.info("duplicate delivery of %s/%s/%s", msg.platform, msg.chat_id, msg.message_id)
+        return found.id if found is not None and found.status == "pending" else None
 
     # --- processing ----------------------------------------------------------------------------
 
@@ -107,6 +124,33 @@ class Dispatcher:
                     continue
                 return self._failed(inbox_id, exc)
         return None
+
+    def process_many(self, inbox_ids: Sequence[int]) -> None:
+        """Process stored messages in one transaction, each at its own time, each announced in turn.
+
+        If any message fails, the whole transaction rolls back and every message of the batch is
+        processed again on its own (`process`: retried, or marked failed), so one bad message
+        cannot spoil the others. A database outage propagates with every row still pending.
+        """
+        if len(inbox_ids) <= 1:
+            for i in inbox_ids:
+                self.process(i)
+            return
+        try:
+            with self.services.uow() as uow:
+                for row in uow.inbox.claim_many(inbox_ids):
+                    uow.now = self.services.clock.now()
+                    result = self._handle(uow, row)
+                    row.status, row.result, row.processed_at = "done", result, uow.now
+                    uow.announce_events()
+            return
+        except Exception as exc:  # noqa: BLE001 - redone one by one below
+            if is_unreachable(exc):
+                raise
+            log.info("a batch of %d inbox rows failed (%s: %s); processing them one by one",
+                     len(inbox_ids), type(exc).__name__, str(exc)[:200])
+        for i in inbox_ids:
+            self.process(i)
 
     def _failed(self, inbox_id: int, exc: Exception) -> str:
         log.error("processing inbox #%s failed", inbox_id, exc_info=exc)
@@ -388,12 +432,13 @@ def _hint(command: str, config: Config) -> str:
     return examples.get(command, "发送 帮助 查看命令")
 
 
-def _row_from(msg: Inbound, variant: str, now: datetime) -> InboxMessage:
-    return InboxMessage(
-        platform=msg.platform, chat_id=msg.chat_id, chat_type=msg.chat_type.value, message_id=msg.message_id,
-        variant=variant, sender_id=msg.sender_id, sender_name=msg.sender_name[:200], kind=msg.kind,
-        text=msg.text, reply_to=msg.reply_to, mentions=list(msg.mentions) or None, attachment=msg.attachment,
-        callback_id=msg.callback_id, chat_title=(msg.chat_title or None) and msg.chat_title[:200],  # type: ignore[index]
-        sent_at=msg.sent_at, received_at=now, status="pending",
-    )
-
+def _values_from(msg: Inbound, variant: str, now: datetime) -> dict:
+    """The inbox row of a message as column values (for a Core insert)."""
+    return {
+        "platform": msg.platform, "chat_id": msg.chat_id, "chat_type": msg.chat_type.value, "message_id": msg.message_id,
+        "variant": variant, "sender_id": msg.sender_id, "sender_name": msg.sender_name[:200], "kind": msg.kind,
+        "text": msg.text, "reply_to": msg.reply_to, "mentions": list(msg.mentions) or None, "attachment": msg.attachment,
+        "callback_id": msg.callback_id, "chat_title": (msg.chat_title or None) and msg.chat_title[:200],  # type: ignore[index]
+        "sent_at": msg.sent_at, "received_at": now, "status": "pending", "attempts": 0, "processed_at": None,
+        "result": None, "ticket_id": None, "error": None,
+    }

@@ -22,7 +22,10 @@ def enqueue(
     ticket_id: int | None = None,
     inbox_id: int | None = None,
     person_id: int | None = None,
+    flush: bool = True,
 ) -> OutboxMessage:
+    """Record an outbound message; `flush=False` when the caller does not need its id now (the
+    row is then written with the transaction's next flush, batched with the others)."""
     return uow.outbox.add(
         OutboxMessage(
             platform=out.platform,
@@ -44,7 +47,8 @@ def enqueue(
             status="pending",
             created_at=uow.now,
             next_attempt_at=uow.now,
-        )
+        ),
+        flush=flush,
     )
 
 

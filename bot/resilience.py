@@ -203,6 +203,7 @@ class Resilience:
         self.outages: list[dict[str, Any]] = []
         self.started = time.time()
         self._orig_on_message = app.on_message
+        self._orig_on_messages = app.on_messages
         self._orig_status = app.status
         self._spools: dict[str, Spool] = {}
         self._recovering: asyncio.Task | None = None
@@ -241,6 +242,22 @@ class Resilience:
                 return
             self.held += 1
             raise DatabaseUnavailable(f"database unreachable; {msg.platform} message {msg.message_id} not stored") from exc
+
+    async def on_messages(self, msgs: list[Inbound]) -> None:
+        """A batch: stored and processed together while the database answers; during an outage, or
+        for a platform that spools, message by message as above (spooled or held)."""
+        if not self.db_ok or any(self.spools(m.platform) for m in msgs):
+            for msg in msgs:
+                await self.on_message(msg)
+            return
+        try:
+            await self._orig_on_messages(msgs)
+        except Exception as exc:
+            if not db.is_unreachable(exc):
+                raise
+            self._went_down(exc)
+            self.held += len(msgs)
+            raise DatabaseUnavailable(f"database unreachable; a batch of {len(msgs)} messages not stored") from exc
 
     def _spool_or_hold(self, sp: Spool, msg: Inbound) -> None:
         if sp.append(msg):
@@ -440,6 +457,7 @@ def attach(app: "BotApp") -> None:
     r = Resilience(app)
     app.resilience = r  # type: ignore[attr-defined]
     app.on_message = r.on_message  # type: ignore[method-assign]
+    app.on_messages = r.on_messages  # type: ignore[method-assign]
     app.status = r.status  # type: ignore[method-assign]
     app.on_start.append(r.on_start)
     app.on_stop.append(r.on_stop)

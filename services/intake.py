@@ -52,7 +52,8 @@ class IntakeService:
 
         if group is not None:
             follow_start = uow.now - timedelta(minutes=self.config.merge.followup_minutes)
-            own = uow.tickets.latest_by_reporter_in_chat(actor.id, row.platform, row.chat_id, follow_start)
+            # someone first seen in this very transaction has reported nothing yet
+            own = None if actor.new else uow.tickets.latest_by_reporter_in_chat(actor.id, row.platform, row.chat_id, follow_start)
             new_problem = intent == "complaint" and c.confidence >= th.high and c.category not in (None, own.category if own else None)
             adds_something = intent != "other" or (len(text) >= 8 and not is_acknowledgement(text))
             if own is not None and not new_problem and adds_something:

@@ -24,6 +24,7 @@ class Actor:
 
     person: Person
     account: Account
+    new: bool = False  # first seen in this unit of work: no tickets, no history
 
     @property
     def id(self) -> int:
@@ -88,17 +89,17 @@ class OrgService:
 
     def actor(self, uow: UnitOfWork, platform: str, user_id: str, display_name: str) -> Actor:
         """The person behind a platform account; a first-time speaker becomes a resident."""
-        acc = uow.org.account(platform, user_id)
-        if acc is None:
+        found = uow.org.account_and_person(platform, user_id)
+        if found is None:
             person = Person(name=display_name or user_id, role="resident", created_at=uow.now)
             uow.session.add(person)
             uow.session.flush()
             acc = Account(person_id=person.id, platform=platform, user_id=user_id, display_name=display_name or user_id)
             uow.session.add(acc)
             uow.session.flush()
-            return Actor(person, acc)
-        person = uow.org.person(acc.person_id)
-        assert person is not None
+            uow.org.remember_account(acc)
+            return Actor(person, acc, new=True)
+        acc, person = found
         if display_name and acc.display_name != display_name:
             acc.display_name = display_name
         return Actor(person, acc)
@@ -249,6 +250,7 @@ class OrgService:
 
         from storage.models import TicketReporter
 
+        uow.org.forget()
         old = uow.org.group(platform, old_chat_id)
         new = uow.org.group(platform, new_chat_id)
         if old is not None and new is None:
@@ -265,3 +267,4 @@ class OrgService:
             r.chat_id = new_chat_id
         for acc in uow.session.exec(select(Account).where(Account.platform == platform, Account.last_group_chat_id == old_chat_id)).all():
             acc.last_group_chat_id = new_chat_id
+        uow.org.forget()

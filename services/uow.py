@@ -27,9 +27,20 @@ class UnitOfWork:
         self.tickets = TicketRepo(session)
         self.consultations = ConsultationRepo(session)
         self.events: list[Event] = []
+        self.announce: "Announcer | None" = None
 
     def emit(self, event: Event) -> None:
         self.events.append(event)
+
+    def announce_events(self) -> None:
+        """Turn the events so far into outbox rows (in this transaction); loops until quiet.
+
+        Called before the commit, and by a batch after each message so that every message's
+        announcements follow its own replies, as they would with one transaction per message.
+        """
+        while self.events and self.announce is not None:
+            batch, self.events = self.events, []
+            self.announce(self, batch)  # may emit follow-on events (e.g. fallbacks)
 
 
 Announcer = Callable[[UnitOfWork, list[Event]], None]
@@ -39,11 +50,10 @@ Announcer = Callable[[UnitOfWork, list[Event]], None]
 def unit_of_work(factory: sessionmaker[Session], now: datetime, announce: Announcer | None) -> Iterator[UnitOfWork]:
     session = factory()
     uow = UnitOfWork(session, now)
+    uow.announce = announce
     try:
         yield uow
-        while uow.events and announce is not None:
-            batch, uow.events = uow.events, []
-            announce(uow, batch)  # may emit follow-on events (e.g. fallbacks); loop until quiet
+        uow.announce_events()
         session.commit()
     except BaseException:
         session.rollback()

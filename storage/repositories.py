@@ -40,6 +40,25 @@ def _locking(session: Session, stmt):  # type: ignore[no-untyped-def]
     return stmt
 
 
+_INBOX_INSERTS: dict[str, sa.Insert] = {}
+
+
+def _inbox_insert(dialect: str):  # type: ignore[no-untyped-def]
+    """INSERT … ON CONFLICT (the message's unique key) DO NOTHING RETURNING id, built once per dialect."""
+    stmt = _INBOX_INSERTS.get(dialect)
+    if stmt is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        table = InboxMessage.__table__  # type: ignore[attr-defined]
+        stmt = insert(table).on_conflict_do_nothing(
+            index_elements=["platform", "chat_id", "message_id", "variant"]
+        ).returning(table.c.id)
+        _INBOX_INSERTS[dialect] = stmt
+    return stmt
+
+
 class InboxRepo:
     def __init__(self, session: Session) -> None:
         self.s = session
@@ -58,6 +77,19 @@ class InboxRepo:
         self.s.add(row)
         self.s.flush()
         return row
+
+    def insert_new(self, values: dict) -> int | None:
+        """Insert one inbox row (SQLAlchemy Core); its id, or None if the unique key already holds it."""
+        return self.s.execute(_inbox_insert(self.s.get_bind().dialect.name), values).scalar()
+
+    def claim_many(self, inbox_ids: Sequence[int]) -> list[InboxMessage]:
+        """The rows among `inbox_ids` that still wait, locked for this transaction, oldest first."""
+        stmt = (
+            select(InboxMessage)
+            .where(col(InboxMessage.id).in_(list(inbox_ids)), InboxMessage.status == "pending")
+            .order_by(InboxMessage.id)
+        )
+        return list(self.s.exec(_locking(self.s, stmt)).all())
 
     def claim(self, inbox_id: int) -> InboxMessage | None:
         """The row, locked for this transaction, if it still waits to be processed."""
@@ -90,9 +122,11 @@ class OutboxRepo:
     def __init__(self, session: Session) -> None:
         self.s = session
 
-    def add(self, row: OutboxMessage) -> OutboxMessage:
+    def add(self, row: OutboxMessage, *, flush: bool = True) -> OutboxMessage:
+        """Record a row; without `flush` it is written with the next flush (in one batch with the others)."""
         self.s.add(row)
-        self.s.flush()
+        if flush:
+            self.s.flush()
         return row
 
     def due(self, now: datetime, limit: int = 200, platforms: Sequence[str] | None = None) -> list[OutboxMessage]:
@@ -149,8 +183,23 @@ def invalidate_org_cache(session: Session) -> None:
 
 
 class OrgRepo:
+    """Organisation lookups. Accounts, groups and staff lists found in this unit of work are kept
+    for the rest of it (a batch of messages reads the same ones again and again); they are the
+    session's own objects, so changes made in the transaction show through. `forget()` drops them.
+    """
+
     def __init__(self, session: Session) -> None:
         self.s = session
+        self._accounts: dict[tuple[str, str], Account] = {}
+        self._groups: dict[tuple[str, str], ChatGroup] = {}
+        self._people: dict[tuple, list[Person]] = {}
+        self._accounts_of: dict[int, list[Account]] = {}
+
+    def forget(self) -> None:
+        self._accounts.clear()
+        self._groups.clear()
+        self._people.clear()
+        self._accounts_of.clear()
 
     def _org(self) -> tuple[dict[str, Region], dict[str, Unit]]:
         engine = self.s.get_bind()
@@ -183,12 +232,52 @@ class OrgRepo:
         return self.s.get(Person, person_id)
 
     def account(self, platform: str, user_id: str) -> Account | None:
-        return self.s.exec(select(Account).where(Account.platform == platform, Account.user_id == user_id)).first()
+        acc = self._accounts.get((platform, user_id))
+        if acc is not None and acc.platform == platform and acc.user_id == user_id:
+            return acc
+        acc = self.s.exec(select(Account).where(Account.platform == platform, Account.user_id == user_id)).first()
+        if acc is not None:
+            self._accounts[(platform, user_id)] = acc
+        return acc
+
+    def account_and_person(self, platform: str, user_id: str) -> tuple[Account, Person] | None:
+        """An account with its person, in one query (or none when memoised)."""
+        acc = self._accounts.get((platform, user_id))
+        if acc is not None and acc.platform == platform and acc.user_id == user_id:
+            person = self.s.get(Person, acc.person_id)
+            return (acc, person) if person is not None else None
+        row = self.s.exec(
+            select(Account, Person).join(Person, Person.id == Account.person_id)  # type: ignore[arg-type]
+            .where(Account.platform == platform, Account.user_id == user_id)
+        ).first()
+        if row is None:
+            return None
+        self._accounts[(platform, user_id)] = row[0]
+        return row[0], row[1]
+
+    def remember_account(self, acc: Account) -> None:
+        self._accounts[(acc.platform, acc.user_id)] = acc
+        self._accounts_of.pop(acc.person_id, None)
 
     def accounts_of(self, person_id: int) -> list[Account]:
-        return list(self.s.exec(select(Account).where(Account.person_id == person_id).order_by(Account.id)).all())
+        found = self._accounts_of.get(person_id)
+        if found is None or any(a.person_id != person_id for a in found):
+            found = list(self.s.exec(select(Account).where(Account.person_id == person_id).order_by(Account.id)).all())
+            self._accounts_of[person_id] = found
+        return list(found)
 
     def people(self, *, role: str | None = None, region_code: str | None = None, unit_code: str | None = None) -> list[Person]:
+        # Staff (grid workers, officials, admins) are set by the org file, never in a message's
+        # transaction, so their lists are kept for the unit of work; anything else is read afresh.
+        key = (role, region_code, unit_code)
+        if role in ("grid_worker", "official", "admin"):
+            found = self._people.get(key)
+            if found is None:
+                found = self._people[key] = self._query_people(role, region_code, unit_code)
+            return list(found)
+        return self._query_people(role, region_code, unit_code)
+
+    def _query_people(self, role: str | None, region_code: str | None, unit_code: str | None) -> list[Person]:
         stmt = select(Person)
         if role:
             stmt = stmt.where(Person.role == role)
@@ -205,7 +294,13 @@ class OrgRepo:
         return self.s.exec(stmt).first()
 
     def group(self, platform: str, chat_id: str) -> ChatGroup | None:
-        return self.s.exec(select(ChatGroup).where(ChatGroup.platform == platform, ChatGroup.chat_id == chat_id)).first()
+        g = self._groups.get((platform, chat_id))
+        if g is not None and g.platform == platform and g.chat_id == chat_id:
+            return g
+        g = self.s.exec(select(ChatGroup).where(ChatGroup.platform == platform, ChatGroup.chat_id == chat_id)).first()
+        if g is not None:
+            self._groups[(platform, chat_id)] = g
+        return g
 
     def groups(self, *, platform: str | None = None, region_code: str | None = None, bound_only: bool = True) -> list[ChatGroup]:
         stmt = select(ChatGroup).where(ChatGroup.active == True)  # noqa: E712

@@ -1,0 +1,122 @@
+"""The batch entry point (`BotApp.on_messages`): a batch is stored in one transaction and processed
+in one more, with the same outcome as one message at a time — the same inbox results, tickets and
+outbound messages in the same order — idempotent by platform message id, and one bad message
+cannot spoil the others: it is marked failed, the rest commit."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from bot.adapters.local import LocalAdapter
+from bot.app import BotApp
+from bot.messages import ChatType, Inbound
+from storage.models import InboxMessage, OutboxMessage, Ticket
+
+TEXTS = [
+    "村口路灯坏了三天了，晚上黑漆漆的",
+    "我家也是",
+    "今天好热啊",
+    "请问低保怎么申请？需要带什么材料",
+    "快来人啊 后山着火了 风好大 往周家那边烧过来了",
+    "收到",
+    "隔壁工地半夜还在施工，吵得孩子睡不着",
+    "哈哈哈",
+    "村口路灯坏了好几天了，晚上走路不安全",
+    "帮助",
+]
+
+
+def messages(clock, prefix: str = "m") -> list[Inbound]:  # type: ignore[no-untyped-def]
+    out = []
+    for i, text in enumerate(TEXTS):
+        who = f"居民{i % 4}"
+        out.append(Inbound(platform="local", chat_id="和平村群", chat_type=ChatType.GROUP, sender_id=who, sender_name=who,
+                           message_id=f"{prefix}{i}", sent_at=clock.now() + timedelta(seconds=i), text=text, chat_title="和平村群"))
+    return out
+
+
+def snapshot(app: BotApp) -> tuple[list, list, list]:
+    with app.services.uow() as uow:
+        inbox = [(r.message_id, r.status, r.result) for r in uow.session.exec(select(InboxMessage).order_by(InboxMessage.id))]
+        tickets = [(t.no, t.status, t.category, t.text) for t in uow.session.exec(select(Ticket).order_by(Ticket.id))]
+        outbox = [(o.purpose, o.chat_id, o.text, o.reply_to) for o in uow.session.exec(select(OutboxMessage).order_by(OutboxMessage.id))]
+    return inbox, tickets, outbox
+
+
+async def test_a_batch_has_the_same_outcome_as_one_message_at_a_time(config, clock, database_url, classify, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    one = BotApp(config, clock=clock, database_url=database_url, adapters=[LocalAdapter(clock)], classify=classify)
+    await one.start(background=False)
+    for msg in messages(clock):
+        await one.on_message(msg)
+    expected = snapshot(one)
+    await one.stop()
+
+    other_url = f"sqlite:///{tmp_path}/batch.db" if database_url.startswith("sqlite") else database_url
+    if other_url == database_url:  # PostgreSQL: the same schema, other message ids and tickets numbered on
+        return
+    batch = BotApp(config, clock=clock, database_url=other_url, adapters=[LocalAdapter(clock)], classify=classify)
+    await batch.start(background=False)
+    await batch.on_messages(messages(clock))
+    assert snapshot(batch) == expected
+    assert expected[1] and expected[2]  # the batch did open tickets and write replies
+    await batch.stop()
+
+
+async def test_a_batch_is_idempotent_by_platform_message_id(config, clock, database_url, classify) -> None:  # type: ignore[no-untyped-def]
+    local = LocalAdapter(clock)
+    app = BotApp(config, clock=clock, database_url=database_url, adapters=[local], classify=classify)
+    await app.start(background=False)
+    msgs = messages(clock)
+    await app.on_messages(msgs[:6] + msgs[:3])  # duplicates inside the batch
+    first = snapshot(app)
+    await app.on_messages(msgs[:6])  # the platform redelivers the batch
+    assert snapshot(app) == first
+    await app.on_message(msgs[0])
+    assert snapshot(app) == first
+    with app.services.uow() as uow:
+        rows = uow.session.exec(select(InboxMessage)).all()
+        assert len(rows) == 6 and {r.status for r in rows} == {"done"}
+    assert await app.idle()
+    assert len([l for l in local.bot_lines("和平村群") if "工单号" in l.text]) == 2  # street light (merged 我家也是) and fire
+    await app.stop()
+
+
+async def test_one_bad_message_is_marked_failed_and_the_rest_of_its_batch_commits(config, clock, database_url, classify) -> None:  # type: ignore[no-untyped-def]
+    def fragile(text: str):  # type: ignore[no-untyped-def]
+        if "施工" in text:
+            raise RuntimeError("rules file corrupted")
+        return classify(text)
+
+    local = LocalAdapter(clock)
+    app = BotApp(config, clock=clock, database_url=database_url, adapters=[local], classify=fragile)
+    await app.start(background=False)
+    await app.on_messages(messages(clock))
+    with app.services.uow() as uow:
+        rows = uow.session.exec(select(InboxMessage).order_by(InboxMessage.id)).all()
+        status = {r.text: r.status for r in rows}
+        assert status.pop("隔壁工地半夜还在施工，吵得孩子睡不着") == "failed"
+        assert set(status.values()) == {"done"}
+        assert "rules file corrupted" in next(r.error for r in rows if r.status == "failed")
+        assert len(uow.session.exec(select(Ticket)).all()) >= 2
+    assert await app.idle()
+    lines = local.bot_lines("和平村群")
+    assert any("工单号" in l.text for l in lines)
+    assert not [l for l in lines if "Traceback" in l.text or "RuntimeError" in l.text]
+    await app.stop()
+
+
+async def test_pending_rows_left_by_a_crash_are_processed_in_batches(config, clock, database_url, classify) -> None:  # type: ignore[no-untyped-def]
+    first = BotApp(config, clock=clock, database_url=database_url, adapters=[LocalAdapter(clock)], classify=classify)
+    assert first.dispatcher.store_many(messages(clock))  # stored, then the process dies
+    first.engine.dispose()
+
+    local = LocalAdapter(clock)
+    second = BotApp(config, clock=clock, database_url=database_url, adapters=[local], classify=classify)
+    await second.start(background=False)
+    assert await second.idle()
+    inbox, tickets, _ = snapshot(second)
+    assert [s for _, s, _ in inbox] == ["done"] * len(TEXTS)
+    assert len(tickets) >= 2
+    await second.stop()
