@@ -73,7 +73,7 @@ def learn_command(
     label_column: Annotated[str, typer.Option("--label-column", help="label column (intent, category, "
                                               "or a county's own class)")] = "category",
     min_support: Annotated[int, typer.Option("--min-support", help="messages a word must occur in")] = 2,
-    per_label: Annotated[int, typer.Option("--per-label", help="most discriminative words kept per label")] = 3000,
+    per_label: Annotated[int, typer.Option("--per-label", help="strongest rules kept per label (0: all)")] = 0,
     split: Annotated[str | None, typer.Option("--split", help="learn only on the train (4/5) or test (1/5) "
                                               "part, by a hash of --split-key")] = None,
     split_key: Annotated[str | None, typer.Option("--split-key", help="column hashed for --split")] = None,

@@ -60,8 +60,23 @@ URGENT_MIN = 1.0
 NO_TOPIC_PENALTY = {"complaint": 1.0, "consultation": 1.5}
 #: Share of the weaker of complaint/consultation moved to the stronger when both have evidence.
 MIX_SHARE = 0.5
+#: Added to the topic bonus when topic rules of two or more kinds fired (a place and an institution...).
+TOPIC_STACK = 0.3
 #: ... and without such a rule a complaint / consultation score is at most this (confidence < 0.45).
 NO_TOPIC_CAP = 1.2
+#: A complaint resting on one word alone (the only complaint evidence is one span, and no place, body or public
+#: service is named: "你已经老年痴呆了", "鼻子太塌了") is at most this (None: off).
+LONE_PROBLEM_CAP: float | None = 1.2
+
+#: A category word of at least this many characters also counts inside a longer jieba word
+#: (轨道交通 → 交通, 排污口 → 排污), at COMPOUND_FACTOR of its weights.
+COMPOUND_MIN_CHARS = 2
+COMPOUND_FACTOR = 0.75
+
+#: Segment only this many characters either side of a keyword hit, within its Han/alnum run (None: the
+#: whole run, exactly jieba's tokens for the whole text). jieba's choice of words is local: 8 characters of
+#: context gave the same results on every evaluation set (dev, lccc, both Teddy Cup files) -- see docs.
+FOCUS_WINDOW: int | None = 8
 
 TARGETS = ("intent", "category", "urgent", "veto")
 _TOKEN_KEYS = ("ORTH", "TEXT", "LOWER", "NORM")
@@ -85,20 +100,31 @@ class Rule:
     complaint: float = 0.0
     idf: float = 0.0  # learned rules: weight applies to the feature's tf-idf value
     topic: bool = False  # the words name a public matter (category rules always do)
+    regex: str = ""  # a character-level rule: a regular expression over the normalised text
+    literals: tuple[str, ...] = ()  # regex rules: strings one of which must occur (for the prefilter)
+    public: bool = False  # votes like any rule *and* names a public matter (unlike a topic rule)
     note: str = ""
     source: str = ""
 
     @property
     def token_pattern(self) -> list[dict[str, Any]] | None:
+        if self.regex:
+            return None
         return None if isinstance(self.pattern, str) else json.loads(self.pattern[0])
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"id": self.id, "target": self.target, "label": self.label, "weight": self.weight}
-        d["pattern"] = self.pattern if isinstance(self.pattern, str) else self.token_pattern
+        if self.regex:
+            d["regex"] = self.regex
+            d["literals"] = list(self.literals)
+        else:
+            d["pattern"] = self.pattern if isinstance(self.pattern, str) else self.token_pattern
         if self.complaint:
             d["complaint"] = self.complaint
         if self.topic and self.target != "category":
             d["topic"] = True
+        if self.public:
+            d["public"] = True
         if self.note:
             d["note"] = self.note
         return d
@@ -117,6 +143,9 @@ class JiebaTokenizer:
 
         self.vocab = vocab
         self._cut = jieba.dt.lcut
+
+    def words(self, text: str) -> list[str]:
+        return self._cut(text, HMM=False)
 
     def __call__(self, text: str) -> Any:
         from spacy.tokens import Doc
@@ -220,8 +249,23 @@ def _single_token_literals(pattern: list[dict[str, Any]]) -> list[str] | None:
     return None
 
 
+def _plain_sequence(pattern: list[dict[str, Any]]) -> list[str] | None:
+    """The words of a pattern that is a fixed sequence of exact ORTH/TEXT strings (no operators)."""
+    out = []
+    for tok in pattern:
+        if len(tok) != 1 or next(iter(tok)) not in ("ORTH", "TEXT"):
+            return None
+        v = next(iter(tok.values()))
+        if not isinstance(v, str):
+            return None
+        out.append(v)
+    return out
+
+
 def _required_literals(rule: Rule) -> list[str] | None:
     """Strings one of which must occur in any text the rule matches (None: cannot tell)."""
+    if rule.regex:
+        return [x.lower() for x in rule.literals] or None
     if isinstance(rule.pattern, str):
         return [rule.pattern.lower()]
     best: list[str] | None = None
@@ -247,6 +291,12 @@ class RuleSet:
     matcher: Any = None
     phrase_matcher: Any = None
     _by_key: dict[int, Rule] = field(default_factory=dict)
+    _index_of_key: dict[int, int] = field(default_factory=dict)
+    _regexes: dict[int, Any] = field(default_factory=dict)  # rule index -> compiled regex
+    _compound: dict[str, tuple[int, ...]] = field(default_factory=dict)  # literal -> category rules (see scan)
+    _regex_lits: dict[str, list[int]] = field(default_factory=dict)
+    _word_rules: dict[str, list[int]] = field(default_factory=dict)  # exact one-word patterns
+    _seq_rules: dict[str, list[tuple[tuple[str, ...], tuple[int, ...]]]] = field(default_factory=dict)
     _automaton: Any = None
     _unfilterable: bool = False
     _whole_text: bool = False
@@ -266,10 +316,23 @@ class RuleSet:
         self.matcher = Matcher(nlp.vocab, validate=True)
         self.phrase_matcher = PhraseMatcher(nlp.vocab, attr="ORTH")
         phrases: dict[str, list[int]] = {}
+        seqs: dict[tuple[str, ...], list[int]] = {}
         words: set[str] = set()
         for idx, rule in enumerate(self.rules):
             key = nlp.vocab.strings.add(f"rule#{idx}")
             self._by_key[key] = rule
+            self._index_of_key[key] = idx
+            if rule.regex:
+                try:
+                    self._regexes[idx] = re.compile(rule.regex)
+                except re.error as exc:
+                    raise RuleError(f"{rule.source}: rule {rule.id}: bad regex: {exc}") from exc
+                continue
+            if rule.target == "category" and not rule.idf:
+                # words of a problem hidden inside a longer jieba word (轨道交通, 排污口): see char_hits
+                for lit in _required_literals(rule) or []:
+                    if len(lit) >= COMPOUND_MIN_CHARS:
+                        self._compound[lit] = (*self._compound.get(lit, ()), idx)
             if isinstance(rule.pattern, str):
                 phrases.setdefault(rule.pattern.lower(), []).append(idx)
                 words.add(rule.pattern.lower())
@@ -277,6 +340,11 @@ class RuleSet:
                 pat = rule.token_pattern or []
                 for tok in pat:
                     words.update(_literals_of_token(tok) or [])
+                seq = _plain_sequence(pat)
+                if seq is not None and len(seq) > 1:
+                    # a fixed word sequence (learned word pairs): same result as the Matcher, much faster
+                    seqs.setdefault(tuple(seq), []).append(idx)
+                    continue
                 single = _single_token_literals(pat)
                 if single is not None:
                     # one token, exact words: same result as the Matcher, much faster as phrases
@@ -296,6 +364,18 @@ class RuleSet:
             doc = nlp.make_doc(phrase)
             for idx in idxs:
                 self.phrase_matcher.add(f"rule#{idx}", [doc])
+            words_of = tuple(t.text for t in doc)
+            if len(words_of) == 1:
+                self._word_rules.setdefault(words_of[0], []).extend(idxs)
+            elif words_of:
+                seqs.setdefault(words_of, []).extend(idxs)
+        from spacy.tokens import Doc
+
+        for words_seq, idxs in seqs.items():
+            doc = Doc(nlp.vocab, words=list(words_seq), spaces=[False] * len(words_seq))
+            for idx in idxs:
+                self.phrase_matcher.add(f"rule#{idx}", [doc])
+            self._seq_rules.setdefault(words_seq[0], []).append((words_seq, tuple(idxs)))
         self._build_prefilter()
         return self
 
@@ -329,6 +409,10 @@ class RuleSet:
                 continue
             for lit in lits:
                 entries.setdefault(lit, []).append((idx, pos))
+        self._regex_lits = {}
+        for idx in self._regexes:
+            for lit in _required_literals(self.rules[idx]) or []:
+                self._regex_lits.setdefault(lit, []).append(idx)
         for lit, vals in entries.items():
             auto.add_word(lit, (len(lit), tuple(vals)))
         if entries:
@@ -371,10 +455,10 @@ class RuleSet:
         for s, e in spans:
             i = bisect.bisect_right(starts, s) - 1
             if i >= 0 and runs[i][0] <= s < runs[i][1]:
-                s = runs[i][0]
+                s = runs[i][0] if FOCUS_WINDOW is None else max(runs[i][0], s - FOCUS_WINDOW)
             j = bisect.bisect_right(starts, e - 1) - 1
             if j >= 0 and runs[j][0] <= e - 1 < runs[j][1]:
-                e = runs[j][1]
+                e = runs[j][1] if FOCUS_WINDOW is None else min(runs[j][1], e + FOCUS_WINDOW)
             wide.append((s, e))
         wide.sort()
         merged: list[list[int]] = []
@@ -384,6 +468,82 @@ class RuleSet:
             else:
                 merged.append([s, e])
         return " ".join(text[s:e] for s, e in merged)
+
+    def char_hits(self, text: str, spans: list[tuple[int, int]], matches: list[tuple[Rule, int, int, int]],
+                  words: Sequence[str] = ()) -> list[tuple[Rule, str, float]]:
+        """Rules matched on characters rather than tokens: (rule, matched text, factor).
+
+        - regex rules (``"regex"`` field) whose literals occur: named places (K6县, 滨江公园), a public
+          thing with an evaluative adjective (工资低, 价格怎么这么贵);
+        - category words jieba merged into a longer word (轨道交通 holds 交通), at COMPOUND_FACTOR.
+        """
+        if not spans:
+            return []
+        fired = {id(m[0]) for m in matches}
+        matched_words = {"".join(words[s:e]) for r, s, e, _c in matches if r.target in ("category", "urgent")}
+        out: list[tuple[Rule, str, float]] = []
+        seen: set[int] = set()
+        lits = {text[s:e] for s, e in spans}
+        if self._regexes:
+            lit_rules = self._regex_lits
+            for lit in lits:
+                for idx in lit_rules.get(lit, ()):
+                    if idx in seen:
+                        continue
+                    seen.add(idx)
+                    m = self._regexes[idx].search(text)
+                    if m:
+                        out.append((self.rules[idx], m.group(0), 1.0))
+        for lit in lits:
+            for idx in self._compound.get(lit, ()):
+                rule = self.rules[idx]
+                if idx in seen or id(rule) in fired or any(lit in w for w in matched_words):
+                    continue  # a word a token rule already read (着火 in 着火了) is not hidden
+                seen.add(idx)
+                out.append((rule, lit, COMPOUND_FACTOR))
+        return out
+
+    def match_words(self, words: list[str]) -> list[tuple[Rule, int, int, int]]:
+        """The PhraseMatcher's result for exact-word patterns (every hand-written rule, learned word pairs),
+        computed by dictionary look-ups on the jieba words: no spaCy Doc needs building. Token patterns
+        the Matcher must run (operators, other attributes) still go through spaCy."""
+        found: dict[int, list[int]] = {}
+        wr, sr = self._word_rules, self._seq_rules
+        n = len(words)
+
+        def hit(idx: int, start: int, end: int) -> None:
+            prev = found.get(idx)
+            if prev is None:
+                found[idx] = [start, end, 1]
+            else:
+                prev[2] += 1
+
+        for i, w in enumerate(words):
+            for idx in wr.get(w, ()):
+                hit(idx, i, i + 1)
+            for seq, idxs in sr.get(w, ()):
+                k = len(seq)
+                if i + k <= n and tuple(words[i:i + k]) == seq:
+                    for idx in idxs:
+                        hit(idx, i, i + k)
+        if len(self.matcher):
+            from spacy.tokens import Doc
+
+            doc = Doc(self.nlp.vocab, words=words, spaces=[False] * n)
+            with self._lock:
+                for key, start, end in self.matcher(doc):
+                    idx = self._index_of_key[key]
+                    prev = found.get(idx)
+                    if prev is None:
+                        found[idx] = [start, end, 1]
+                    else:
+                        prev[2] += 1
+                        if start < prev[0]:
+                            prev[0], prev[1] = start, end
+        rules = self.rules
+        out = [(rules[idx], s, e, c) for idx, (s, e, c) in found.items()]
+        out.sort(key=lambda t: (t[1], t[2]))
+        return out
 
     def match(self, doc: Any) -> list[tuple[Rule, int, int, int]]:
         found: dict[int, list[int]] = {}
@@ -441,6 +601,12 @@ def read_rule_file(path: Path) -> tuple[list[Rule], dict[str, Any]]:
             raise RuleError(f"{where}: intent label must be one of {INTENTS}")
         if not label:
             raise RuleError(f"{where}: missing label")
+        regex = str(obj.get("regex") or "")
+        if regex:
+            lits = obj.get("literals") or []
+            if not isinstance(lits, list) or not all(isinstance(x, str) and x for x in lits):
+                raise RuleError(f"{where}: literals must be a list of non-empty strings")
+            obj = {**obj, "pattern": regex}
         rid = str(obj.get("id") or f"{Path(path).stem}:{lineno}")
         if rid in seen_ids:
             rid = f"{rid}@{lineno}"
@@ -455,6 +621,9 @@ def read_rule_file(path: Path) -> tuple[list[Rule], dict[str, Any]]:
                 complaint=float(obj.get("complaint", 0.0)),
                 idf=float(obj.get("idf", 0.0)),
                 topic=bool(obj.get("topic", False)) or target == "category",
+                regex=regex,
+                public=bool(obj.get("public", False)),
+                literals=tuple(str(x) for x in (obj.get("literals") or [])) if regex else (),
                 note=str(obj.get("note", "")),
                 source=str(path),
             )
@@ -562,12 +731,14 @@ def _classify(text: str, rules: RuleSet) -> Classification:
     bound, spans = rules.scan(norm)
     if bound < SKIP_SCORE:
         return _unmatched()
-    doc = rules.nlp.make_doc(rules.focus(norm, spans))
-    matches = rules.match(doc)
-    return score(matches, doc, rules)
+    focus = rules.focus(norm, spans)
+    words = rules.nlp.tokenizer.words(focus) if focus else []
+    matches = rules.match_words(words)
+    return score(matches, words, rules, rules.char_hits(norm, spans, matches, words))
 
 
-def score(matches: list[tuple[Rule, int, int, int]], doc: Any, rules: RuleSet) -> Classification:
+def score(matches: list[tuple[Rule, int, int, int]], words: Sequence[str], rules: RuleSet,
+          extra: Sequence[tuple[Rule, str, float]] = ()) -> Classification:
     """Add up the evidence. ``matches``: (rule, start, end, occurrences) per rule that fired.
 
     Three general principles on top of the per-rule weights:
@@ -592,7 +763,9 @@ def score(matches: list[tuple[Rule, int, int, int]], doc: Any, rules: RuleSet) -
     tfidf: dict[str, float] = {}  # learned rules: feature value per pattern
     urgent = 0.0
     topic = False
+    place = False  # a topic word that is not a category word: a place, a body, the public, a service
     topic_bonus = 0.0
+    topic_kinds: set[str] = set()
     evidence: list[Evidence] = []
 
     def vote(label: str, span: tuple, w: float) -> None:
@@ -603,21 +776,26 @@ def score(matches: list[tuple[Rule, int, int, int]], doc: Any, rules: RuleSet) -
         if w > d.get(span, 0.0):
             d[span] = w
 
-    for rule, start, end, count in matches:
+    items: list[tuple[Rule, Any, int, str, float]] = [
+        (rule, "".join(words[start:end]), count, "".join(words[start:end]), 1.0) for rule, start, end, count in matches]
+    items += [(rule, text, 1, text, factor) for rule, text, factor in extra]  # the same words: one vote
+    for rule, span, count, matched, factor in items:
         target = rule.target
-        span = (start, end)
         if rule.idf:
             x = (1.0 + math.log(count)) * rule.idf
             tfidf[rule.pattern if isinstance(rule.pattern, str) else rule.pattern[0]] = x
             w = rule.weight * x
         else:
-            w = rule.weight
-        if rule.topic:
+            w = rule.weight * factor
+        if rule.topic or rule.public:
             topic = True
+            if target == "intent":
+                place = True
         if target == "intent":
             if rule.idf:
                 intent[rule.label] += w
             elif rule.topic:  # "a public matter": once, for whichever reading leads (see below)
+                topic_kinds.add(rule.id)
                 topic_bonus = max(topic_bonus, w)
             else:
                 vote(rule.label, span, w)
@@ -629,13 +807,22 @@ def score(matches: list[tuple[Rule, int, int, int]], doc: Any, rules: RuleSet) -
             intent["complaint"] -= w
             intent["consultation"] -= w
         if rule.complaint:
-            vote("complaint", span, rule.complaint)
-        evidence.append(Evidence(rule.id, target, rule.label, doc[start:end].text, rule.weight))
+            vote("complaint", span, rule.complaint * factor)
+        evidence.append(Evidence(rule.id, target, rule.label, matched, round(rule.weight * factor, 3)))
     for label, d in votes.items():
         intent[label] += sum(d.values())
+    if len(topic_kinds) > 1 and "topic.named_place" in topic_kinds:  # a named place and a body, the public...
+        topic_bonus += TOPIC_STACK
     if topic_bonus and max(intent["complaint"], intent["consultation"]) > 0:
         lead = "complaint" if intent["complaint"] >= intent["consultation"] else "consultation"
         intent[lead] += topic_bonus
+    if (LONE_PROBLEM_CAP is not None and not rules.category_bias and not place
+            and len(votes["complaint"]) <= 1 and intent["complaint"] > LONE_PROBLEM_CAP):
+        # one word (停电, 打架, 不见了, 老年痴呆) is all the complaint rests on: no public place or body,
+        # nothing else said about it
+        cut = intent["complaint"] - LONE_PROBLEM_CAP
+        intent["complaint"] -= cut
+        evidence.append(Evidence("gate.problem_word_alone", "intent", "complaint", "", -round(cut, 2)))
     if not topic and not rules.category_bias:
         for label in ("complaint", "consultation"):
             pen = NO_TOPIC_PENALTY[label]

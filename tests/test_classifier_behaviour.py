@@ -135,3 +135,35 @@ def test_classify_never_raises(rules, text):
     c = classify(text, rules)
     assert c.intent in ("complaint", "consultation", "other")
     assert 0.0 <= c.confidence <= 1.0
+
+
+# --- character-level rules (rules/chars.jsonl) and compound words -------------------------------------------
+def test_named_place_is_read_on_characters_not_jieba_words(rules):
+    c = classify("建议尽快修复K6县白云路的路灯", rules)
+    assert any(e.rule_id == "topic.named_place" for e in c.evidence)
+
+
+def test_public_thing_with_evaluative_adjective_is_a_complaint(rules):
+    c = classify("K3县乡村教师工资太低了", rules)
+    assert c.acted_intent(MIDDLE) == "complaint"
+    assert any(e.rule_id == "complaint.public_thing_bad" and "工资" in e.matched for e in c.evidence)
+
+
+def test_category_word_inside_a_longer_jieba_word_counts(rules):
+    c = classify("K市轨道交通规划建议", rules)
+    assert any(e.target == "category" and e.label == "road" and e.matched == "交通" for e in c.evidence)
+
+
+@pytest.mark.parametrize("text", ["你已经老年痴呆了", "不觉得你好看鼻子太塌了脸跟平面似的", "城管来啦？", "开始怀念医院了么？"])
+def test_casual_use_of_a_problem_word_is_not_a_ticket(rules, text):
+    assert acted(text, rules) == "other"
+
+
+def test_bad_regex_rule_is_a_clear_error(tmp_path):
+    from classifiers.pipeline import RuleError, build_ruleset
+
+    f = tmp_path / "bad.jsonl"
+    f.write_text('{"id": "x", "target": "intent", "label": "complaint", "regex": "(", "literals": ["a"]}\n',
+                 encoding="utf-8")
+    with pytest.raises(RuleError, match="bad regex"):
+        build_ruleset([f])

@@ -147,3 +147,26 @@ def test_bench_reports_both_throughputs(app, tmp_path):
     m = last_json(run(app, "bench", "classify", f, "--json", "--repeat-to", "30").stdout)
     assert set(m) == {"messages", "classifier_msgs_per_s", "jieba_msgs_per_s", "ratio", "rss_mb"}
     assert m["messages"] == 30 and m["ratio"] > 0 and m["rss_mb"] > 0
+
+
+def test_learned_rules_score_like_the_linear_model_they_come_from(tmp_path):
+    """The learned rules are a linear SVM written out: the pipeline's argmax equals the model's."""
+    import math
+    from collections import Counter
+
+    from classifiers.learn import _fit, _matrix, learn, tokenize_all
+
+    rows = [(r["留言主题"], r["一级标签"]) for r in csv.DictReader(TEDDY.open(encoding="utf-8"))]
+    out = tmp_path / "lin.jsonl"
+    learn(rows, out, min_support=1, min_weight=0.0)
+    own = load_rules([out], include_default=False)
+    docs = tokenize_all([t for t, _ in rows])
+    df = Counter(f for d in docs for f in d)
+    feats = sorted(df)
+    idf = {f: math.log((1 + len(docs)) / (1 + df[f])) + 1.0 for f in feats}
+    classes = sorted({lab for _, lab in rows})
+    x = _matrix(docs, feats, idf)
+    w, b = _fit(x, [lab for _, lab in rows], classes, 1.0)
+    model = (x @ w + b).argmax(1)
+    agree = sum(classify(t, own).category == classes[int(k)] for (t, _), k in zip(rows, model, strict=True))
+    assert agree / len(rows) >= 0.95
