@@ -113,6 +113,13 @@ class TicketService:
             TicketEvent(ticket_id=t.id, at=uow.now, actor_id=actor_id, action=action, from_status=before, to_status=t.status, note=note)
         )
 
+    def _workable(self, uow: UnitOfWork, actor: Actor, no: str, action: str) -> Ticket:
+        """The ticket, if this person may work it and `action` is allowed from its state."""
+        t = self.get(uow, no)
+        self.org.require_work(uow, actor, t)
+        self._check(t, action)
+        return t
+
     def _check(self, t: Ticket, action: str) -> None:
         if t.status not in ALLOWED[action]:
             raise InvalidTransition(no=t.no, status=t.status, action=action)
@@ -183,9 +190,7 @@ class TicketService:
         uow.emit(ev.Event(ev.TICKET_DISPATCHED, t.id, actor_id, {"unit": t.unit_code, "note": note}))
 
     def confirm(self, uow: UnitOfWork, actor: Actor, no: str) -> Ticket:
-        t = self.get(uow, no)
-        self.org.require_work(uow, actor, t)
-        self._check(t, "confirm")
+        t = self._workable(uow, actor, no, "confirm")
         t.status = "registered"
         t.created_at = t.created_at or uow.now
         self._audit(uow, t, actor.id, "confirm", "pending", "网格员确认立案")
@@ -201,18 +206,14 @@ class TicketService:
         self._dispatch(uow, t, None, self.org.route(uow, t.category, t.region_code), note="自动派单")
 
     def accept(self, uow: UnitOfWork, actor: Actor, no: str) -> Ticket:
-        t = self.get(uow, no)
-        self.org.require_work(uow, actor, t)
-        self._check(t, "accept")
+        t = self._workable(uow, actor, no, "accept")
         t.status, t.accepted_at = "accepted", uow.now
         self._audit(uow, t, actor.id, "accept", "dispatched")
         uow.emit(ev.Event(ev.TICKET_ACCEPTED, t.id, actor.id))
         return t
 
     def resolve(self, uow: UnitOfWork, actor: Actor, no: str, reply: str) -> Ticket:
-        t = self.get(uow, no)
-        self.org.require_work(uow, actor, t)
-        self._check(t, "resolve")
+        t = self._workable(uow, actor, no, "resolve")
         if not reply.strip():
             raise BadArgument(what="reply")
         before = t.status
@@ -228,9 +229,7 @@ class TicketService:
         return t
 
     def return_(self, uow: UnitOfWork, actor: Actor, no: str, reason: str) -> Ticket:
-        t = self.get(uow, no)
-        self.org.require_work(uow, actor, t)
-        self._check(t, "return")
+        t = self._workable(uow, actor, no, "return")
         if not reason.strip():
             raise BadArgument(what="reason")
         before = t.status
@@ -241,9 +240,7 @@ class TicketService:
         return t
 
     def transfer(self, uow: UnitOfWork, actor: Actor, no: str, unit_name: str) -> Ticket:
-        t = self.get(uow, no)
-        self.org.require_work(uow, actor, t)
-        self._check(t, "transfer")
+        t = self._workable(uow, actor, no, "transfer")
         unit = self.org.find_unit(uow, unit_name)
         if unit is None:
             raise BadArgument(what="unit", value=unit_name)
@@ -257,9 +254,7 @@ class TicketService:
         return bool(unit and unit.tier == "village" and unit.region_code == t.region_code)
 
     def recategorise(self, uow: UnitOfWork, actor: Actor, no: str, category: str) -> Ticket:
-        t = self.get(uow, no)
-        self.org.require_work(uow, actor, t)
-        self._check(t, "recat")
+        t = self._workable(uow, actor, no, "recat")
         key = self.category_key(category)
         before_cat = t.category
         t.category = key
@@ -275,9 +270,7 @@ class TicketService:
         raise BadArgument(what="category", value=name)
 
     def dismiss(self, uow: UnitOfWork, actor: Actor, no: str, reason: str = "") -> Ticket:
-        t = self.get(uow, no)
-        self.org.require_work(uow, actor, t)
-        self._check(t, "dismiss")
+        t = self._workable(uow, actor, no, "dismiss")
         before = t.status
         t.status, t.closed_at, t.close_reason = "dismissed", uow.now, "not_a_complaint"
         self._audit(uow, t, actor.id, "dismiss", before, reason or "不是诉求")
