@@ -86,6 +86,13 @@ _RUN_RE = re.compile(r"[\u4E00-\u9FD5a-zA-Z0-9+#&\._%\-]+")
 _WS_RE = re.compile(r"[ \t\u3000]+")
 
 
+def _block_cutter() -> Any:
+    """jieba's cutter of one Han/alnum block (precise mode, no HMM), or None if this jieba lacks it."""
+    dt = _jieba().dt
+    dt.check_initialized()
+    return getattr(dt, "_Tokenizer__cut_DAG_NO_HMM", None)
+
+
 class RuleError(ValueError):
     """A rule file is malformed (names the file and line)."""
 
@@ -469,6 +476,34 @@ class RuleSet:
                 merged.append([s, e])
         return " ".join(text[s:e] for s, e in merged)
 
+    def focus_words(self, text: str, spans: list[tuple[int, int]]) -> list[str]:
+        """jieba's words (precise mode, no HMM) of ``focus(text, spans)``.
+
+        Each focus part is one Han/alnum block in jieba's own sense, so it is cut by jieba's block cutter
+        directly (what ``jieba.lcut`` does for such a block, without splitting the text again)."""
+        part = self.focus(text, spans)
+        if not part:
+            return []
+        cut_block = _block_cutter()
+        if cut_block is None or self._whole_text:
+            return self.nlp.tokenizer.words(part)
+        import jieba
+
+        han, skip = jieba.re_han_default, jieba.re_skip_default
+        out: list[str] = []
+        for blk in han.split(part):  # jieba.Tokenizer.cut's own loop (precise mode, HMM off)
+            if not blk:
+                continue
+            if han.match(blk):
+                out.extend(cut_block(blk))
+            else:
+                for x in skip.split(blk):
+                    if skip.match(x):
+                        out.append(x)
+                    elif x:
+                        out.extend(x)
+        return out
+
     def char_hits(self, text: str, spans: list[tuple[int, int]], matches: list[tuple[Rule, int, int, int]],
                   words: Sequence[str] = ()) -> list[tuple[Rule, str, float]]:
         """Rules matched on characters rather than tokens: (rule, matched text, factor).
@@ -731,8 +766,7 @@ def _classify(text: str, rules: RuleSet) -> Classification:
     bound, spans = rules.scan(norm)
     if bound < SKIP_SCORE:
         return _unmatched()
-    focus = rules.focus(norm, spans)
-    words = rules.nlp.tokenizer.words(focus) if focus else []
+    words = rules.focus_words(norm, spans)
     matches = rules.match_words(words)
     return score(matches, words, rules, rules.char_hits(norm, spans, matches, words))
 
