@@ -243,7 +243,7 @@ class Announcer:
 
     def on_platform_down(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
         down = e.data.get("platform")
-        text = f"【告警】{down} 连接中断：{e.data.get('detail', '')}"
+        text = texts.platform_down(str(down), str(e.data.get("detail", "")))
         for p in self.org.admins(uow):
             for acc in uow.org.accounts_of(p.id):  # type: ignore[arg-type]
                 if acc.platform != down and acc.platform in e.data.get("live_platforms", []):

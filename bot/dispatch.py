@@ -56,8 +56,8 @@ STATUS_FOR = {
 # Staff commands on a ticket: the word the reply uses, and the prompt when the argument is missing.
 STAFF_ACTIONS = {
     "accept": ("签收", None),
-    "resolve": ("办结", "请回复本消息，写明工单 {no} 的办理结果。"),
-    "return": ("退单", "请回复本消息，写明退回工单 {no} 的原因。"),
+    "resolve": ("办结", texts.PROMPT_RESOLVE),
+    "return": ("退单", texts.PROMPT_RETURN),
     "transfer": ("转办", None),
     "recat": ("改类", None),
     "dismiss": ("撤销", None),
@@ -317,7 +317,7 @@ class Dispatcher:
         if group is None:
             raise _Refusal("group_only")
         if not cmd.arg:
-            raise BadArgument(hint="绑定 村名，如：绑定 和平村")
+            raise BadArgument(hint=texts.HINT_BIND)
         g = self.services.org.bind(uow, actor, row.platform, row.chat_id, cmd.arg, row.chat_title)
         region = uow.org.region(g.region_code)  # type: ignore[arg-type]
         self._reply(uow, row, texts.bound(g.title, region.name if region else cmd.arg))
@@ -336,7 +336,7 @@ class Dispatcher:
             at = datetime.fromisoformat(f"{m.group(1)} {m.group(2)}").replace(tzinfo=texts.TZ)
             rest = rest.strip()[m.end():]
         if ":" not in tags_spec and "：" not in tags_spec:
-            raise BadArgument(hint="发通知 标签 [时间] 内容，如：发通知 township:青石镇 2026-12-01 09:00 明天停水")
+            raise BadArgument(hint=texts.HINT_NOTICE)
         notices = NoticeService()
         tags = parse_tags(tags_spec)
         n = notices.create(uow, rest, tags, at, actor.id)
@@ -369,8 +369,8 @@ class Dispatcher:
             self._prompt(uow, row, actor, t, f"{cmd.name}_prompt", prompt.format(no=t.no))
             return RESULT_COMMAND
         if not cmd.arg and cmd.name in ("transfer", "recat"):
-            choices = "单位名称" if cmd.name == "transfer" else f"类别（{'、'.join(c.label for c in self.config.categories.values())}）"
-            raise BadArgument(hint=f"{label} {t.no} {choices}")
+            labels = [c.label for c in self.config.categories.values()]
+            raise BadArgument(hint=texts.hint_transfer(t.no) if cmd.name == "transfer" else texts.hint_recat(t.no, labels))
         tickets = self.services.tickets
         apply = {
             "accept": lambda: tickets.accept(uow, actor, t.no),
@@ -388,7 +388,7 @@ class Dispatcher:
 
     def _prompt(self, uow: UnitOfWork, row: InboxMessage, actor: Actor, t: Ticket, purpose: str, text: str) -> None:
         if row.callback_id:
-            enqueue(uow, Outbound(platform=row.platform, chat_id=row.chat_id, chat_type=ChatType(row.chat_type), text="请输入",
+            enqueue(uow, Outbound(platform=row.platform, chat_id=row.chat_id, chat_type=ChatType(row.chat_type), text=texts.PROMPT_TYPE,
                                   callback_id=row.callback_id), purpose="callback_answer", inbox_id=row.id)
         enqueue(uow, Outbound(platform=row.platform, chat_id=row.chat_id, chat_type=ChatType(row.chat_type), text=text,
                               force_reply=True), purpose=purpose, ticket_id=t.id, inbox_id=row.id, person_id=actor.id)
@@ -425,11 +425,7 @@ class _Refusal(ShanzhiError):
 
 
 def _hint(command: str, config: Config) -> str:
-    examples = {
-        "resolve": "办结 工单号 办理结果", "return": "退单 工单号 原因", "transfer": "转办 工单号 单位名称",
-        "recat": "改类 工单号 类别", "rate": "回复 1 满意 / 2 基本满意 / 3 不满意", "bind": "绑定 村名",
-    }
-    return examples.get(command, "发送 帮助 查看命令")
+    return texts.HINTS.get(command, texts.HINT_DEFAULT)
 
 
 def _values_from(msg: Inbound, variant: str, now: datetime) -> dict:

@@ -163,6 +163,30 @@ def my_tickets_header(n: int) -> str:
     return f"您的工单（{n} 件）："
 
 
+PROMPT_RESOLVE = "请回复本消息，写明工单 {no} 的办理结果。"
+PROMPT_RETURN = "请回复本消息，写明退回工单 {no} 的原因。"
+PROMPT_TYPE = "请输入"
+HINT_BIND = "绑定 村名，如：绑定 和平村"
+HINT_NOTICE = "发通知 标签 [时间] 内容，如：发通知 township:青石镇 2026-12-01 09:00 明天停水"
+HINTS = {
+    "resolve": "办结 工单号 办理结果", "return": "退单 工单号 原因", "transfer": "转办 工单号 单位名称",
+    "recat": "改类 工单号 类别", "rate": "回复 1 满意 / 2 基本满意 / 3 不满意", "bind": "绑定 村名",
+}
+HINT_DEFAULT = "发送 帮助 查看命令"
+
+
+def hint_transfer(no: str) -> str:
+    return f"转办 {no} 单位名称"
+
+
+def hint_recat(no: str, labels: list[str]) -> str:
+    return f"改类 {no} 类别（{'、'.join(labels)}）"
+
+
+def platform_down(platform: str, detail: str) -> str:
+    return f"【告警】{platform} 连接中断：{detail}"
+
+
 def done(action: str, no: str) -> str:
     return f"已{action}：{no}"
 
