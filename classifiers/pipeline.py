@@ -93,6 +93,57 @@ def _block_cutter() -> Any:
     return getattr(dt, "_Tokenizer__cut_DAG_NO_HMM", None)
 
 
+_ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+
+
+def cut_block_no_hmm(sentence: str, freq: dict[str, int], logtotal: float) -> list[str]:
+    """jieba's precise-mode cut of one Han/alnum block without HMM (``Tokenizer.__cut_DAG_NO_HMM``):
+    the same dictionary, the same DAG, the same maximum-probability route with the same tie-breaking
+    (larger end wins) and the same float arithmetic, so the same words -- computed in one right-to-left
+    pass without building the DAG dict and the generator of tuples (a test checks equality with jieba)."""
+    n = len(sentence)
+    score = [0.0] * (n + 1)
+    end = [0] * (n + 1)
+    log = math.log
+    get = freq.get
+    for idx in range(n - 1, -1, -1):
+        best = -math.inf
+        best_x = -1
+        i = idx
+        f = get(sentence[idx])
+        while f is not None:  # frag in freq
+            if f:
+                v = log(f) - logtotal + score[i + 1]
+                if v >= best:  # max((v, x)) over ascending x: ties go to the larger x
+                    best, best_x = v, i
+            i += 1
+            if i >= n:
+                break
+            f = get(sentence[idx:i + 1])
+        if best_x < 0:
+            best = log(freq.get(sentence[idx]) or 1) - logtotal + score[idx + 1]
+            best_x = idx
+        score[idx] = best
+        end[idx] = best_x
+    out: list[str] = []
+    x = 0
+    buf = ""
+    alnum = _ASCII_ALNUM
+    while x < n:
+        y = end[x] + 1
+        if y == x + 1 and sentence[x] in alnum:
+            buf += sentence[x]
+        else:
+            if buf:
+                out.append(buf)
+                buf = ""
+            out.append(sentence[x:y])
+        x = y
+    if buf:
+        out.append(buf)
+    return out
+
+
 class RuleError(ValueError):
     """A rule file is malformed (names the file and line)."""
 
@@ -421,32 +472,64 @@ class RuleSet:
             for lit in _required_literals(self.rules[idx]) or []:
                 self._regex_lits.setdefault(lit, []).append(idx)
         for lit, vals in entries.items():
-            auto.add_word(lit, (len(lit), tuple(vals)))
+            # token: some token rule needs the literal (its words must be segmented); a literal only regex
+            # rules need is read on the characters (char_hits) and needs no segmentation around it
+            token = any(idx not in self._regexes for idx, _pos in vals)
+            auto.add_word(lit, (len(lit), tuple(vals), token))
         if entries:
             auto.make_automaton()
             self._automaton = auto
         else:
             self._automaton = None
 
-    def scan(self, text: str) -> tuple[float, list[tuple[int, int]]]:
-        """(upper bound of the actionable score, spans of literal hits)."""
+    def scan(self, text: str) -> tuple[float, list[tuple[int, int]], list[tuple[int, int]]]:
+        """(upper bound of the actionable score, spans of literal hits, spans of token-rule literal hits).
+
+        A regex rule's literal only says the regex *may* match: when the other rules cannot reach
+        SKIP_SCORE, the few regexes whose literals occur are run to see whether they do (K6县 is a named
+        place, 县 alone is not)."""
         if self._automaton is None:
-            return (math.inf if self._unfilterable else 0.0), []
+            return (math.inf if self._unfilterable else 0.0), [], []
         seen: dict[int, float] = {}
         topic = 0.0  # topic intent rules add their largest weight once (see score)
         spans: list[tuple[int, int]] = []
+        token_spans: list[tuple[int, int]] = []
+        pending: dict[int, float] = {}  # regex rules whose literals occur
         rules = self.rules
-        for end, (n, vals) in self._automaton.iter(text):
-            spans.append((end + 1 - n, end + 1))
+        regexes = self._regexes
+        for end, (n, vals, token) in self._automaton.iter(text):
+            span = (end + 1 - n, end + 1)
+            spans.append(span)
+            if token:
+                token_spans.append(span)
             for idx, pos in vals:
                 if pos:
+                    if idx in regexes:
+                        pending[idx] = pos
+                        continue
                     r = rules[idx]
                     if r.topic and r.target == "intent" and not r.idf:
                         topic = max(topic, pos)
                     else:
                         seen[idx] = pos
-        bound = math.inf if self._unfilterable else sum(seen.values()) + topic
-        return bound, spans
+        if self._unfilterable:
+            return math.inf, spans, token_spans
+        bound = sum(seen.values()) + topic
+        if pending and bound < SKIP_SCORE:
+            rx_topic = topic
+            extra = 0.0
+            for idx, pos in pending.items():
+                r = rules[idx]
+                is_topic = r.topic and r.target == "intent"
+                if is_topic and pos <= rx_topic:
+                    continue
+                if regexes[idx].search(text):
+                    if is_topic:
+                        rx_topic = pos
+                    else:
+                        extra += pos
+            bound += extra + (rx_topic - topic)
+        return bound, spans, token_spans
 
     def can_be_actionable(self, text: str) -> bool:
         """Prefilter: can the positive rules whose words occur in ``text`` reach SKIP_SCORE?"""
@@ -456,10 +539,18 @@ class RuleSet:
         """The parts of ``text`` rules can match: each hit widened to its whole Han/alnum run(s)."""
         if self._whole_text or not spans:
             return text if self._whole_text else ""
+        # overlapping or touching hits are one stretch of text: its window is the union of theirs
+        joined: list[list[int]] = []
+        for s, e in sorted(spans):
+            if joined and s <= joined[-1][1]:
+                if e > joined[-1][1]:
+                    joined[-1][1] = e
+            else:
+                joined.append([s, e])
         runs = [(m.start(), m.end()) for m in _RUN_RE.finditer(text)]
         starts = [r[0] for r in runs]
         wide: list[tuple[int, int]] = []
-        for s, e in spans:
+        for s, e in joined:
             i = bisect.bisect_right(starts, s) - 1
             if i >= 0 and runs[i][0] <= s < runs[i][1]:
                 s = runs[i][0] if FOCUS_WINDOW is None else max(runs[i][0], s - FOCUS_WINDOW)
@@ -490,12 +581,14 @@ class RuleSet:
         import jieba
 
         han, skip = jieba.re_han_default, jieba.re_skip_default
+        dt = jieba.dt
+        freq, logtotal = dt.FREQ, math.log(dt.total)
         out: list[str] = []
         for blk in han.split(part):  # jieba.Tokenizer.cut's own loop (precise mode, HMM off)
             if not blk:
                 continue
             if han.match(blk):
-                out.extend(cut_block(blk))
+                out.extend(cut_block_no_hmm(blk, freq, logtotal))
             else:
                 for x in skip.split(blk):
                     if skip.match(x):
@@ -763,10 +856,10 @@ def _classify(text: str, rules: RuleSet) -> Classification:
     norm = normalize(text)
     if not norm:
         return _unmatched()
-    bound, spans = rules.scan(norm)
+    bound, spans, token_spans = rules.scan(norm)
     if bound < SKIP_SCORE:
         return _unmatched()
-    words = rules.focus_words(norm, spans)
+    words = rules.focus_words(norm, token_spans)
     matches = rules.match_words(words)
     return score(matches, words, rules, rules.char_hits(norm, spans, matches, words))
 

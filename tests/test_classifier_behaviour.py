@@ -167,3 +167,24 @@ def test_bad_regex_rule_is_a_clear_error(tmp_path):
                  encoding="utf-8")
     with pytest.raises(RuleError, match="bad regex"):
         build_ruleset([f])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet="村口路灯坏了三天晚上黑漆漆的请问低保怎么申请县区镇政府投诉噪音扰民a1b2K6县", max_size=40))
+def test_fast_block_cutter_gives_jiebas_words(rules, text):
+    import math
+
+    import jieba
+
+    from classifiers.pipeline import _block_cutter, cut_block_no_hmm
+
+    cut = _block_cutter()
+    for blk in jieba.re_han_default.split(text):
+        if blk and jieba.re_han_default.match(blk):
+            assert cut_block_no_hmm(blk, jieba.dt.FREQ, math.log(jieba.dt.total)) == list(cut(blk))
+
+
+def test_named_place_literal_alone_does_not_force_segmentation(rules):
+    # 街 is a literal of the named-place regex: only a named street (白云街) raises the prefilter's bound
+    assert rules.scan("去逛街好玩吗")[0] < 1.0
+    assert rules.scan("白云街好玩吗")[0] >= 1.0
