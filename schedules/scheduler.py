@@ -54,7 +54,8 @@ class LeaderLock:
             return True
         conn = self.engine.connect()
         try:
-            got = bool(conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}).scalar())
+            # Keyed by schema as well: one leader per deployment, even when several share a database.
+            got = bool(conn.execute(sa.text("SELECT pg_try_advisory_lock(:k, hashtext(current_schema()))"), {"k": self.key % 2**31}).scalar())
             conn.commit()
         except Exception:
             conn.close()
@@ -69,7 +70,7 @@ class LeaderLock:
     def release(self) -> None:
         if self._conn is not None:
             try:
-                self._conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
+                self._conn.execute(sa.text("SELECT pg_advisory_unlock(:k, hashtext(current_schema()))"), {"k": self.key % 2**31})
                 self._conn.commit()
             except Exception:  # noqa: BLE001 - closing the connection drops the lock anyway
                 log.warning("advisory unlock failed; closing the connection drops it", exc_info=True)
