@@ -129,19 +129,12 @@ class Announcer:
     def on_ticket_opened(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
         assert t is not None
         unit = self.unit_name(uow, t.unit_code)
-        deadline = t.deadline or self._deadline(t, uow)
+        deadline = t.deadline  # set by the dispatch that always follows opening, in the same unit of work
         label = self.config.category_label(t.category)
         if t.private:
             self.tell_reporters(uow, t, texts.receipt_private(t.no, label, unit, deadline), purpose="receipt")
             return
         self.tell_reporters(uow, t, texts.receipt(t.no, label, unit, deadline, t.urgent, t.text), purpose="receipt")
-
-    def _deadline(self, t: Ticket, uow: UnitOfWork):  # type: ignore[no-untyped-def]
-        from services.workcalendar import WorkCalendar
-
-        cal = WorkCalendar(holidays=self.config.calendar.holidays, workdays=self.config.calendar.workdays)
-        cat = self.config.categories.get(t.category) or self.config.categories["other"]
-        return cal.urgent_deadline(uow.now, cat.urgent_hours) if t.urgent else cal.deadline(uow.now, cat.limit_days)
 
     def on_ticket_pending(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
         assert t is not None

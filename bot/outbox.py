@@ -6,7 +6,6 @@ attempt to send it: a crash after the commit loses nothing, the delivery loop se
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 
 from bot.messages import Button, ChatType, Outbound
@@ -76,7 +75,3 @@ def pick_account(uow: UnitOfWork, person: Person, platform: str | None) -> Accou
         if acc.platform == platform:
             return acc
     return accounts[0] if accounts else None
-
-
-def dumps(obj: object) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=str)

@@ -22,7 +22,3 @@ def mask(text: str) -> str:
     text = _MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
     text = _LANDLINE.sub(lambda m: f"{m.group(1)}-****{m.group(3)}", text)
     return text
-
-
-def contains_personal_number(text: str) -> bool:
-    return mask(text) != text

@@ -31,7 +31,6 @@ from storage.models import (
 )
 
 OPEN_STATUSES = ("pending", "registered", "dispatched", "accepted", "returned")
-ACTIVE_STATUSES = OPEN_STATUSES + ("resolved", "followup")
 
 
 def _locking(session: Session, stmt):  # type: ignore[no-untyped-def]
