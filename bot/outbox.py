@@ -22,33 +22,30 @@ def enqueue(
     inbox_id: int | None = None,
     person_id: int | None = None,
     flush: bool = True,
-) -> OutboxMessage:
-    """Record an outbound message; `flush=False` when the caller does not need its id now (the
-    row is then written with the transaction's next flush, batched with the others)."""
-    return uow.outbox.add(
-        OutboxMessage(
-            platform=out.platform,
-            chat_id=out.chat_id,
-            chat_type=out.chat_type.value,
-            text=out.text,
-            reply_to=out.reply_to,
-            mentions=[list(m) for m in out.mentions] or None,
-            buttons=[[asdict(b) for b in row] for row in out.buttons] or None,
-            fallback_chat_id=out.fallback_chat_id,
-            recipient_name=out.recipient_name,
-            recipient_person_id=person_id,
-            callback_id=out.callback_id,
-            force_reply=out.force_reply,
-            urgent=out.urgent,
-            purpose=purpose,
-            ticket_id=ticket_id,
-            inbox_id=inbox_id,
-            status="pending",
-            created_at=uow.now,
-            next_attempt_at=uow.now,
-        ),
-        flush=flush,
-    )
+) -> OutboxMessage | None:
+    """Record an outbound message. With `flush` the row is written now and returned (its id is
+    wanted); without, it goes out with the transaction's next statement or commit, batched with
+    the others, and nothing is returned."""
+    values = _row(uow, out, purpose=purpose, ticket_id=ticket_id, inbox_id=inbox_id, person_id=person_id)
+    if flush:
+        return uow.outbox.add(OutboxMessage(**values))
+    uow.outbox.append(values)
+    return None
+
+
+def _row(uow: UnitOfWork, out: Outbound, *, purpose: str, ticket_id: int | None, inbox_id: int | None,
+         person_id: int | None) -> dict:
+    """The outbox columns of a message (every column, so rows of a batch share one INSERT)."""
+    return {
+        "platform": out.platform, "chat_id": out.chat_id, "chat_type": out.chat_type.value, "text": out.text,
+        "reply_to": out.reply_to, "mentions": [list(m) for m in out.mentions] or None,
+        "buttons": [[asdict(b) for b in row] for row in out.buttons] or None,
+        "fallback_chat_id": out.fallback_chat_id, "recipient_name": out.recipient_name,
+        "recipient_person_id": person_id, "callback_id": out.callback_id, "force_reply": out.force_reply,
+        "urgent": out.urgent, "purpose": purpose, "ticket_id": ticket_id, "inbox_id": inbox_id,
+        "status": "pending", "attempts": 0, "created_at": uow.now, "next_attempt_at": uow.now,
+        "sent_at": None, "sent_message_id": None, "error": None,
+    }
 
 
 def to_outbound(row: OutboxMessage) -> Outbound:

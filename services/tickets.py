@@ -109,9 +109,7 @@ class TicketService:
 
     def _audit(self, uow: UnitOfWork, t: Ticket, actor_id: int | None, action: str, before: str | None, note: str | None = None) -> None:
         t.updated_at = uow.now
-        uow.tickets.add_event(
-            TicketEvent(ticket_id=t.id, at=uow.now, actor_id=actor_id, action=action, from_status=before, to_status=t.status, note=note)
-        )
+        uow.tickets.add_event(t.id, uow.now, actor_id, action, before, t.status, note)  # type: ignore[arg-type]
 
     def _workable(self, uow: UnitOfWork, actor: Actor, no: str, action: str) -> Ticket:
         """The ticket, if this person may work it and `action` is allowed from its state."""

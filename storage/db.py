@@ -81,7 +81,11 @@ def is_unreachable(exc: BaseException) -> bool:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, class_=Session, expire_on_commit=False, autoflush=True)
+    from storage.appends import install
+
+    factory = sessionmaker(engine, class_=Session, expire_on_commit=False, autoflush=True)
+    install(factory)
+    return factory
 
 
 def alembic_config(url: str):  # type: ignore[no-untyped-def]

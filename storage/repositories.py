@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from sqlmodel import col, select
 
+from storage.appends import append
 from storage.models import (
     Account,
     ChatGroup,
@@ -29,6 +30,9 @@ from storage.models import (
     TicketReporter,
     Unit,
 )
+
+_EVENT_TABLE: sa.Table = TicketEvent.__table__  # type: ignore[attr-defined]
+_OUTBOX_TABLE: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
 
 OPEN_STATUSES = ("pending", "registered", "dispatched", "accepted", "returned")
 
@@ -121,12 +125,15 @@ class OutboxRepo:
     def __init__(self, session: Session) -> None:
         self.s = session
 
-    def add(self, row: OutboxMessage, *, flush: bool = True) -> OutboxMessage:
-        """Record a row; without `flush` it is written with the next flush (in one batch with the others)."""
+    def add(self, row: OutboxMessage) -> OutboxMessage:
+        """Record a row now (its id is wanted, e.g. by a notice's delivery record)."""
         self.s.add(row)
-        if flush:
-            self.s.flush()
+        self.s.flush()
         return row
+
+    def append(self, values: dict) -> None:
+        """Record a row with the transaction's next statement or commit, batched with the others."""
+        append(self.s, _OUTBOX_TABLE, values)
 
     def due(self, now: datetime, limit: int = 200, platforms: Sequence[str] | None = None) -> list[OutboxMessage]:
         """Rows to send now, oldest first; urgent ones ahead. 'sending' rows were in flight at a crash."""
@@ -343,8 +350,11 @@ class TicketRepo:
         ).one()
         return int(row[0])
 
-    def add_event(self, ev: TicketEvent) -> None:
-        self.s.add(ev)
+    def add_event(self, ticket_id: int, at: datetime, actor_id: int | None, action: str, from_status: str | None,
+                  to_status: str | None, note: str | None) -> None:
+        """An audit row, written with the transaction's next statement or commit (batched)."""
+        append(self.s, _EVENT_TABLE, {"ticket_id": ticket_id, "at": at, "actor_id": actor_id, "action": action,
+                                      "from_status": from_status, "to_status": to_status, "note": note})
 
     def events(self, ticket_id: int) -> list[TicketEvent]:
         return list(self.s.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)).all())
