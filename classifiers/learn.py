@@ -1,8 +1,9 @@
 """Learn readable rules from labelled CSVs (``shanzhi rules learn``).
 
 1. Segment every text with the classifier's own tokenizer (spaCy blank zh + jieba).
-2. Features: jieba tokens and adjacent token pairs occurring in at least ``min_support`` messages,
-   valued as sublinear tf-idf (1 + ln count) * idf, each message's vector L2-normalised.
+2. Features: jieba tokens, adjacent token pairs and character bigrams (inside runs of Chinese
+   characters: ``CHAR_NGRAM``) occurring in at least ``min_support`` messages, valued as sublinear
+   tf-idf (1 + ln count) * idf, each message's vector L2-normalised.
 3. Fit a one-vs-rest linear SVM (scikit-learn LinearSVC, L2, squared hinge): one weight per
    (feature, label) and one bias per label -- the model a data scientist would reach for, written
    out as rules, so the rules score exactly as that linear model does (pipeline.score sums
@@ -11,7 +12,8 @@
    ranking is unchanged, every rule adds evidence) and drop tiny ones (``min_weight``);
    ``per_label`` (0: all) keeps only the strongest rules per label.
 5. Write them as JSONL rules in the same format as the hand-written ones: a token string is a
-   PhraseMatcher pattern, a pair is a Matcher token pattern; a meta line carries the label priors.
+   PhraseMatcher pattern, a pair is a Matcher token pattern, a character bigram a ``"chars": true``
+   pattern (its characters counted anywhere in the text); a meta line carries the label priors.
 
 Labels that are all intents (complaint/consultation/other) give intent rules; anything else gives
 category rules (a county's own taxonomy) that replace the default category rules when the file is
@@ -35,6 +37,12 @@ from classifiers.pipeline import RULES_DIR, _make_nlp, load_userdict, normalize
 from classifiers.types import DEFAULT_CATEGORIES, INTENTS
 
 _WORD_RE = re.compile(r"[\u4e00-\u9fffa-z0-9]")
+_HAN_RUN_RE = re.compile(r"[\u4e00-\u9fff]+")  # = pipeline._HAN_RUN_RE: where character rules are counted
+#: Character n-grams (inside runs of Chinese characters) are features too, written as ``"chars": true`` rules:
+#: short subjects carry much of their meaning in pieces jieba's words hide (公交 in 公交车站, 噪音 in 噪音扰民).
+#: 0: words and word pairs only.
+CHAR_NGRAM = 2
+CHAR_PREFIX = "chars:"
 KEEP_STOPWORDS = True
 _STOP = set("的了是在我你他她它们这那个也就都和与及或而呢吗啊吧哦呀嘛着过把被给让对向从到为以之其")
 
@@ -79,8 +87,9 @@ def read_labelled(
     return out
 
 
-def _features(tokens: list[str]) -> Counter[str]:
-    """Token and adjacent-token-pair counts (pairs never span whitespace or punctuation)."""
+def _features(tokens: list[str], text: str = "", char_ngram: int = 0) -> Counter[str]:
+    """Token and adjacent-token-pair counts (pairs never span whitespace or punctuation), plus the counts of the
+    character n-grams of ``text`` inside its runs of Chinese characters (``chars:`` + the characters)."""
     feats: Counter[str] = Counter()
     prev: str | None = None
     for t in tokens:
@@ -92,14 +101,24 @@ def _features(tokens: list[str]) -> Counter[str]:
         if prev is not None and (prev not in _STOP or t not in _STOP):
             feats[f"{prev} {t}"] += 1
         prev = t
+    if char_ngram:
+        for run in _HAN_RUN_RE.findall(text):
+            for i in range(len(run) - char_ngram + 1):
+                feats[CHAR_PREFIX + run[i:i + char_ngram]] += 1
     return feats
 
 
-def tokenize_all(texts: Sequence[str]) -> list[Counter[str]]:
+def tokenize_all(texts: Sequence[str], char_ngram: int | None = None) -> list[Counter[str]]:
+    """The features of each text (see ``_features``); ``char_ngram`` None: ``CHAR_NGRAM``."""
     for f in sorted(RULES_DIR.glob("*.txt")):
         load_userdict(f)
     nlp = _make_nlp()
-    return [_features([t.text for t in nlp.make_doc(normalize(x))]) for x in texts]
+    k = CHAR_NGRAM if char_ngram is None else char_ngram
+    out = []
+    for x in texts:
+        norm = normalize(x)
+        out.append(_features([t.text for t in nlp.make_doc(norm)], norm, k))
+    return out
 
 
 def _log_odds(docs: list[Counter[str]], labels: list[str], min_support: int) -> dict[str, list[tuple[str, float, int]]]:
@@ -179,6 +198,7 @@ def learn(
     c: float = 1.0,
     min_weight: float = 0.02,
     source: str = "",
+    char_ngram: int | None = None,
 ) -> LearnReport:
     """Mine rules from (text, label) rows and write them to ``out``."""
     if not rows:
@@ -189,7 +209,7 @@ def learn(
     if len(classes) < 2:
         raise ValueError(f"need at least two labels, got {classes}")
     target = "intent" if set(classes) <= set(INTENTS) else "category"
-    docs = tokenize_all(texts)
+    docs = tokenize_all(texts, char_ngram)
     df: Counter[str] = Counter()
     for d in docs:
         df.update(d.keys())
@@ -208,7 +228,9 @@ def learn(
     lines: list[str] = []
     counts = Counter(labels)
     b = b - b.max()
-    method = (f"jieba words and adjacent word pairs in >= {min_support} messages; one-vs-rest linear SVM (C={c}) "
+    k = CHAR_NGRAM if char_ngram is None else char_ngram
+    grams = f", character {k}-grams (\"chars\": true)" if k else ""
+    method = (f"jieba words, adjacent word pairs{grams} in >= {min_support} messages; one-vs-rest linear SVM (C={c}) "
               "on their L2-normalised sublinear tf-idf; each word's weights shifted so the smallest is 0 (the "
               "ranking of labels is unchanged) and weights under {min_weight} dropped; score of a label = "
               "prior + sum(weight * (1 + ln count) * idf) / norm, the norm taken over the words that fired")
@@ -242,7 +264,8 @@ def learn(
     safe = re.compile(r"[^0-9a-zA-Z\u4e00-\u9fff]+")
     for lab in classes:
         for k, (weight, f) in enumerate(sorted(per.get(lab, []), key=lambda t: -t[0]), 1):
-            parts = f.split(" ")
+            chars = f.startswith(CHAR_PREFIX)
+            parts = [f[len(CHAR_PREFIX):]] if chars else f.split(" ")
             pattern: Any = parts[0] if len(parts) == 1 else [{"ORTH": p} for p in parts]
             rule = {
                 "id": f"learned.{safe.sub('_', lab)}.{k:04d}",
@@ -251,6 +274,7 @@ def learn(
                 "weight": round(weight, 4),
                 "idf": round(idf[f], 4),
                 "pattern": pattern,
+                **({"chars": True} if chars else {}),
                 "support": dict(support[f]),
             }
             lines.append(json.dumps(rule, ensure_ascii=False))

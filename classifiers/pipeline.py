@@ -68,6 +68,11 @@ NO_TOPIC_CAP = 1.2
 #: service is named: "你已经老年痴呆了", "鼻子太塌了") is at most this (None: off).
 LONE_PROBLEM_CAP: float | None = 1.2
 
+#: In a written report or question (a ``"written": true`` structure rule fired: it names a place or body and states
+#: a matter, with no chat marker), the words that otherwise mark an ad, a notice or a cadre's update (出售, 扫码,
+#: 公告, 到达) name the matter reported, not what the message does: their votes for "other" count this much.
+WRITTEN_OTHER_FACTOR = 0.5
+
 #: A category word of at least this many characters also counts inside a longer jieba word
 #: (轨道交通 → 交通, 排污口 → 排污), at COMPOUND_FACTOR of its weights.
 COMPOUND_MIN_CHARS = 2
@@ -84,6 +89,8 @@ _CTRL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u
 #: jieba's own block pattern (jieba.re_han_default): it segments each such run independently.
 _RUN_RE = re.compile(r"[\u4E00-\u9FD5a-zA-Z0-9+#&\._%\-]+")
 _WS_RE = re.compile(r"[ \t\u3000]+")
+#: Runs of Chinese characters: learned character rules (``"chars": true``) count their pattern inside these.
+_HAN_RUN_RE = re.compile(r"[\u4e00-\u9fff]+")
 
 
 def _block_cutter() -> Any:
@@ -96,14 +103,39 @@ def _block_cutter() -> Any:
 _ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
-def cut_block_no_hmm(sentence: str, freq: dict[str, int], logtotal: float) -> list[str]:
+_LOGP_LOCK = threading.Lock()
+_LOGP: tuple[tuple[int, int, int], dict[str, Any]] | None = None
+
+
+def logprob_table(freq: dict[str, int], total: int) -> dict[str, Any]:
+    """jieba's dictionary as log-probabilities: ``log(freq) - log(total)`` per word, ``False`` for the prefixes
+    jieba stores with frequency 0 (exactly the float jieba computes for each word before adding the rest of the
+    route). Built once and rebuilt only when jieba's dictionary changes (a word added): no message result is kept."""
+    global _LOGP
+    key = (id(freq), len(freq), total)
+    cur = _LOGP
+    if cur is not None and cur[0] == key:
+        return cur[1]
+    with _LOGP_LOCK:
+        logtotal = math.log(total)
+        log = math.log
+        table = {w: (log(f) - logtotal if f else False) for w, f in freq.items()}
+        _LOGP = (key, table)
+    return table
+
+
+def cut_block_no_hmm(sentence: str, freq: dict[str, int], logtotal: float,
+                     logp: dict[str, Any] | None = None) -> list[str]:
     """jieba's precise-mode cut of one Han/alnum block without HMM (``Tokenizer.__cut_DAG_NO_HMM``):
     the same dictionary, the same DAG, the same maximum-probability route with the same tie-breaking
     (larger end wins) and the same float arithmetic, so the same words -- computed in one right-to-left
-    pass without building the DAG dict and the generator of tuples (a test checks equality with jieba)."""
+    pass without building the DAG dict and the generator of tuples (a test checks equality with jieba).
+    ``logp``: ``logprob_table(freq, total)``, the same numbers without a logarithm per candidate word."""
     n = len(sentence)
     score = [0.0] * (n + 1)
     end = [0] * (n + 1)
+    if logp is not None:
+        return _route_words(sentence, _best_route_logp(sentence, logp, logtotal, score, end), n)
     log = math.log
     get = freq.get
     for idx in range(n - 1, -1, -1):
@@ -125,6 +157,40 @@ def cut_block_no_hmm(sentence: str, freq: dict[str, int], logtotal: float) -> li
             best_x = idx
         score[idx] = best
         end[idx] = best_x
+    return _route_words(sentence, end, n)
+
+
+def _best_route_logp(sentence: str, logp: dict[str, Any], logtotal: float, score: list[float],
+                     end: list[int]) -> list[int]:
+    """cut_block_no_hmm's route with the log-probability table (see logprob_table)."""
+    n = len(sentence)
+    get = logp.get
+    inf = -math.inf
+    for idx in range(n - 1, -1, -1):
+        best = inf
+        best_x = -1
+        i = idx
+        p = get(sentence[idx])
+        while p is not None:  # frag in freq
+            if p is not False:
+                v = p + score[i + 1]
+                if v >= best:  # max((v, x)) over ascending x: ties go to the larger x
+                    best, best_x = v, i
+            i += 1
+            if i >= n:
+                break
+            p = get(sentence[idx:i + 1])
+        if best_x < 0:  # log(freq.get(ch) or 1) - logtotal: a character that is no word has frequency 1
+            best = 0.0 - logtotal + score[idx + 1]
+            best_x = idx
+        score[idx] = best
+        end[idx] = best_x
+    return end
+
+
+def _route_words(sentence: str, end: list[int], n: int) -> list[str]:
+    """The words of a route (``end[x]``: last character of the word starting at x), ASCII letters and digits
+    that are no dictionary word joined as jieba joins them."""
     out: list[str] = []
     x = 0
     buf = ""
@@ -161,6 +227,9 @@ class Rule:
     regex: str = ""  # a character-level rule: a regular expression over the normalised text
     literals: tuple[str, ...] = ()  # regex rules: strings one of which must occur (for the prefilter)
     public: bool = False  # votes like any rule *and* names a public matter (unlike a topic rule)
+    unless: str = ""  # regex rules: a regular expression that, found anywhere in the text, stops the rule
+    written: bool = False  # the text is a written report/question (structure rules): see WRITTEN_OTHER_FACTOR
+    chars: bool = False  # learned rules: the pattern is a run of characters counted anywhere in the text (路灯)
     note: str = ""
     source: str = ""
 
@@ -175,6 +244,12 @@ class Rule:
         if self.regex:
             d["regex"] = self.regex
             d["literals"] = list(self.literals)
+            if self.unless:
+                d["unless"] = self.unless
+        if self.written:
+            d["written"] = True
+        if self.chars:
+            d["chars"] = True
         else:
             d["pattern"] = self.pattern if isinstance(self.pattern, str) else self.token_pattern
         if self.complaint:
@@ -336,6 +411,21 @@ def _required_literals(rule: Rule) -> list[str] | None:
     return best
 
 
+class _CharRule:
+    """A compiled character-level rule: its regex, unless the ``unless`` regex occurs anywhere in the text."""
+
+    __slots__ = ("regex", "unless")
+
+    def __init__(self, regex: re.Pattern[str], unless: re.Pattern[str] | None) -> None:
+        self.regex, self.unless = regex, unless
+
+    def search(self, text: str) -> re.Match[str] | None:
+        m = self.regex.search(text)
+        if m is not None and self.unless is not None and self.unless.search(text):
+            return None
+        return m
+
+
 @dataclass
 class RuleSet:
     """Loaded rules: the spaCy pipeline, its matchers, and what the scorer needs."""
@@ -350,10 +440,12 @@ class RuleSet:
     phrase_matcher: Any = None
     _by_key: dict[int, Rule] = field(default_factory=dict)
     _index_of_key: dict[int, int] = field(default_factory=dict)
-    _regexes: dict[int, Any] = field(default_factory=dict)  # rule index -> compiled regex
+    _regexes: dict[int, Any] = field(default_factory=dict)  # rule index -> compiled _CharRule
     _compound: dict[str, tuple[int, ...]] = field(default_factory=dict)  # literal -> category rules (see scan)
     _regex_lits: dict[str, list[int]] = field(default_factory=dict)
     _word_rules: dict[str, list[int]] = field(default_factory=dict)  # exact one-word patterns
+    _gram_rules: dict[str, list[int]] = field(default_factory=dict)  # character rules ("chars": true)
+    _gram_sizes: tuple[int, ...] = ()
     _seq_rules: dict[str, list[tuple[tuple[str, ...], tuple[int, ...]]]] = field(default_factory=dict)
     _automaton: Any = None
     _unfilterable: bool = False
@@ -382,9 +474,13 @@ class RuleSet:
             self._index_of_key[key] = idx
             if rule.regex:
                 try:
-                    self._regexes[idx] = re.compile(rule.regex)
+                    self._regexes[idx] = _CharRule(re.compile(rule.regex),
+                                                   re.compile(rule.unless) if rule.unless else None)
                 except re.error as exc:
                     raise RuleError(f"{rule.source}: rule {rule.id}: bad regex: {exc}") from exc
+                continue
+            if rule.chars:  # counted on the characters (gram_hits): no jieba word, no phrase pattern
+                self._gram_rules.setdefault(rule.pattern.lower(), []).append(idx)
                 continue
             if rule.target == "category" and not rule.idf:
                 # words of a problem hidden inside a longer jieba word (轨道交通, 排污口): see char_hits
@@ -413,6 +509,7 @@ class RuleSet:
                     self.matcher.add(f"rule#{idx}", [rule.token_pattern])
                 except Exception as exc:  # noqa: BLE001 - report which rule is broken
                     raise RuleError(f"{rule.source}: rule {rule.id}: bad token pattern: {exc}") from exc
+        self._gram_sizes = tuple(sorted({len(g) for g in self._gram_rules}))
         # a keyword jieba would split is never a whole token: make it a word (PLATFORMS.md)
         with _JIEBA_LOCK:
             for w in sorted(words):
@@ -474,7 +571,7 @@ class RuleSet:
         for lit, vals in entries.items():
             # token: some token rule needs the literal (its words must be segmented); a literal only regex
             # rules need is read on the characters (char_hits) and needs no segmentation around it
-            token = any(idx not in self._regexes for idx, _pos in vals)
+            token = any(idx not in self._regexes and not self.rules[idx].chars for idx, _pos in vals)
             auto.add_word(lit, (len(lit), tuple(vals), token))
         if entries:
             auto.make_automaton()
@@ -582,13 +679,15 @@ class RuleSet:
 
         han, skip = jieba.re_han_default, jieba.re_skip_default
         dt = jieba.dt
-        freq, logtotal = dt.FREQ, math.log(dt.total)
+        freq, total = dt.FREQ, dt.total
+        logtotal = math.log(total)
+        logp = logprob_table(freq, total)
         out: list[str] = []
         for blk in han.split(part):  # jieba.Tokenizer.cut's own loop (precise mode, HMM off)
             if not blk:
                 continue
             if han.match(blk):
-                out.extend(cut_block_no_hmm(blk, freq, logtotal))
+                out.extend(cut_block_no_hmm(blk, freq, logtotal, logp))
             else:
                 for x in skip.split(blk):
                     if skip.match(x):
@@ -630,6 +729,22 @@ class RuleSet:
                 seen.add(idx)
                 out.append((rule, lit, COMPOUND_FACTOR))
         return out
+
+    def gram_hits(self, text: str) -> list[tuple[Rule, str, int]]:
+        """Learned character rules (``"chars": true``): (rule, characters, occurrences), overlapping occurrences
+        counted inside each run of Chinese characters -- the character n-gram features the rules were learned on."""
+        if not self._gram_rules:
+            return []
+        grams = self._gram_rules
+        counts: dict[str, int] = {}
+        for run in _HAN_RUN_RE.findall(text):
+            for k in self._gram_sizes:
+                for i in range(len(run) - k + 1):
+                    g = run[i:i + k]
+                    if g in grams:
+                        counts[g] = counts.get(g, 0) + 1
+        rules = self.rules
+        return [(rules[idx], g, n) for g, n in counts.items() for idx in grams[g]]
 
     def match_words(self, words: list[str]) -> list[tuple[Rule, int, int, int]]:
         """The PhraseMatcher's result for exact-word patterns (every hand-written rule, learned word pairs),
@@ -735,6 +850,11 @@ def read_rule_file(path: Path) -> tuple[list[Rule], dict[str, Any]]:
             if not isinstance(lits, list) or not all(isinstance(x, str) and x for x in lits):
                 raise RuleError(f"{where}: literals must be a list of non-empty strings")
             obj = {**obj, "pattern": regex}
+        elif obj.get("unless"):
+            raise RuleError(f"{where}: unless is only for regex rules")
+        chars = bool(obj.get("chars", False))
+        if chars and (regex or not isinstance(obj.get("pattern"), str) or not _HAN_RUN_RE.fullmatch(obj["pattern"])):
+            raise RuleError(f"{where}: a chars rule's pattern must be a string of Chinese characters")
         rid = str(obj.get("id") or f"{Path(path).stem}:{lineno}")
         if rid in seen_ids:
             rid = f"{rid}@{lineno}"
@@ -751,6 +871,9 @@ def read_rule_file(path: Path) -> tuple[list[Rule], dict[str, Any]]:
                 topic=bool(obj.get("topic", False)) or target == "category",
                 regex=regex,
                 public=bool(obj.get("public", False)),
+                unless=str(obj.get("unless") or ""),
+                written=bool(obj.get("written", False)),
+                chars=chars,
                 literals=tuple(str(x) for x in (obj.get("literals") or [])) if regex else (),
                 note=str(obj.get("note", "")),
                 source=str(path),
@@ -861,11 +984,12 @@ def _classify(text: str, rules: RuleSet) -> Classification:
         return _unmatched()
     words = rules.focus_words(norm, token_spans)
     matches = rules.match_words(words)
-    return score(matches, words, rules, rules.char_hits(norm, spans, matches, words))
+    return score(matches, words, rules, rules.char_hits(norm, spans, matches, words), rules.gram_hits(norm))
 
 
 def score(matches: list[tuple[Rule, int, int, int]], words: Sequence[str], rules: RuleSet,
-          extra: Sequence[tuple[Rule, str, float]] = ()) -> Classification:
+          extra: Sequence[tuple[Rule, str, float]] = (),
+          grams: Sequence[tuple[Rule, str, int]] = ()) -> Classification:
     """Add up the evidence. ``matches``: (rule, start, end, occurrences) per rule that fired.
 
     Three general principles on top of the per-rule weights:
@@ -893,6 +1017,7 @@ def score(matches: list[tuple[Rule, int, int, int]], words: Sequence[str], rules
     place = False  # a topic word that is not a category word: a place, a body, the public, a service
     topic_bonus = 0.0
     topic_kinds: set[str] = set()
+    written = False
     evidence: list[Evidence] = []
 
     def vote(label: str, span: tuple, w: float) -> None:
@@ -906,14 +1031,18 @@ def score(matches: list[tuple[Rule, int, int, int]], words: Sequence[str], rules
     items: list[tuple[Rule, Any, int, str, float]] = [
         (rule, "".join(words[start:end]), count, "".join(words[start:end]), 1.0) for rule, start, end, count in matches]
     items += [(rule, text, 1, text, factor) for rule, text, factor in extra]  # the same words: one vote
+    items += [(rule, text, count, text, 1.0) for rule, text, count in grams]  # learned character rules
     for rule, span, count, matched, factor in items:
         target = rule.target
         if rule.idf:
             x = (1.0 + math.log(count)) * rule.idf
-            tfidf[rule.pattern if isinstance(rule.pattern, str) else rule.pattern[0]] = x
+            key = rule.pattern if isinstance(rule.pattern, str) else rule.pattern[0]
+            tfidf["chars:" + key if rule.chars else key] = x  # a word and the same characters: two features
             w = rule.weight * x
         else:
             w = rule.weight * factor
+        if rule.written:
+            written = True
         if rule.topic or rule.public:
             topic = True
             if target == "intent":
@@ -924,8 +1053,8 @@ def score(matches: list[tuple[Rule, int, int, int]], words: Sequence[str], rules
             elif rule.topic:  # "a public matter": once, for whichever reading leads (see below)
                 topic_kinds.add(rule.id)
                 topic_bonus = max(topic_bonus, w)
-            else:
-                vote(rule.label, span, w)
+            else:  # a text has one structure (written rules): its largest vote counts, once
+                vote(rule.label, ("written",) if rule.written else span, w)
         elif target == "category":
             cats[rule.label] = cats.get(rule.label, 0.0) + w
         elif target == "urgent":
@@ -936,6 +1065,10 @@ def score(matches: list[tuple[Rule, int, int, int]], words: Sequence[str], rules
         if rule.complaint:
             vote("complaint", span, rule.complaint * factor)
         evidence.append(Evidence(rule.id, target, rule.label, matched, round(rule.weight * factor, 3)))
+    if written and votes["other"] and WRITTEN_OTHER_FACTOR != 1.0:
+        cut = (1.0 - WRITTEN_OTHER_FACTOR) * sum(votes["other"].values())
+        intent["other"] -= cut
+        evidence.append(Evidence("register.written_report", "intent", "other", "", -round(cut, 2)))
     for label, d in votes.items():
         intent[label] += sum(d.values())
     if len(topic_kinds) > 1 and "topic.named_place" in topic_kinds:  # a named place and a body, the public...

@@ -176,15 +176,97 @@ def test_fast_block_cutter_gives_jiebas_words(rules, text):
 
     import jieba
 
-    from classifiers.pipeline import _block_cutter, cut_block_no_hmm
+    from classifiers.pipeline import _block_cutter, cut_block_no_hmm, logprob_table
 
     cut = _block_cutter()
     for blk in jieba.re_han_default.split(text):
         if blk and jieba.re_han_default.match(blk):
             assert cut_block_no_hmm(blk, jieba.dt.FREQ, math.log(jieba.dt.total)) == list(cut(blk))
+            # the same with the precomputed log-probability table the classifier uses
+            logp = logprob_table(jieba.dt.FREQ, jieba.dt.total)
+            assert cut_block_no_hmm(blk, jieba.dt.FREQ, math.log(jieba.dt.total), logp) == list(cut(blk))
 
 
 def test_named_place_literal_alone_does_not_force_segmentation(rules):
     # 街 is a literal of the named-place regex: only a named street (白云街) raises the prefilter's bound
     assert rules.scan("去逛街好玩吗")[0] < 1.0
     assert rules.scan("白云街好玩吗")[0] >= 1.0
+
+
+# ---------------------------------------------------------------- structure rules (rules/structure.jsonl)
+def fired(c: Classification) -> set[str]:
+    return {e.rule_id for e in c.evidence}
+
+
+@pytest.mark.parametrize("text", ["A市育英小学划分重点班", "A7县海德公元15栋悄悄进行销售", "丽发新城小区旁边建搅拌站"])
+def test_petition_subject_stating_a_fact_about_a_named_place_or_body_is_a_complaint(rules, text):
+    c = classify(text, rules)
+    assert c.acted_intent(MIDDLE) == "complaint"
+    assert fired(c) & {"structure.place_led_report", "structure.body_led_report"}
+
+
+def test_village_group_report_that_opens_with_its_group_is_a_complaint(rules):
+    c = classify("三组的路灯又坏了", rules)
+    assert c.acted_intent(MIDDLE) == "complaint"
+    assert "structure.place_led_report" in fired(c)
+
+
+@pytest.mark.parametrize("text", ["A市的烧烤摊好多人哈哈", "长沙的臭豆腐好好吃哈哈", "十堰古竹高速是我修的", "新文化广场那里吗？",
+                                  "【通知】A市明天停水"])
+def test_chat_about_a_place_is_not_a_written_report(rules, text):
+    c = classify(text, rules)
+    assert c.acted_intent(MIDDLE) == "other"
+    assert not {r for r in fired(c) if r.startswith("structure.")}
+
+
+def test_place_led_question_is_a_consultation(rules):
+    c = classify("西地省专升本学位英语身份现场确认地址可以更改吗？", rules)
+    assert c.acted_intent(MIDDLE) == "consultation"
+    assert "structure.place_led_question" in fired(c)
+
+
+def test_written_question_about_an_unlisted_matter_is_a_consultation(rules):
+    # no topic word (土地所有权 is in no list): the opening 咨询 of a written question names a public matter
+    c = classify("咨询土地所有权问题", rules)
+    assert c.acted_intent(MIDDLE) == "consultation"
+    assert "structure.question_led" in fired(c)
+
+
+def test_petition_that_opens_with_oppose_is_a_complaint(rules):
+    c = classify("坚决反对岳路区万象府台调规", rules)
+    assert c.acted_intent(MIDDLE) == "complaint"
+    assert "structure.petition_led" in fired(c)
+
+
+def test_ad_word_in_a_written_report_names_the_matter_not_an_ad(rules):
+    c = classify("A3区岳北社区B2栋3单元羽婕钢材批发噪音太大", rules)  # 批发 is an ad word in chat
+    assert c.acted_intent(MIDDLE) == "complaint"
+    assert "register.written_report" in fired(c)
+    ad = classify("出售二手工业缝纫机 兄弟牌 九成新 价格私聊", rules)
+    assert ad.acted_intent(MIDDLE) == "other"
+
+
+def test_a_text_has_one_structure_vote(rules):
+    c = classify("反对在A1区汇一城小区边建110KV高压变电站", rules)
+    both = {"structure.place_led_report", "structure.petition_led"}
+    assert both <= fired(c)  # both are shown to the reviewer...
+    alone = classify("A1区汇一城小区边建110KV高压变电站", rules)
+    assert "structure.petition_led" not in fired(alone)
+    # ... but the complaint score differs only by what 反对 itself adds, not by a second structure vote
+    assert c.scores["complaint"] - alone.scores["complaint"] < 1.0
+
+
+def test_unless_stops_a_regex_rule_and_is_only_for_regex_rules(tmp_path):
+    from classifiers.pipeline import RuleError, build_ruleset
+
+    f = tmp_path / "u.jsonl"
+    f.write_text('{"id": "t.x", "target": "intent", "label": "complaint", "weight": 3.0, "public": true, '
+                 '"regex": "^k6县.{3,}", "literals": ["县"], "unless": "哈"}\n', encoding="utf-8")
+    rs = build_ruleset([f])
+    assert "t.x" in fired(classify("K6县路灯全部不亮", rs))
+    assert "t.x" not in fired(classify("K6县路灯全部不亮哈哈", rs))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "t.y", "target": "intent", "label": "complaint", "pattern": "路灯", "unless": "哈"}\n',
+                   encoding="utf-8")
+    with pytest.raises(RuleError, match="unless"):
+        build_ruleset([bad])

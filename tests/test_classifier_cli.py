@@ -170,3 +170,29 @@ def test_learned_rules_score_like_the_linear_model_they_come_from(tmp_path):
     model = (x @ w + b).argmax(1)
     agree = sum(classify(t, own).category == classes[int(k)] for (t, _), k in zip(rows, model, strict=True))
     assert agree / len(rows) >= 0.95
+
+
+def test_learned_character_rules_are_readable_and_show_in_the_evidence(app, tmp_path):
+    """Short subjects: character pairs jieba's words hide (公交 in 公交车) are learned as "chars": true rules."""
+    out = tmp_path / "county.jsonl"
+    run(app, "rules", "learn", TEDDY, "--text-column", "留言主题", "--label-column", "一级标签", "--out", out,
+        "--min-support", "1")
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines() if x.startswith("{")]
+    chars = [r for r in lines[1:] if r.get("chars")]
+    assert chars and all(isinstance(r["pattern"], str) and len(r["pattern"]) == 2 for r in chars)
+    assert "character 2-grams" in lines[0]["meta"]["method"]
+    own = load_rules([out], include_default=False)
+    rows = list(csv.DictReader(TEDDY.open(encoding="utf-8")))
+    c = classify(rows[0]["留言主题"], own)
+    assert any(e.target == "category" and len(e.matched) == 2 and e.matched in rows[0]["留言主题"].lower()
+               for e in c.evidence)
+
+
+def test_word_and_character_features_only_when_asked(tmp_path):
+    from classifiers.learn import learn
+
+    rows = [(r["留言主题"], r["一级标签"]) for r in csv.DictReader(TEDDY.open(encoding="utf-8"))]
+    out = tmp_path / "words.jsonl"
+    learn(rows, out, min_support=1, char_ngram=0)
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines() if x.startswith("{")]
+    assert not any(r.get("chars") for r in lines[1:])
