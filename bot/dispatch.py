@@ -138,7 +138,9 @@ class Dispatcher:
             return
         try:
             with self.services.uow() as uow:
-                for row in uow.inbox.claim_many(inbox_ids):
+                rows = uow.inbox.claim_many(inbox_ids)
+                self.services.intake.prepare_batch(uow, rows)
+                for row in rows:
                     uow.now = self.services.clock.now()
                     result = self._handle(uow, row)
                     row.status, row.result, row.processed_at = "done", result, uow.now

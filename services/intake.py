@@ -33,6 +33,16 @@ class IntakeService:
         self.org = org
         self.tickets = tickets
 
+    def prepare_batch(self, uow: UnitOfWork, rows: list[InboxMessage]) -> None:
+        """Read up front, in a few queries, what handling a batch of messages will look up message by
+        message: the senders, their groups, and who reported what there within the follow-up time."""
+        uow.org.prefetch_senders({(r.platform, r.sender_id) for r in rows})
+        group_chats = {(r.platform, r.chat_id) for r in rows if r.chat_type == "group"}
+        uow.org.prefetch_groups(group_chats)
+        if group_chats:
+            # every message of the batch is handled at this time or later, so its window starts no earlier
+            uow.tickets.prefetch_recent_reporters(group_chats, uow.now - timedelta(minutes=self.config.merge.followup_minutes))
+
     def handle_text(self, uow: UnitOfWork, row: InboxMessage, actor: Actor, group: ChatGroup | None, c: Classification) -> str:
         text = (row.text or "").strip()
         region = group.region_code if group else self.org.home_region(uow, actor)

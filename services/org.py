@@ -97,7 +97,7 @@ class OrgService:
             acc = Account(person_id=person.id, platform=platform, user_id=user_id, display_name=display_name or user_id)
             uow.session.add(acc)
             uow.session.flush()
-            uow.org.remember_account(acc)
+            uow.org.remember_account(acc, person)
             return Actor(person, acc, new=True)
         acc, person = found
         if display_name and acc.display_name != display_name:

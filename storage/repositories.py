@@ -7,8 +7,9 @@ processes on one database never take the same row; SQLite serialises writers by 
 from __future__ import annotations
 
 import weakref
+from collections import defaultdict
 from datetime import datetime
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -200,8 +201,14 @@ class OrgRepo:
         self._groups: dict[tuple[str, str], ChatGroup] = {}
         self._people: dict[tuple, list[Person]] = {}
         self._accounts_of: dict[int, list[Account]] = {}
+        self._no_account: set[tuple[str, str]] = set()  # looked up in this unit of work and not found
+        # the session's identity map holds objects weakly: these keep the people read so far alive
+        # for the unit of work, so reading one again by id costs no query
+        self._persons: dict[int, Person] = {}
 
     def forget(self) -> None:
+        self._persons.clear()
+        self._no_account.clear()
         self._accounts.clear()
         self._groups.clear()
         self._people.clear()
@@ -235,9 +242,51 @@ class OrgRepo:
         return [u for u in self._org()[1].values() if u.region_code == region_code and (tier is None or u.tier == tier)]
 
     def person(self, person_id: int) -> Person | None:
-        return self.s.get(Person, person_id)
+        p = self._persons.get(person_id)
+        if p is None:
+            p = self.s.get(Person, person_id)
+            if p is not None:
+                self._persons[person_id] = p
+        return p
+
+    def prefetch_senders(self, keys: Iterable[tuple[str, str]]) -> None:
+        """The accounts and people behind a batch's (platform, user id) pairs, and every account
+        of those people, in two queries instead of two per message."""
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for platform, user_id in keys:
+            if (platform, user_id) not in self._accounts:
+                wanted[platform].add(user_id)
+        person_ids: set[int] = set()
+        for platform, users in wanted.items():
+            rows = self.s.exec(
+                select(Account, Person).join(Person, Person.id == Account.person_id)  # type: ignore[arg-type]
+                .where(Account.platform == platform, col(Account.user_id).in_(sorted(users)))
+            ).all()
+            for acc, person in rows:
+                self._accounts[(acc.platform, acc.user_id)] = acc
+                self._persons[person.id] = person  # type: ignore[index]
+                person_ids.add(person.id)  # type: ignore[arg-type]
+            self._no_account.update((platform, u) for u in users if (platform, u) not in self._accounts)
+        person_ids -= set(self._accounts_of)
+        if person_ids:
+            found: dict[int, list[Account]] = {pid: [] for pid in person_ids}
+            for acc in self.s.exec(select(Account).where(col(Account.person_id).in_(sorted(person_ids))).order_by(Account.id)).all():
+                found[acc.person_id].append(acc)
+            self._accounts_of.update(found)
+
+    def prefetch_groups(self, keys: Iterable[tuple[str, str]]) -> None:
+        """The groups of a batch, in one query per platform."""
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for platform, chat_id in keys:
+            if (platform, chat_id) not in self._groups:
+                wanted[platform].add(chat_id)
+        for platform, chats in wanted.items():
+            for g in self.s.exec(select(ChatGroup).where(ChatGroup.platform == platform, col(ChatGroup.chat_id).in_(sorted(chats)))).all():
+                self._groups[(g.platform, g.chat_id)] = g
 
     def account(self, platform: str, user_id: str) -> Account | None:
+        if (platform, user_id) in self._no_account:
+            return None
         acc = self._accounts.get((platform, user_id))
         if acc is not None and acc.platform == platform and acc.user_id == user_id:
             return acc
@@ -248,9 +297,11 @@ class OrgRepo:
 
     def account_and_person(self, platform: str, user_id: str) -> tuple[Account, Person] | None:
         """An account with its person, in one query (or none when memoised)."""
+        if (platform, user_id) in self._no_account:
+            return None
         acc = self._accounts.get((platform, user_id))
         if acc is not None and acc.platform == platform and acc.user_id == user_id:
-            person = self.s.get(Person, acc.person_id)
+            person = self.person(acc.person_id)
             return (acc, person) if person is not None else None
         row = self.s.exec(
             select(Account, Person).join(Person, Person.id == Account.person_id)  # type: ignore[arg-type]
@@ -259,11 +310,18 @@ class OrgRepo:
         if row is None:
             return None
         self._accounts[(platform, user_id)] = row[0]
+        self._persons[row[1].id] = row[1]
         return row[0], row[1]
 
-    def remember_account(self, acc: Account) -> None:
+    def remember_account(self, acc: Account, person: Person | None = None) -> None:
+        """A new account; with its `person` when that person is new too (this is then their only account)."""
+        self._no_account.discard((acc.platform, acc.user_id))
         self._accounts[(acc.platform, acc.user_id)] = acc
-        self._accounts_of.pop(acc.person_id, None)
+        if person is not None:
+            self._persons[person.id] = person  # type: ignore[index]
+            self._accounts_of[acc.person_id] = [acc]
+        else:
+            self._accounts_of.pop(acc.person_id, None)
 
     def accounts_of(self, person_id: int) -> list[Account]:
         found = self._accounts_of.get(person_id)
@@ -279,7 +337,8 @@ class OrgRepo:
         if role in ("grid_worker", "official", "admin"):
             found = self._people.get(key)
             if found is None:
-                found = self._people[key] = self._query_people(role, region_code, unit_code)
+                with self.s.no_autoflush:  # nothing this transaction has pending can change who the staff are
+                    found = self._people[key] = self._query_people(role, region_code, unit_code)
             return list(found)
         return self._query_people(role, region_code, unit_code)
 
@@ -326,8 +385,17 @@ class OrgRepo:
 
 
 class TicketRepo:
+    """Tickets and their reporters. Within a unit of work it remembers the reporters of tickets it
+    opened, and (after `prefetch_recent_reporters`) who joined which ticket lately in a batch's
+    chats, so a batch of messages does not ask for them message by message; the tickets are the
+    session's own objects, so their status is always the transaction's."""
+
     def __init__(self, session: Session) -> None:
         self.s = session
+        self._new: dict[int, list[TicketReporter]] = {}  # reporters of the tickets opened in this unit of work
+        self._recent: dict[tuple[int, str, str], list[tuple[datetime, Ticket]]] | None = None
+        self._recent_since: datetime | None = None
+        self._recent_chats: set[tuple[str, str]] = set()
 
     def get(self, ticket_id: int) -> Ticket | None:
         return self.s.get(Ticket, ticket_id)
@@ -338,6 +406,7 @@ class TicketRepo:
     def add(self, t: Ticket) -> Ticket:
         self.s.add(t)
         self.s.flush()
+        self._new[t.id] = []  # type: ignore[index]
         return t
 
     def next_number(self, day: str) -> int:
@@ -360,6 +429,8 @@ class TicketRepo:
         return list(self.s.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)).all())
 
     def reporters(self, ticket_id: int) -> list[TicketReporter]:
+        if ticket_id in self._new:
+            return list(self._new[ticket_id])
         return list(
             self.s.exec(select(TicketReporter).where(TicketReporter.ticket_id == ticket_id).order_by(TicketReporter.id)).all()
         )
@@ -372,6 +443,29 @@ class TicketRepo:
     def add_reporter(self, r: TicketReporter) -> None:
         self.s.add(r)
         self.s.flush()
+        if r.ticket_id in self._new:
+            self._new[r.ticket_id].append(r)
+        if self._recent is not None and (r.platform, r.chat_id) in self._recent_chats:
+            t = self.get(r.ticket_id)
+            if t is not None:
+                self._recent.setdefault((r.person_id, r.platform, r.chat_id), []).append((r.joined_at, t))  # type: ignore[arg-type]
+
+    def prefetch_recent_reporters(self, chats: Iterable[tuple[str, str]], since: datetime) -> None:
+        """Who joined which ticket since `since` in these chats, whatever its status (one query);
+        `latest_by_reporter_in_chat` then answers for them from memory."""
+        self._recent, self._recent_since, self._recent_chats = {}, since, set(chats)
+        by_platform: dict[str, set[str]] = defaultdict(set)
+        for platform, chat_id in self._recent_chats:
+            by_platform[platform].add(chat_id)
+        for platform, chat_ids in by_platform.items():
+            rows = self.s.exec(
+                select(TicketReporter, Ticket).join(Ticket, Ticket.id == TicketReporter.ticket_id)  # type: ignore[arg-type]
+                .where(TicketReporter.platform == platform, col(TicketReporter.chat_id).in_(sorted(chat_ids)),
+                       col(TicketReporter.joined_at) >= since)
+                .order_by(TicketReporter.id)
+            ).all()
+            for r, t in rows:
+                self._recent.setdefault((r.person_id, r.platform, r.chat_id), []).append((r.joined_at, t))  # type: ignore[arg-type]
 
     def open_in_chat(self, platform: str, chat_id: str, since: datetime, statuses: Sequence[str] = OPEN_STATUSES) -> list[Ticket]:
         stmt = (
@@ -403,6 +497,12 @@ class TicketRepo:
         return [(int(i), str(t)) for i, t in self.s.exec(stmt).all()]
 
     def latest_by_reporter_in_chat(self, person_id: int, platform: str, chat_id: str, since: datetime) -> Ticket | None:
+        if self._recent is not None and (platform, chat_id) in self._recent_chats and since >= self._recent_since:  # type: ignore[operator]
+            best: tuple[datetime, Ticket] | None = None
+            for joined_at, t in self._recent.get((person_id, platform, chat_id), ()):
+                if joined_at >= since and t.status in OPEN_STATUSES and (best is None or joined_at >= best[0]):
+                    best = (joined_at, t)
+            return best[1] if best else None
         stmt = (
             select(Ticket)
             .join(TicketReporter, TicketReporter.ticket_id == Ticket.id)  # type: ignore[arg-type]

@@ -120,3 +120,44 @@ async def test_pending_rows_left_by_a_crash_are_processed_in_batches(config, clo
     assert [s for _, s, _ in inbox] == ["done"] * len(TEXTS)
     assert len(tickets) >= 2
     await second.stop()
+
+
+FOLLOW_UPS = [
+    ("居民甲", "村口路灯坏了三天了，晚上黑漆漆的"),
+    ("居民甲", "就是小卖部门口那一盏，灯杆也歪了"),  # the same resident within minutes: detail of her ticket
+    ("居民乙", "隔壁工地半夜还在施工，吵得孩子睡不着"),
+    ("李网格", "不是诉求 {no2} 工地有夜间施工许可"),  # the grid worker dismisses the second ticket
+    ("居民乙", "工地的灰也大得很，衣服都晒不得"),  # her ticket is gone: no detail added to a dismissed ticket
+    ("新来的", "我家也是"),  # a first-time speaker joins the open ticket
+]
+
+
+def follow_up_messages(clock, no2: str) -> list[Inbound]:  # type: ignore[no-untyped-def]
+    return [
+        Inbound(platform="local", chat_id="和平村群", chat_type=ChatType.GROUP, sender_id=who, sender_name=who,
+                message_id=f"f{i}", sent_at=clock.now() + timedelta(seconds=i), text=text.format(no2=no2), chat_title="和平村群")
+        for i, (who, text) in enumerate(FOLLOW_UPS)
+    ]
+
+
+async def test_follow_ups_and_a_dismissal_inside_one_batch_end_as_they_would_one_by_one(config, clock, database_url, classify, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    if not database_url.startswith("sqlite"):
+        return  # two fresh databases are compared; the PostgreSQL run shares one schema
+    no2 = f"SG{clock.now():%Y%m%d}-0002"
+    outcomes = []
+    for name, batched in (("one", False), ("batch", True)):
+        app = BotApp(config, clock=clock, database_url=f"sqlite:///{tmp_path}/{name}.db", adapters=[LocalAdapter(clock)], classify=classify)
+        await app.start(background=False)
+        msgs = follow_up_messages(clock, no2)
+        if batched:
+            await app.on_messages(msgs)
+        else:
+            for m in msgs:
+                await app.on_message(m)
+        outcomes.append(snapshot(app))
+        await app.stop()
+    assert outcomes[0] == outcomes[1]
+    inbox = {mid: result for mid, _, result in outcomes[1][0]}
+    assert inbox["f1"] == "detail" and inbox["f5"] == "merged"
+    assert [t[1] for t in outcomes[1][1]][:2] == ["dispatched", "dismissed"]
+    assert inbox["f4"] != "detail"
