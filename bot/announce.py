@@ -195,9 +195,7 @@ class Announcer:
             self.tell_person(uow, person, texts.unknown_home(), purpose="reply", fallback=False)
 
     def on_consultation(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
-        from storage.models import Consultation
-
-        q = uow.session.get(Consultation, e.data.get("consultation_id"))
+        q = uow.consultations.get(e.data["consultation_id"]) if e.data.get("consultation_id") else None
         asker = uow.org.person(e.actor_id) if e.actor_id else None
         if q is None:
             return

@@ -170,12 +170,11 @@ class Dispatcher:
                 self._reply(uow, row, texts.error("internal"))
 
     def _handle(self, uow: UnitOfWork, row: InboxMessage) -> str:
-        actor = self.services.org.actor(uow, row.platform, row.sender_id, row.sender_name)
         group = None
         if row.chat_type == ChatType.GROUP.value:
             group = self.services.org.ensure_group(uow, row.platform, row.chat_id, row.chat_title)
-            if group.region_code:
-                actor.account.last_group_chat_id = row.chat_id
+        bound_chat = row.chat_id if group is not None and group.region_code else None
+        actor = self.services.org.actor(uow, row.platform, row.sender_id, row.sender_name, bound_chat)
         if row.kind not in ("text", "callback"):
             return self._non_text(uow, row, actor, group)
         text = (row.text or "").strip()

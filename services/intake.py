@@ -42,6 +42,7 @@ class IntakeService:
         if group_chats:
             # every message of the batch is handled at this time or later, so its window starts no earlier
             uow.tickets.prefetch_recent_reporters(group_chats, uow.now - timedelta(minutes=self.config.merge.followup_minutes))
+            uow.tickets.prefetch_chat_tickets(group_chats, uow.now - timedelta(hours=self.config.merge.window_hours))
 
     def handle_text(self, uow: UnitOfWork, row: InboxMessage, actor: Actor, group: ChatGroup | None, c: Classification) -> str:
         text = (row.text or "").strip()

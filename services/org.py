@@ -87,14 +87,17 @@ class OrgService:
 
     # --- identities --------------------------------------------------------------------------
 
-    def actor(self, uow: UnitOfWork, platform: str, user_id: str, display_name: str) -> Actor:
-        """The person behind a platform account; a first-time speaker becomes a resident."""
+    def actor(self, uow: UnitOfWork, platform: str, user_id: str, display_name: str, group_chat_id: str | None = None) -> Actor:
+        """The person behind a platform account; a first-time speaker becomes a resident.
+
+        `group_chat_id` is the bound group they speak in, remembered as where they live."""
         found = uow.org.account_and_person(platform, user_id)
         if found is None:
             person = Person(name=display_name or user_id, role="resident", created_at=uow.now)
             uow.session.add(person)
             uow.session.flush()
-            acc = Account(person_id=person.id, platform=platform, user_id=user_id, display_name=display_name or user_id)
+            acc = Account(person_id=person.id, platform=platform, user_id=user_id, display_name=display_name or user_id,
+                          last_group_chat_id=group_chat_id)
             uow.session.add(acc)
             uow.session.flush()
             uow.org.remember_account(acc, person)
@@ -102,6 +105,8 @@ class OrgService:
         acc, person = found
         if display_name and acc.display_name != display_name:
             acc.display_name = display_name
+        if group_chat_id and acc.last_group_chat_id != group_chat_id:
+            acc.last_group_chat_id = group_chat_id
         return Actor(person, acc)
 
     def home_region(self, uow: UnitOfWork, actor: Actor) -> str | None:

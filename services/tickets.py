@@ -107,9 +107,11 @@ class TicketService:
 
     # --- helpers -----------------------------------------------------------------------------
 
-    def _audit(self, uow: UnitOfWork, t: Ticket, actor_id: int | None, action: str, before: str | None, note: str | None = None) -> None:
+    def _audit(self, uow: UnitOfWork, t: Ticket, actor_id: int | None, action: str, before: str | None, note: str | None = None,
+               *, to: str | None = None) -> None:
+        """An audit event from `before` to `to` (default: the ticket's status now)."""
         t.updated_at = uow.now
-        uow.tickets.add_event(t.id, uow.now, actor_id, action, before, t.status, note)  # type: ignore[arg-type]
+        uow.tickets.add_event(t, uow.now, actor_id, action, before, to or t.status, note)
 
     def _workable(self, uow: UnitOfWork, actor: Actor, no: str, action: str) -> Ticket:
         """The ticket, if this person may work it and `action` is allowed from its state."""
@@ -136,47 +138,57 @@ class TicketService:
     # --- transitions -------------------------------------------------------------------------
 
     def open(self, uow: UnitOfWork, reporter: Actor, req: OpenRequest, *, pending: bool = False) -> Ticket:
-        """Register a complaint; dispatch it at once unless it waits for a grid worker's confirmation."""
-        t = uow.tickets.add(
-            Ticket(
-                no=self._number(uow),
-                status="pending" if pending else "registered",
-                category=req.category if req.category in self.config.categories else "other",
-                urgent=req.urgent,
-                text=req.text,
-                details=[],
-                attachments=[req.attachment] if req.attachment else [],
-                platform=req.platform,
-                chat_id=req.chat_id,
-                source_message_id=req.source_message_id,
-                source_inbox_id=req.source_inbox_id,
-                private=req.private,
-                region_code=req.region_code,
-                reporter_id=reporter.id,
-                confidence=req.confidence,
-                evidence=req.evidence,
-                created_at=uow.now,
-                updated_at=uow.now,
-            )
+        """Register a complaint; dispatch it at once unless it waits for a grid worker's confirmation.
+
+        A dispatched ticket is written once, already dispatched; its audit trail still records
+        both steps (registered, then dispatched)."""
+        status = "pending" if pending else "registered"
+        t = Ticket(
+            no=self._number(uow),
+            status=status,
+            category=req.category if req.category in self.config.categories else "other",
+            urgent=req.urgent,
+            text=req.text,
+            details=[],
+            attachments=[req.attachment] if req.attachment else [],
+            platform=req.platform,
+            chat_id=req.chat_id,
+            source_message_id=req.source_message_id,
+            source_inbox_id=req.source_inbox_id,
+            private=req.private,
+            region_code=req.region_code,
+            reporter_id=reporter.id,
+            confidence=req.confidence,
+            evidence=req.evidence,
+            created_at=uow.now,
+            updated_at=uow.now,
         )
+        unit = self.org.route(uow, t.category, t.region_code)
+        if pending:
+            t.unit_code = unit.code if unit else None  # who would handle it, once confirmed
+        else:
+            self._set_dispatched(uow, t, unit, new_deadline=True)
+        uow.tickets.add(t)
         uow.tickets.add_reporter(
             TicketReporter(
                 ticket_id=t.id, person_id=reporter.id, platform=req.platform, chat_id=req.chat_id,
                 message_id=req.source_message_id, joined_at=uow.now,
             )
         )
-        self._audit(uow, t, reporter.id, "pending" if pending else "register", None, req.evidence)
+        self._audit(uow, t, reporter.id, "pending" if pending else "register", None, req.evidence, to=status)
         if pending:
-            intended = self.org.route(uow, t.category, t.region_code)
-            t.unit_code = intended.code if intended else None  # who would handle it, once confirmed
             uow.emit(ev.Event(ev.TICKET_PENDING, t.id, reporter.id))
             return t
         uow.emit(ev.Event(ev.TICKET_OPENED, t.id, reporter.id))
-        self._dispatch(uow, t, None, self.org.route(uow, t.category, t.region_code), note="自动派单")
+        self._dispatched(uow, t, None, unit, "registered", note="自动派单")
         return t
 
     def _dispatch(self, uow: UnitOfWork, t: Ticket, actor_id: int | None, unit, *, note: str, new_deadline: bool = True) -> None:  # type: ignore[no-untyped-def]
         before = t.status
+        self._set_dispatched(uow, t, unit, new_deadline=new_deadline)
+        self._dispatched(uow, t, actor_id, unit, before, note=note)
+
+    def _set_dispatched(self, uow: UnitOfWork, t: Ticket, unit, *, new_deadline: bool) -> None:  # type: ignore[no-untyped-def]
         t.unit_code = unit.code if unit else None
         t.tier = unit.tier if unit else t.tier
         t.status = "dispatched"
@@ -184,6 +196,8 @@ class TicketService:
         t.accepted_at = None
         if new_deadline or t.deadline is None:
             t.deadline = self.deadline_for(t.category, t.urgent, uow.now)
+
+    def _dispatched(self, uow: UnitOfWork, t: Ticket, actor_id: int | None, unit, before: str, *, note: str) -> None:  # type: ignore[no-untyped-def]
         self._audit(uow, t, actor_id, "dispatch", before, f"{note} → {unit.name if unit else '待指定'}")
         uow.emit(ev.Event(ev.TICKET_DISPATCHED, t.id, actor_id, {"unit": t.unit_code, "note": note}))
 

@@ -396,6 +396,9 @@ class TicketRepo:
         self._recent: dict[tuple[int, str, str], list[tuple[datetime, Ticket]]] | None = None
         self._recent_since: datetime | None = None
         self._recent_chats: set[tuple[str, str]] = set()
+        self._changed: dict[int, Ticket] = {}  # tickets changed (or opened) in this unit of work
+        self._chat_tickets: dict[tuple[str, str], list[tuple]] | None = None  # (id, category, status, text, created_at), newest first
+        self._chat_since: datetime | None = None
 
     def get(self, ticket_id: int) -> Ticket | None:
         return self.s.get(Ticket, ticket_id)
@@ -407,6 +410,9 @@ class TicketRepo:
         self.s.add(t)
         self.s.flush()
         self._new[t.id] = []  # type: ignore[index]
+        self._changed[t.id] = t  # type: ignore[index]
+        if self._chat_tickets is not None and (t.platform, t.chat_id) in self._chat_tickets:
+            self._chat_tickets[(t.platform, t.chat_id)].insert(0, (t.id, t.category, t.status, t.text, t.created_at))
         return t
 
     def next_number(self, day: str) -> int:
@@ -419,11 +425,31 @@ class TicketRepo:
         ).one()
         return int(row[0])
 
-    def add_event(self, ticket_id: int, at: datetime, actor_id: int | None, action: str, from_status: str | None,
+    def add_event(self, t: Ticket, at: datetime, actor_id: int | None, action: str, from_status: str | None,
                   to_status: str | None, note: str | None) -> None:
-        """An audit row, written with the transaction's next statement or commit (batched)."""
-        append(self.s, _EVENT_TABLE, {"ticket_id": ticket_id, "at": at, "actor_id": actor_id, "action": action,
+        """The audit row of a change to `t`, written with the transaction's next statement or commit
+        (batched). Every change to a ticket is audited, so this is also where the unit of work
+        learns which tickets it changed (their remembered rows are then out of date)."""
+        self._changed[t.id] = t  # type: ignore[index]
+        append(self.s, _EVENT_TABLE, {"ticket_id": t.id, "at": at, "actor_id": actor_id, "action": action,
                                       "from_status": from_status, "to_status": to_status, "note": note})
+
+    def prefetch_chat_tickets(self, chats: Iterable[tuple[str, str]], since: datetime) -> None:
+        """The tickets opened since `since` in these chats, as plain rows (one query):
+        `candidates_for_merge` then answers for them from memory."""
+        self._chat_tickets, self._chat_since = {}, since
+        by_platform: dict[str, set[str]] = defaultdict(set)
+        for platform, chat_id in chats:
+            by_platform[platform].add(chat_id)
+            self._chat_tickets[(platform, chat_id)] = []
+        for platform, chat_ids in by_platform.items():
+            rows = self.s.exec(
+                select(Ticket.id, Ticket.chat_id, Ticket.category, Ticket.status, Ticket.text, Ticket.created_at)
+                .where(Ticket.platform == platform, col(Ticket.chat_id).in_(sorted(chat_ids)), col(Ticket.created_at) >= since)
+                .order_by(col(Ticket.id).desc())
+            ).all()
+            for tid, chat_id, category, status, text, created_at in rows:
+                self._chat_tickets[(platform, chat_id)].append((tid, category, status, text, created_at))
 
     def events(self, ticket_id: int) -> list[TicketEvent]:
         return list(self.s.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)).all())
@@ -482,13 +508,26 @@ class TicketRepo:
 
     def candidates_for_merge(self, platform: str, chat_id: str, category: str, since: datetime, limit: int = 50) -> list[tuple[int, str]]:
         """(id, text) of the open tickets of one category in a chat, newest first: what a new message may repeat."""
+        mergeable = [s for s in OPEN_STATUSES if s != "pending"]
+        remembered = self._chat_tickets.get((platform, chat_id)) if self._chat_tickets is not None else None
+        if remembered is not None and since >= self._chat_since:  # type: ignore[operator]
+            out: list[tuple[int, str]] = []
+            for tid, cat, status, text, created_at in remembered:
+                t = self._changed.get(tid)
+                if t is not None:  # changed in this transaction: its row here is out of date
+                    cat, status, text, created_at = t.category, t.status, t.text, t.created_at
+                if cat == category and status in mergeable and created_at >= since:
+                    out.append((tid, text))
+                    if len(out) >= limit:
+                        break
+            return out
         stmt = (
             select(Ticket.id, Ticket.text)
             .where(
                 Ticket.platform == platform,
                 Ticket.chat_id == chat_id,
                 Ticket.category == category,
-                col(Ticket.status).in_([s for s in OPEN_STATUSES if s != "pending"]),
+                col(Ticket.status).in_(mergeable),
                 col(Ticket.created_at) >= since,
             )
             .order_by(col(Ticket.id).desc())
@@ -567,8 +606,13 @@ class TicketRepo:
 class ConsultationRepo:
     def __init__(self, session: Session) -> None:
         self.s = session
+        self._added: dict[int, Consultation] = {}  # kept alive: the announcer reads them again in this unit of work
 
     def add(self, c: Consultation) -> Consultation:
         self.s.add(c)
         self.s.flush()
+        self._added[c.id] = c  # type: ignore[index]
         return c
+
+    def get(self, consultation_id: int) -> Consultation | None:
+        return self._added.get(consultation_id) or self.s.get(Consultation, consultation_id)

@@ -132,23 +132,30 @@ FOLLOW_UPS = [
 ]
 
 
-def follow_up_messages(clock, no2: str) -> list[Inbound]:  # type: ignore[no-untyped-def]
+REPEAT_AFTER_DISMISSAL = [
+    ("居民甲", "村口路灯坏了三天了，晚上黑漆漆的"),
+    ("李网格", "不是诉求 {no1} 已报修"),
+    ("居民乙", "村口路灯坏了好几天了，晚上走路不安全"),  # like the dismissed ticket: a new ticket, not merged into it
+    ("居民丙", "村口路灯坏了好几天了晚上走路不安全啊"),  # like the new one: merged
+]
+
+
+def scripted(clock, script: list[tuple[str, str]], **nos: str) -> list[Inbound]:  # type: ignore[no-untyped-def]
     return [
         Inbound(platform="local", chat_id="和平村群", chat_type=ChatType.GROUP, sender_id=who, sender_name=who,
-                message_id=f"f{i}", sent_at=clock.now() + timedelta(seconds=i), text=text.format(no2=no2), chat_title="和平村群")
-        for i, (who, text) in enumerate(FOLLOW_UPS)
+                message_id=f"f{i}", sent_at=clock.now() + timedelta(seconds=i), text=text.format(**nos), chat_title="和平村群")
+        for i, (who, text) in enumerate(script)
     ]
 
 
-async def test_follow_ups_and_a_dismissal_inside_one_batch_end_as_they_would_one_by_one(config, clock, database_url, classify, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    if not database_url.startswith("sqlite"):
-        return  # two fresh databases are compared; the PostgreSQL run shares one schema
-    no2 = f"SG{clock.now():%Y%m%d}-0002"
+async def one_by_one_and_batched(config, clock, classify, tmp_path, script: list[tuple[str, str]]) -> list[tuple]:  # type: ignore[no-untyped-def]
+    """The same script into two fresh databases, one message at a time and as one batch."""
+    day = f"SG{clock.now():%Y%m%d}"
     outcomes = []
     for name, batched in (("one", False), ("batch", True)):
         app = BotApp(config, clock=clock, database_url=f"sqlite:///{tmp_path}/{name}.db", adapters=[LocalAdapter(clock)], classify=classify)
         await app.start(background=False)
-        msgs = follow_up_messages(clock, no2)
+        msgs = scripted(clock, script, no1=f"{day}-0001", no2=f"{day}-0002")
         if batched:
             await app.on_messages(msgs)
         else:
@@ -156,6 +163,23 @@ async def test_follow_ups_and_a_dismissal_inside_one_batch_end_as_they_would_one
                 await app.on_message(m)
         outcomes.append(snapshot(app))
         await app.stop()
+    return outcomes
+
+
+async def test_a_repeat_of_a_ticket_dismissed_in_the_same_batch_opens_a_new_one(config, clock, database_url, classify, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    if not database_url.startswith("sqlite"):
+        return  # two fresh databases are compared; the PostgreSQL run shares one schema
+    one, batch = await one_by_one_and_batched(config, clock, classify, tmp_path, REPEAT_AFTER_DISMISSAL)
+    assert one == batch
+    inbox = {mid: result for mid, _, result in batch[0]}
+    assert [t[1] for t in batch[1]] == ["dismissed", "dispatched"]
+    assert inbox["f2"] == "ticket" and inbox["f3"] == "merged"
+
+
+async def test_follow_ups_and_a_dismissal_inside_one_batch_end_as_they_would_one_by_one(config, clock, database_url, classify, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    if not database_url.startswith("sqlite"):
+        return  # two fresh databases are compared; the PostgreSQL run shares one schema
+    outcomes = await one_by_one_and_batched(config, clock, classify, tmp_path, FOLLOW_UPS)
     assert outcomes[0] == outcomes[1]
     inbox = {mid: result for mid, _, result in outcomes[1][0]}
     assert inbox["f1"] == "detail" and inbox["f5"] == "merged"
