@@ -139,12 +139,15 @@ class Dispatcher:
         try:
             with self.services.uow() as uow:
                 rows = uow.inbox.claim_many(inbox_ids)
+                for row in rows:
+                    uow.session.expunge(row)  # their outcomes go out together at the end, not one UPDATE each
                 self.services.intake.prepare_batch(uow, rows)
                 for row in rows:
                     uow.now = self.services.clock.now()
                     result = self._handle(uow, row)
                     row.status, row.result, row.processed_at = "done", result, uow.now
                     uow.announce_events()
+                uow.inbox.finish_many(rows)
             return
         except Exception as exc:  # noqa: BLE001 - redone one by one below
             if is_unreachable(exc):

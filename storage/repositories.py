@@ -95,6 +95,19 @@ class InboxRepo:
         )
         return list(self.s.exec(_locking(self.s, stmt)).all())
 
+    def finish_many(self, done: Sequence[InboxMessage]) -> None:
+        """Mark processed rows done in one executemany (rows detached from the session by the caller,
+        so their outcome is written here and only here)."""
+        if not done:
+            return
+        t = InboxMessage.__table__  # type: ignore[attr-defined]
+        stmt = t.update().where(t.c.id == sa.bindparam("b_id")).values(
+            status=sa.bindparam("b_status"), result=sa.bindparam("b_result"), processed_at=sa.bindparam("b_at"),
+            ticket_id=sa.bindparam("b_ticket"),
+        )
+        self.s.execute(stmt, [{"b_id": r.id, "b_status": r.status, "b_result": r.result, "b_at": r.processed_at,
+                               "b_ticket": r.ticket_id} for r in done])
+
     def claim(self, inbox_id: int) -> InboxMessage | None:
         """The row, locked for this transaction, if it still waits to be processed."""
         stmt = select(InboxMessage).where(InboxMessage.id == inbox_id, InboxMessage.status == "pending")
@@ -338,9 +351,28 @@ class OrgRepo:
             found = self._people.get(key)
             if found is None:
                 with self.s.no_autoflush:  # nothing this transaction has pending can change who the staff are
-                    found = self._people[key] = self._query_people(role, region_code, unit_code)
+                    found = self._people[key] = self._query_staff(role, region_code, unit_code)
             return list(found)
         return self._query_people(role, region_code, unit_code)
+
+    def _query_staff(self, role: str, region_code: str | None, unit_code: str | None) -> list[Person]:
+        """Staff with their accounts in one query: whoever is told something is then written to."""
+        stmt = select(Person, Account).outerjoin(Account, Account.person_id == Person.id).where(Person.role == role)  # type: ignore[arg-type]
+        if region_code:
+            stmt = stmt.where(Person.region_code == region_code)
+        if unit_code:
+            stmt = stmt.where(Person.unit_code == unit_code)
+        people: dict[int, Person] = {}
+        accounts: dict[int, list[Account]] = {}
+        for person, acc in self.s.exec(stmt.order_by(Person.id, Account.id)).all():
+            people[person.id] = person  # type: ignore[index]
+            accounts.setdefault(person.id, [])  # type: ignore[arg-type]
+            if acc is not None:
+                accounts[person.id].append(acc)  # type: ignore[index]
+        self._persons.update(people)
+        for pid, accs in accounts.items():
+            self._accounts_of.setdefault(pid, accs)
+        return list(people.values())
 
     def _query_people(self, role: str | None, region_code: str | None, unit_code: str | None) -> list[Person]:
         stmt = select(Person)
