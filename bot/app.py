@@ -112,7 +112,7 @@ class BotApp:
                 d.recover_in_flight()
         self.process_pending()
         for a in self.adapters:
-            await a.start(self.on_message, self.on_event)
+            await a.start(self.on_message, self.on_event, self.on_messages)
         if background:
             self._tasks = [asyncio.create_task(d.run(), name=f"delivery-{p}") for p, d in self.deliveries.items()]
         for hook in self.on_start:

@@ -299,6 +299,29 @@ async def test_group_migration_moves_binding_and_tickets(bot: Bot):
     assert bot.sent(HEPING, n) == []
 
 
+async def test_one_getupdates_answer_with_a_migration_in_the_middle_is_handled_in_order(bot: Bot):
+    """Messages fetched together are stored as batches; the migration between them is applied in its
+    place, so the message after it already lands in the supergroup and joins the moved ticket."""
+    bot.api.private_text(OFFICIAL, "/start")
+    bot.api.group_text(HEPING, RESIDENT, COMPLAINT)
+    bot.api.group_text(HEPING, NEIGHBOUR, "今天好热啊")
+    new_id = -1001001999
+    bot.api.migrate(HEPING, new_id, ADMIN)
+    bot.api.group_text(new_id, NEIGHBOUR, COMPLAINT)
+    bot.api.private_text(OFFICIAL, "我的工单")
+    last = max(u["update_id"] for u in bot.api.updates)  # enqueued without yielding: one getUpdates answer
+    await bot.turn()
+    (t,) = bot.tickets()
+    assert t.chat_id == str(new_id)
+    with bot.app.services.uow() as uow:
+        rows = list(uow.session.exec(select(InboxMessage).order_by(InboxMessage.id)))
+        assert [r.status for r in rows] == ["done"] * len(rows)
+        assert [r.result for r in rows if r.chat_id == str(new_id)] == ["merged"]
+        assert len(uow.tickets.reporters(t.id)) == 2
+    assert [m for m in bot.sent(3001) if t.no in m["text"]]  # the official's work list names it
+    assert bot.adapter.offset == last + 1
+
+
 async def test_send_to_a_migrated_group_follows_it(bot: Bot):
     complaint, receipt, no = await open_ticket(bot)
     new_id = -1001001999

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from bot.messages import AdapterStatus, Inbound, Outbound, SendResult
 
 OnMessage = Callable[[Inbound], Awaitable[None]]
+OnBatch = Callable[[list[Inbound]], Awaitable[None]]
 OnEvent = Callable[[str, dict], Awaitable[None]]
 
 
@@ -36,9 +37,12 @@ class Adapter(ABC):
     limits: PaceLimits = PaceLimits()
 
     @abstractmethod
-    async def start(self, on_message: OnMessage, on_event: OnEvent | None = None) -> None:
+    async def start(self, on_message: OnMessage, on_event: OnEvent | None = None, on_batch: OnBatch | None = None) -> None:
         """Connect and begin delivering inbound messages to `on_message`; returns once running.
 
+        A platform that hands over messages in batches (Telegram's getUpdates) may pass a batch to
+        `on_batch` instead: it returns once the whole batch is stored, and the adapter confirms them
+        all then. Adapters that receive one message at a time ignore it.
         `on_event` receives platform events that are not messages: ("bot_added", {...}),
         ("bot_removed", {...}), ("chat_migrated", {"from": id, "to": id}), ("topic_changed", {...}),
         ("connection", {"connected": bool, "detail": str}).

@@ -47,7 +47,7 @@ class LocalAdapter(Adapter):
         self._ids = itertools.count(1)
         self._run = uuid.uuid4().hex[:8]  # message ids stay unique across restarts
 
-    async def start(self, on_message: OnMessage, on_event: OnEvent | None = None) -> None:
+    async def start(self, on_message: OnMessage, on_event: OnEvent | None = None, on_batch: object = None) -> None:
         self._on_message, self._on_event = on_message, on_event
 
     async def stop(self) -> None:

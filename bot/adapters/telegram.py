@@ -7,10 +7,12 @@ Store first, confirm after
 --------------------------
 python-telegram-bot's `Updater` confirms an update (by asking for the next offset) whether or not its
 handlers finished, so an update in flight at a crash would be lost. We therefore run our own loop over
-`Bot.get_updates`: each update is handed to `on_message` (which stores it durably before returning) and
-the offset moves past it only afterwards. If `on_message` raises (database down…), the offset stays and
-the same updates are fetched again after a back-off; the core's inbox is idempotent on
-(platform, chat_id, message_id), so a redelivery never makes a second ticket.
+`Bot.get_updates`: the messages of one answer are handed to `on_batch` (stored durably in one
+transaction before it returns; an update carrying a platform event such as a migration is handled on
+its own, in its place) or one by one to `on_message`, and the offset moves past them only afterwards.
+If storing raises (database down…), the offset stays and the same updates are fetched again after a
+back-off; the core's inbox is idempotent on (platform, chat_id, message_id), so a redelivery never
+makes a second ticket.
 
 Webhook mode (``mode="webhook"``) serves a tiny HTTP endpoint of our own instead of PTB's tornado-based
 `start_webhook` (which answers Telegram 200 as soon as the update is queued in memory): we answer 200
@@ -59,7 +61,7 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.adapters.base import Adapter, OnEvent, OnMessage, PaceLimits
+from bot.adapters.base import Adapter, OnBatch, OnEvent, OnMessage, PaceLimits
 from bot.clock import SHANGHAI, Clock, SystemClock
 from bot.messages import (
     CALLBACK,
@@ -185,6 +187,7 @@ class TelegramAdapter(Adapter):
         )
         self._on_message: OnMessage | None = None
         self._on_event: OnEvent | None = None
+        self._on_batch: OnBatch | None = None
         self._task: asyncio.Task[None] | None = None
         self._server: asyncio.Server | None = None
         self._stopping = asyncio.Event()
@@ -203,9 +206,10 @@ class TelegramAdapter(Adapter):
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self, on_message: OnMessage, on_event: OnEvent | None = None) -> None:
+    async def start(self, on_message: OnMessage, on_event: OnEvent | None = None, on_batch: OnBatch | None = None) -> None:
         self._on_message = on_message
         self._on_event = on_event
+        self._on_batch = on_batch
         self._stopping.clear()
         try:
             await self._ensure_ready()
@@ -354,24 +358,25 @@ class TelegramAdapter(Adapter):
                 self._announced = True
                 await self._announce(True, "")
             failed = False
-            for update in updates:
+            for run in self._runs(updates):
                 if self._stopping.is_set():
                     break
                 try:
                     async with self._handle_lock:
-                        await self._handle(update)
+                        await self._handle_run(run)
                 except Exception as exc:
                     # Not stored: keep the offset, fetch the same updates again after a pause.
                     log.warning(
-                        "telegram: update %s not stored (%r); will fetch it again in %.1fs",
-                        update.update_id,
+                        "telegram: updates %s–%s not stored (%r); will fetch them again in %.1fs",
+                        run[0][0].update_id,
+                        run[-1][0].update_id,
                         exc,
                         delay,
                     )
                     self.last_error = f"handler: {exc!r}"
                     failed = True
                     break
-                self.offset = update.update_id + 1
+                self.offset = run[-1][0].update_id + 1
             if failed:
                 await self._pause(delay)
                 delay = min(delay * 2, most)
@@ -452,14 +457,42 @@ class TelegramAdapter(Adapter):
 
     # ------------------------------------------------------------------ inbound
 
-    async def _handle(self, update: Update) -> None:
-        """Hand one update to the core. Raises when the core did not take it."""
+    def _runs(self, updates: Sequence[Update]) -> list[list[tuple[Update, Inbound | None, list]]]:
+        """One getUpdates answer, translated and cut into what is stored together: with a batch
+        handler, each stretch of plain messages is one batch; an update that carries a platform
+        event (a group migrated, the bot removed…) stands alone, handled in its place in the order."""
+        runs: list[list[tuple[Update, Inbound | None, list]]] = []
+        for u in updates:
+            item = (u, *self._translate_or_skip(u))
+            if self._on_batch is not None and not item[2] and runs and not runs[-1][-1][2]:
+                runs[-1].append(item)
+            else:
+                runs.append([item])
+        return runs
+
+    async def _handle_run(self, run: list[tuple[Update, Inbound | None, list]]) -> None:
+        """Hand a run of updates to the core; raises when the core did not take (all of) it."""
+        if self._on_batch is not None and len(run) > 1:
+            batch = [inbound for _, inbound, _ in run if inbound is not None]
+            if batch:
+                await self._on_batch(batch)
+            return
+        for _, inbound, events in run:
+            await self._deliver(inbound, events)
+
+    def _translate_or_skip(self, update: Update) -> tuple[Inbound | None, list]:
         try:
-            inbound, events = self.translate(update)
+            return self.translate(update)
         except Exception:
             # A bug of ours or an update we cannot read: skipping beats blocking every later one.
             log.exception("telegram: cannot translate update %s; skipped", update.update_id)
-            return
+            return None, []
+
+    async def _handle(self, update: Update) -> None:
+        """Hand one update to the core. Raises when the core did not take it."""
+        await self._deliver(*self._translate_or_skip(update))
+
+    async def _deliver(self, inbound: Inbound | None, events: list) -> None:
         for name, payload in events:
             if self._on_event is not None:
                 await self._on_event(name, payload)

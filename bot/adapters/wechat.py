@@ -398,7 +398,7 @@ class WeChatAdapter(Adapter):
 
     # -- Adapter interface ------------------------------------------------------------------
 
-    async def start(self, on_message: OnMessage, on_event: OnEvent | None = None) -> None:
+    async def start(self, on_message: OnMessage, on_event: OnEvent | None = None, on_batch: object = None) -> None:
         """Connect; returns once logged in (or after `start_timeout` s while the watchdog keeps trying).
 
         Raises `WeChatFatalError` if the gateway refuses the token before that.
