@@ -15,7 +15,7 @@ from bot.config import Config
 from classifiers.types import Classification
 from services import events as ev
 from services.org import Actor, OrgService
-from services.similarity import is_acknowledgement, is_me_too, similarity
+from services.similarity import bigrams, is_acknowledgement, is_me_too, overlap
 from services.tickets import OpenRequest, TicketService
 from services.uow import UnitOfWork
 from storage.models import ChatGroup, Consultation, InboxMessage, Ticket
@@ -104,8 +104,9 @@ class IntakeService:
 
     def _duplicate(self, uow: UnitOfWork, row: InboxMessage, category: str, text: str, since) -> Ticket | None:  # type: ignore[no-untyped-def]
         best, best_score = None, 0.0
+        mine = bigrams(text)
         for ticket_id, ticket_text in uow.tickets.candidates_for_merge(row.platform, row.chat_id, category, since):
-            score = similarity(text, ticket_text)
+            score = overlap(mine, bigrams(ticket_text))
             if score >= self.config.merge.similarity and score > best_score:
                 best, best_score = ticket_id, score
         return uow.tickets.get(best) if best is not None else None

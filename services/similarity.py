@@ -13,17 +13,26 @@ _ME_TOO = re.compile(
 )
 
 
+# What bigrams skip: anything but Han, Latin letters and digits, and the filler characters (one C-level pass).
+_DROP = re.compile("[^\u4e00-\u9fffA-Za-z0-9]|[" + "".join(sorted(_FILLER)) + "]")
+
+
 def bigrams(text: str) -> set[str]:
-    chars = [c for c in text if _KEEP.match(c) and c not in _FILLER]
-    return {chars[i] + chars[i + 1] for i in range(len(chars) - 1)}
+    """Adjacent pairs of content characters (fillers and punctuation left out first)."""
+    s = _DROP.sub("", text)
+    return {s[i:i + 2] for i in range(len(s) - 1)}
+
+
+def overlap(ba: set[str], bb: set[str]) -> float:
+    """Shared bigrams relative to the smaller set (0..1)."""
+    if not ba or not bb:
+        return 0.0
+    return len(ba & bb) / min(len(ba), len(bb))
 
 
 def similarity(a: str, b: str) -> float:
     """Overlap of content bigrams relative to the shorter message (0..1)."""
-    ba, bb = bigrams(a), bigrams(b)
-    if not ba or not bb:
-        return 0.0
-    return len(ba & bb) / min(len(ba), len(bb))
+    return overlap(bigrams(a), bigrams(b))
 
 
 def is_me_too(text: str) -> bool:
