@@ -26,11 +26,13 @@ import fcntl
 import json
 import logging
 import os
+import re
 import socket
 import time
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -478,3 +480,55 @@ def format_states(states: list[dict]) -> list[str]:
         for o in (st.get("outages") or [])[-3:]:
             lines.append(f"  outage {o['from']} → {o['to']} ({o['seconds']}s): {o['held']} held, {o['spooled']} spooled — {o['detail']}")
     return lines
+
+
+# --- start-up ------------------------------------------------------------------------------------
+
+async def wait_for_database(url: str, retry_initial: float, retry_max: float, sleep: Callable[[float], Awaitable[None]],
+                            stop: asyncio.Event | None = None) -> bool:
+    """Wait until the database answers; False if `stop` was set first.
+
+    After a power cut the bot may come up before PostgreSQL does: rather than exit (and lean on
+    a supervisor), it says so in the log and tries again with the outage backoff. A refused login
+    or a missing database is a configuration error, not an outage: that raises at once.
+    """
+    if db.normalise_url(url).startswith("sqlite"):
+        return True  # embedded: there is nothing to wait for
+    engine = sa.create_engine(db.normalise_url(url), poolclass=sa.pool.NullPool)
+    delay, waited = retry_initial, False
+    try:
+        while stop is None or not stop.is_set():
+            try:
+                with engine.connect():
+                    if waited:
+                        log.warning("database reachable again; starting")
+                    return True
+            except Exception as exc:  # noqa: BLE001 - classified below
+                if not db.is_unreachable(exc) or _is_config_error(exc):
+                    raise
+                log.warning("database unreachable at start (%s); trying again in %.0f s", _short(exc), delay)
+            waited = True
+            await sleep(delay)
+            delay = min(delay * 2, retry_max)
+        return False
+    finally:
+        engine.dispose()
+
+
+# The server answered and refused: waiting will not fix these. (A server still starting up also
+# answers FATAL — "the database system is starting up" — and that one is waited for.)
+_CONFIG_ERRORS = re.compile(
+    r'FATAL:\s+(database ".*" does not exist|role ".*" does not exist|password authentication failed|'
+    r"no pg_hba\.conf entry|permission denied for database)"
+)
+
+
+def _is_config_error(exc: BaseException) -> bool:
+    """A refused login (28xxx) or no such database (3D000); at connect time psycopg gives no
+    SQLSTATE, only the server's message."""
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    return code.startswith("28") or code == "3D000" or bool(_CONFIG_ERRORS.search(str(exc)))
+
+
+def _short(exc: BaseException) -> str:
+    return (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0][:200]

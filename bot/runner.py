@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -13,6 +14,7 @@ from bot.app import BotApp
 from bot.clock import SystemClock
 from bot.config import Config
 from bot.platforms import build_adapters
+from bot.resilience import wait_for_database
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +35,19 @@ async def run_bot(config: Config, *, verbose: bool = False) -> int:
     _setup_logging(config, to_file=local, verbose=verbose)
     if local:
         return await run_local_chat(config, clock)
-    app = BotApp(config, clock=clock, adapters=adapters)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    r = config.resilience
+    try:
+        if not await wait_for_database(config.database_url(), r.retry_initial_seconds, r.retry_max_seconds, _sleep_unless(stop), stop):
+            return 0
+    except Exception as e:  # noqa: BLE001 - a refused login, no such database: say so and exit non-zero
+        log.error("cannot use the database: %s", e)
+        print(f"shanzhi: cannot use the database: {e}", file=sys.stderr)
+        return 1
+    app = BotApp(config, clock=clock, adapters=adapters)
     try:
         await app.start()
     except Exception as e:  # noqa: BLE001 - e.g. a token the gateway refuses: say so and exit non-zero
@@ -53,6 +63,14 @@ async def run_bot(config: Config, *, verbose: bool = False) -> int:
         log.error("stopped: %s", app.fatal_reason)
         return 3
     return 0
+
+
+def _sleep_unless(stop: asyncio.Event):  # type: ignore[no-untyped-def]
+    """A sleep that ends early when the bot is asked to stop."""
+    async def sleep(seconds: float) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+    return sleep
 
 
 class Terminal:
