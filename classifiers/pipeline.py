@@ -86,8 +86,12 @@ FOCUS_WINDOW: int | None = 8
 TARGETS = ("intent", "category", "urgent", "veto")
 _TOKEN_KEYS = ("ORTH", "TEXT", "LOWER", "NORM")
 _CTRL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+_RUN_CHAR = r"[\u4E00-\u9FD5a-zA-Z0-9+#&\._%\-]"
 #: jieba's own block pattern (jieba.re_han_default): it segments each such run independently.
-_RUN_RE = re.compile(r"[\u4E00-\u9FD5a-zA-Z0-9+#&\._%\-]+")
+_RUN_RE = re.compile(_RUN_CHAR + "+")
+#: The characters of such runs up to a position (search with endpos) / from it on (match): RuleSet._windows.
+_RUN_LEFT_RE = re.compile(_RUN_CHAR + r"*\Z")
+_RUN_RIGHT_RE = re.compile(_RUN_CHAR + "*")
 _WS_RE = re.compile(r"[ \t\u3000]+")
 #: Runs of Chinese characters: learned character rules (``"chars": true``) count their pattern inside these.
 _HAN_RUN_RE = re.compile(r"[\u4e00-\u9fff]+")
@@ -103,14 +107,16 @@ def _block_cutter() -> Any:
 _ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
+_NEG_INF = -math.inf
 _LOGP_LOCK = threading.Lock()
 _LOGP: tuple[tuple[int, int, int], dict[str, Any]] | None = None
 
 
 def logprob_table(freq: dict[str, int], total: int) -> dict[str, Any]:
-    """jieba's dictionary as log-probabilities: ``log(freq) - log(total)`` per word, ``False`` for the prefixes
+    """jieba's dictionary as log-probabilities: ``log(freq) - log(total)`` per word, ``-inf`` for the prefixes
     jieba stores with frequency 0 (exactly the float jieba computes for each word before adding the rest of the
-    route). Built once and rebuilt only when jieba's dictionary changes (a word added): no message result is kept."""
+    route; a prefix is no word, and ``-inf`` never wins a route: see _cut_logp). Built once and rebuilt only when
+    jieba's dictionary changes (a word added): no message result is kept."""
     global _LOGP
     key = (id(freq), len(freq), total)
     cur = _LOGP
@@ -119,7 +125,15 @@ def logprob_table(freq: dict[str, int], total: int) -> dict[str, Any]:
     with _LOGP_LOCK:
         logtotal = math.log(total)
         log = math.log
-        table = {w: (log(f) - logtotal if f else False) for w, f in freq.items()}
+        # one float object per frequency, shared by the words that have it (the same values; a smaller, denser
+        # table for the cache: a dictionary has ~350,000 words but a few thousand distinct frequencies)
+        class ByFreq(dict):
+            def __missing__(self, f: int) -> float:
+                v = self[f] = log(f) - logtotal
+                return v
+
+        by_freq = ByFreq({0: _NEG_INF})
+        table = {w: by_freq[f] for w, f in freq.items()}
         _LOGP = (key, table)
     return table
 
@@ -135,7 +149,7 @@ def cut_block_no_hmm(sentence: str, freq: dict[str, int], logtotal: float,
     score = [0.0] * (n + 1)
     end = [0] * (n + 1)
     if logp is not None:
-        return _route_words(sentence, _best_route_logp(sentence, logp, logtotal, score, end), n)
+        return _cut_logp(sentence, logp.get, 0.0 - logtotal)
     log = math.log
     get = freq.get
     for idx in range(n - 1, -1, -1):
@@ -160,32 +174,52 @@ def cut_block_no_hmm(sentence: str, freq: dict[str, int], logtotal: float,
     return _route_words(sentence, end, n)
 
 
-def _best_route_logp(sentence: str, logp: dict[str, Any], logtotal: float, score: list[float],
-                     end: list[int]) -> list[int]:
-    """cut_block_no_hmm's route with the log-probability table (see logprob_table)."""
+def _cut_logp(sentence: str, get: Any, fallback: float) -> list[str]:
+    """cut_block_no_hmm with the log-probability table (``get``: ``logprob_table(...).get``; ``fallback``:
+    ``0.0 - log(total)``, the log-probability jieba gives a character that is no word), route and words in one
+    function. A prefix that is no word has ``-inf``: it can only be the best while nothing else was seen, and a
+    best of ``-inf`` at the end means no word starts there (jieba's fallback: the single character)."""
     n = len(sentence)
-    get = logp.get
-    inf = -math.inf
+    score = [0.0] * (n + 1)
+    end = [0] * n
+    neg_inf = _NEG_INF
     for idx in range(n - 1, -1, -1):
-        best = inf
-        best_x = -1
-        i = idx
+        best = neg_inf
+        best_y = idx + 1  # the end (exclusive) of the best word starting at idx
+        y = best_y
         p = get(sentence[idx])
         while p is not None:  # frag in freq
-            if p is not False:
-                v = p + score[i + 1]
-                if v >= best:  # max((v, x)) over ascending x: ties go to the larger x
-                    best, best_x = v, i
-            i += 1
-            if i >= n:
+            v = p + score[y]
+            if v >= best:  # max((v, x)) over ascending x: ties go to the larger x
+                best = v
+                best_y = y
+            if y == n:
                 break
-            p = get(sentence[idx:i + 1])
-        if best_x < 0:  # log(freq.get(ch) or 1) - logtotal: a character that is no word has frequency 1
-            best = 0.0 - logtotal + score[idx + 1]
-            best_x = idx
+            y += 1
+            p = get(sentence[idx:y])
+        if best == neg_inf:  # log(freq.get(ch) or 1) - logtotal: a character that is no word has frequency 1
+            best = fallback + score[idx + 1]
+            best_y = idx + 1
         score[idx] = best
-        end[idx] = best_x
-    return end
+        end[idx] = best_y
+    # the words of the route, ASCII letters and digits that are no dictionary word joined as jieba joins them
+    out: list[str] = []
+    x = 0
+    buf = ""
+    alnum = _ASCII_ALNUM
+    while x < n:
+        y = end[x]
+        if y == x + 1 and sentence[x] in alnum:
+            buf += sentence[x]
+        else:
+            if buf:
+                out.append(buf)
+                buf = ""
+            out.append(sentence[x:y])
+        x = y
+    if buf:
+        out.append(buf)
+    return out
 
 
 def _route_words(sentence: str, end: list[int], n: int) -> list[str]:
@@ -447,8 +481,12 @@ class RuleSet:
     _gram_rules: dict[str, list[int]] = field(default_factory=dict)  # character rules ("chars": true)
     _gram_sizes: tuple[int, ...] = ()
     _seq_rules: dict[str, list[tuple[tuple[str, ...], tuple[int, ...]]]] = field(default_factory=dict)
+    #: word -> (its one-word rules, the word sequences starting with it): match_words' one look-up per word
+    _word_index: dict[str, tuple[tuple[int, ...], tuple[tuple[tuple[str, ...], tuple[int, ...]], ...]]] = field(
+        default_factory=dict)
     _automaton: Any = None
     _unfilterable: bool = False
+    _cutter: bool | None = None  # jieba has the block cutter cut_block_no_hmm re-implements (checked once)
     _whole_text: bool = False
     _lock: Any = field(default_factory=threading.Lock)
 
@@ -531,6 +569,8 @@ class RuleSet:
             for idx in idxs:
                 self.phrase_matcher.add(f"rule#{idx}", [doc])
             self._seq_rules.setdefault(words_seq[0], []).append((words_seq, tuple(idxs)))
+        self._word_index = {w: (tuple(self._word_rules.get(w, ())), tuple(self._seq_rules.get(w, ())))
+                            for w in (*self._word_rules, *self._seq_rules)}
         self._build_prefilter()
         return self
 
@@ -572,7 +612,24 @@ class RuleSet:
             # token: some token rule needs the literal (its words must be segmented); a literal only regex
             # rules need is read on the characters (char_hits) and needs no segmentation around it
             token = any(idx not in self._regexes and not self.rules[idx].chars for idx, _pos in vals)
-            auto.add_word(lit, (len(lit), tuple(vals), token))
+            # what a hit of the literal adds to scan()'s bound, worked out once here: the rules whose vote
+            # counts (idx, pos), the largest topic weight, and the regex rules that may match (idx, pos)
+            seen_items: list[tuple[int, float]] = []
+            pending_items: list[tuple[int, float]] = []
+            topic = 0.0
+            for idx, pos in vals:
+                if not pos:
+                    continue
+                if idx in self._regexes:
+                    pending_items.append((idx, pos))
+                    continue
+                r = self.rules[idx]
+                if r.topic and r.target == "intent" and not r.idf:
+                    topic = max(topic, pos)
+                else:
+                    seen_items.append((idx, pos))
+            # as dicts: scan() merges them into its own with dict.update (the same order as item by item)
+            auto.add_word(lit, (len(lit), token, dict(seen_items), topic, dict(pending_items)))
         if entries:
             auto.make_automaton()
             self._automaton = auto
@@ -594,21 +651,17 @@ class RuleSet:
         pending: dict[int, float] = {}  # regex rules whose literals occur
         rules = self.rules
         regexes = self._regexes
-        for end, (n, vals, token) in self._automaton.iter(text):
+        for end, (n, token, seen_items, lit_topic, pending_items) in self._automaton.iter(text):
             span = (end + 1 - n, end + 1)
             spans.append(span)
             if token:
                 token_spans.append(span)
-            for idx, pos in vals:
-                if pos:
-                    if idx in regexes:
-                        pending[idx] = pos
-                        continue
-                    r = rules[idx]
-                    if r.topic and r.target == "intent" and not r.idf:
-                        topic = max(topic, pos)
-                    else:
-                        seen[idx] = pos
+            if seen_items:
+                seen.update(seen_items)
+            if lit_topic > topic:
+                topic = lit_topic
+            if pending_items:
+                pending.update(pending_items)
         if self._unfilterable:
             return math.inf, spans, token_spans
         bound = sum(seen.values()) + topic
@@ -636,6 +689,11 @@ class RuleSet:
         """The parts of ``text`` rules can match: each hit widened to its whole Han/alnum run(s)."""
         if self._whole_text or not spans:
             return text if self._whole_text else ""
+        return " ".join(text[s:e] for s, e in self._windows(text, spans))
+
+    @staticmethod
+    def _windows(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """focus()'s parts as (start, end), in text order, disjoint and not touching."""
         # overlapping or touching hits are one stretch of text: its window is the union of theirs
         joined: list[list[int]] = []
         for s, e in sorted(spans):
@@ -644,56 +702,70 @@ class RuleSet:
                     joined[-1][1] = e
             else:
                 joined.append([s, e])
-        runs = [(m.start(), m.end()) for m in _RUN_RE.finditer(text)]
-        starts = [r[0] for r in runs]
-        wide: list[tuple[int, int]] = []
-        for s, e in joined:
-            i = bisect.bisect_right(starts, s) - 1
-            if i >= 0 and runs[i][0] <= s < runs[i][1]:
-                s = runs[i][0] if FOCUS_WINDOW is None else max(runs[i][0], s - FOCUS_WINDOW)
-            j = bisect.bisect_right(starts, e - 1) - 1
-            if j >= 0 and runs[j][0] <= e - 1 < runs[j][1]:
-                e = runs[j][1] if FOCUS_WINDOW is None else min(runs[j][1], e + FOCUS_WINDOW)
-            wide.append((s, e))
-        wide.sort()
+        # a stretch starting (ending) inside a Han/alnum run widens to FOCUS_WINDOW characters of that run before
+        # (after) it, or to the whole run: the run characters up to and including its first (from its last)
+        # character, read by anchored regexes (an empty match: that character is no run character, no widening).
+        # The widened starts stay in text order (a run holding a later stretch's start cannot reach back over an
+        # earlier stretch), so overlapping or touching windows are merged as they come.
+        win = FOCUS_WINDOW
+        left, right = _RUN_LEFT_RE.search, _RUN_RIGHT_RE.match
+        n = len(text)
         merged: list[list[int]] = []
-        for s, e in wide:
+        for s, e in joined:
+            ws = left(text, 0 if win is None else (s - win if s > win else 0), s + 1).start()
+            if ws < s:
+                s = ws
+            we = right(text, e - 1, n if win is None else e + win).end()
+            if we > e:
+                e = we
             if merged and s <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], e)
+                if e > merged[-1][1]:
+                    merged[-1][1] = e
             else:
                 merged.append([s, e])
-        return " ".join(text[s:e] for s, e in merged)
+        return [(s, e) for s, e in merged]
 
     def focus_words(self, text: str, spans: list[tuple[int, int]]) -> list[str]:
         """jieba's words (precise mode, no HMM) of ``focus(text, spans)``.
 
-        Each focus part is one Han/alnum block in jieba's own sense, so it is cut by jieba's block cutter
-        directly (what ``jieba.lcut`` does for such a block, without splitting the text again)."""
-        part = self.focus(text, spans)
-        if not part:
-            return []
-        cut_block = _block_cutter()
-        if cut_block is None or self._whole_text:
-            return self.nlp.tokenizer.words(part)
+        Each focus part is cut as jieba cuts it (its Han/alnum blocks by jieba's block cutter, directly: what
+        ``jieba.lcut`` does for such a block, without splitting the text again), with the " " that joins the
+        parts in ``focus()`` as a word of its own between them (jieba makes each whitespace character a word)."""
+        if self._whole_text or not spans:
+            part = self.focus(text, spans)
+            return self.nlp.tokenizer.words(part) if part else []
+        if self._cutter is None:
+            self._cutter = _block_cutter() is not None
+        if not self._cutter:
+            return self.nlp.tokenizer.words(self.focus(text, spans))
         import jieba
 
         han, skip = jieba.re_han_default, jieba.re_skip_default
         dt = jieba.dt
-        freq, total = dt.FREQ, dt.total
-        logtotal = math.log(total)
-        logp = logprob_table(freq, total)
+        get = logprob_table(dt.FREQ, dt.total).get
+        fallback = 0.0 - math.log(dt.total)
         out: list[str] = []
-        for blk in han.split(part):  # jieba.Tokenizer.cut's own loop (precise mode, HMM off)
-            if not blk:
-                continue
-            if han.match(blk):
-                out.extend(cut_block_no_hmm(blk, freq, logtotal, logp))
+        first = True
+        whole_run = _RUN_RE.fullmatch
+        for s, e in self._windows(text, spans):
+            if first:
+                first = False
             else:
-                for x in skip.split(blk):
-                    if skip.match(x):
-                        out.append(x)
-                    elif x:
-                        out.extend(x)
+                out.append(" ")
+            if whole_run(text, s, e):  # the part is one block (the usual case): jieba cuts it as it is
+                out.extend(_cut_logp(text[s:e], get, fallback))
+                continue
+            for blk in han.split(text[s:e]):  # jieba.Tokenizer.cut's own loop (precise mode, HMM off)
+                if not blk:
+                    continue
+                if han.match(blk):
+                    out.extend(_cut_logp(blk, get, fallback))
+                else:
+                    for x in skip.split(blk):
+                        if skip.match(x):
+                            out.append(x)
+                        elif x:
+                            out.extend(x)
         return out
 
     def char_hits(self, text: str, spans: list[tuple[int, int]], matches: list[tuple[Rule, int, int, int]],
@@ -706,24 +778,36 @@ class RuleSet:
         """
         if not spans:
             return []
-        fired = {id(m[0]) for m in matches}
-        matched_words = {"".join(words[s:e]) for r, s, e, _c in matches if r.target in ("category", "urgent")}
         out: list[tuple[Rule, str, float]] = []
         seen: set[int] = set()
         lits = {text[s:e] for s, e in spans}
+        rules = self.rules
         if self._regexes:
             lit_rules = self._regex_lits
+            regexes = self._regexes
             for lit in lits:
-                for idx in lit_rules.get(lit, ()):
+                idxs = lit_rules.get(lit)
+                if idxs is None:
+                    continue
+                for idx in idxs:
                     if idx in seen:
                         continue
                     seen.add(idx)
-                    m = self._regexes[idx].search(text)
+                    m = regexes[idx].search(text)
                     if m:
-                        out.append((self.rules[idx], m.group(0), 1.0))
+                        out.append((rules[idx], m.group(0), 1.0))
+        compound = self._compound
+        fired: set[int] | None = None
+        matched_words: set[str] = set()
         for lit in lits:
-            for idx in self._compound.get(lit, ()):
-                rule = self.rules[idx]
+            idxs = compound.get(lit)
+            if idxs is None:
+                continue
+            if fired is None:  # worked out for the first compound literal only
+                fired = {id(m[0]) for m in matches}
+                matched_words = {"".join(words[s:e]) for r, s, e, _c in matches if r.target in ("category", "urgent")}
+            for idx in idxs:
+                rule = rules[idx]
                 if idx in seen or id(rule) in fired or any(lit in w for w in matched_words):
                     continue  # a word a token rule already read (着火 in 着火了) is not hidden
                 seen.add(idx)
@@ -751,24 +835,30 @@ class RuleSet:
         computed by dictionary look-ups on the jieba words: no spaCy Doc needs building. Token patterns
         the Matcher must run (operators, other attributes) still go through spaCy."""
         found: dict[int, list[int]] = {}
-        wr, sr = self._word_rules, self._seq_rules
+        get = self._word_index.get
         n = len(words)
-
-        def hit(idx: int, start: int, end: int) -> None:
-            prev = found.get(idx)
-            if prev is None:
-                found[idx] = [start, end, 1]
-            else:
-                prev[2] += 1
-
-        for i, w in enumerate(words):
-            for idx in wr.get(w, ()):
-                hit(idx, i, i + 1)
-            for seq, idxs in sr.get(w, ()):
+        i = -1
+        for w in words:
+            i += 1
+            entry = get(w)
+            if entry is None:
+                continue
+            idxs, seqs = entry
+            for idx in idxs:
+                prev = found.get(idx)
+                if prev is None:
+                    found[idx] = [i, i + 1, 1]
+                else:
+                    prev[2] += 1
+            for seq, sidxs in seqs:
                 k = len(seq)
                 if i + k <= n and tuple(words[i:i + k]) == seq:
-                    for idx in idxs:
-                        hit(idx, i, i + k)
+                    for idx in sidxs:
+                        prev = found.get(idx)
+                        if prev is None:
+                            found[idx] = [i, i + k, 1]
+                        else:
+                            prev[2] += 1
         if len(self.matcher):
             from spacy.tokens import Doc
 
@@ -960,9 +1050,12 @@ def _softmax(scores: dict[str, float]) -> dict[str, float]:
 _NOTHING = {"complaint": 0.0, "consultation": 0.0, "other": OTHER_BIAS}
 
 
+#: the confidence of "other" when no rule fired: the softmax of _NOTHING (constants, no message)
+_UNMATCHED_CONFIDENCE = round(_softmax(_NOTHING)["other"], 4)
+
+
 def _unmatched() -> Classification:
-    probs = _softmax(_NOTHING)
-    return Classification(intent="other", confidence=round(probs["other"], 4), category=None, urgent=False,
+    return Classification(intent="other", confidence=_UNMATCHED_CONFIDENCE, category=None, urgent=False,
                           scores=dict(_NOTHING), evidence=())
 
 
@@ -1009,7 +1102,9 @@ def score(matches: list[tuple[Rule, int, int, int]], words: Sequence[str], rules
     intent = dict(_NOTHING)
     for k, b in rules.intent_bias.items():
         intent[k] += b
-    votes: dict[str, dict[tuple[int, int], float]] = {"complaint": {}, "consultation": {}, "other": {}}
+    # per intent: the largest vote on each span of words (see vote below, inlined in the loop for speed)
+    votes: dict[str, dict[Any, float]] = {"complaint": {}, "consultation": {}, "other": {}}
+    complaint_votes = votes["complaint"]
     cats: dict[str, float] = {}
     tfidf: dict[str, float] = {}  # learned rules: feature value per pattern
     urgent = 0.0
@@ -1019,28 +1114,28 @@ def score(matches: list[tuple[Rule, int, int, int]], words: Sequence[str], rules
     topic_kinds: set[str] = set()
     written = False
     evidence: list[Evidence] = []
+    add = evidence.append
+    written_key = ("written",)
 
-    def vote(label: str, span: tuple, w: float) -> None:
-        if w < 0:
-            intent[label] += w
-            return
-        d = votes[label]
-        if w > d.get(span, 0.0):
-            d[span] = w
-
-    items: list[tuple[Rule, Any, int, str, float]] = [
-        (rule, "".join(words[start:end]), count, "".join(words[start:end]), 1.0) for rule, start, end, count in matches]
-    items += [(rule, text, 1, text, factor) for rule, text, factor in extra]  # the same words: one vote
-    items += [(rule, text, count, text, 1.0) for rule, text, count in grams]  # learned character rules
-    for rule, span, count, matched, factor in items:
+    # (rule, matched words, occurrences, factor): the same words count once (one vote per span)
+    items: list[tuple[Rule, str, int, float]] = [
+        (rule, words[start] if end - start == 1 else "".join(words[start:end]), count, 1.0)
+        for rule, start, end, count in matches]
+    if extra:
+        items += [(rule, text, 1, factor) for rule, text, factor in extra]
+    if grams:  # learned character rules
+        items += [(rule, text, count, 1.0) for rule, text, count in grams]
+    for rule, span, count, factor in items:
         target = rule.target
+        label = rule.label
+        weight = rule.weight
         if rule.idf:
             x = (1.0 + math.log(count)) * rule.idf
             key = rule.pattern if isinstance(rule.pattern, str) else rule.pattern[0]
             tfidf["chars:" + key if rule.chars else key] = x  # a word and the same characters: two features
-            w = rule.weight * x
+            w = weight * x
         else:
-            w = rule.weight * factor
+            w = weight * factor
         if rule.written:
             written = True
         if rule.topic or rule.public:
@@ -1049,22 +1144,32 @@ def score(matches: list[tuple[Rule, int, int, int]], words: Sequence[str], rules
                 place = True
         if target == "intent":
             if rule.idf:
-                intent[rule.label] += w
+                intent[label] += w
             elif rule.topic:  # "a public matter": once, for whichever reading leads (see below)
                 topic_kinds.add(rule.id)
-                topic_bonus = max(topic_bonus, w)
-            else:  # a text has one structure (written rules): its largest vote counts, once
-                vote(rule.label, ("written",) if rule.written else span, w)
+                if w > topic_bonus:  # max(topic_bonus, w)
+                    topic_bonus = w
+            elif w < 0:  # vote(label, span, w); a text has one structure (written rules): its largest vote, once
+                intent[label] += w
+            else:
+                d = votes[label]
+                k = written_key if rule.written else span
+                if w > d.get(k, 0.0):
+                    d[k] = w
         elif target == "category":
-            cats[rule.label] = cats.get(rule.label, 0.0) + w
+            cats[label] = cats.get(label, 0.0) + w
         elif target == "urgent":
             urgent += w
         elif target == "veto":
             intent["complaint"] -= w
             intent["consultation"] -= w
-        if rule.complaint:
-            vote("complaint", span, rule.complaint * factor)
-        evidence.append(Evidence(rule.id, target, rule.label, matched, round(rule.weight * factor, 3)))
+        if rule.complaint:  # vote("complaint", span, ...)
+            wc = rule.complaint * factor
+            if wc < 0:
+                intent["complaint"] += wc
+            elif wc > complaint_votes.get(span, 0.0):
+                complaint_votes[span] = wc
+        add(Evidence(rule.id, target, label, span, round(weight * factor, 3)))
     if written and votes["other"] and WRITTEN_OTHER_FACTOR != 1.0:
         cut = (1.0 - WRITTEN_OTHER_FACTOR) * sum(votes["other"].values())
         intent["other"] -= cut
@@ -1100,23 +1205,37 @@ def score(matches: list[tuple[Rule, int, int, int]], words: Sequence[str], rules
     if tfidf:  # learned weights are for L2-normalised tf-idf vectors
         norm = math.sqrt(sum(v * v for v in tfidf.values()))
         cats = {c: v / norm for c, v in cats.items()}
-    probs = _softmax(intent)
-    top = "other"
-    if probs["complaint"] > probs[top]:
-        top = "complaint"
-    if probs["consultation"] > probs[top]:
-        top = "consultation"
+    # _softmax(intent), unrolled (the same floats): intent holds complaint, consultation, other in this order
+    ic, iq, io = intent["complaint"], intent["consultation"], intent["other"]
+    m = max(ic, iq, io)
+    ec, eq, eo = math.exp(ic - m), math.exp(iq - m), math.exp(io - m)
+    z = sum((ec, eq, eo))
+    top, p_top = "other", eo / z
+    p = ec / z
+    if p > p_top:
+        top, p_top = "complaint", p
+    p = eq / z
+    if p > p_top:
+        top, p_top = "consultation", p
     category: str | None = None
-    if cats or rules.category_bias:
-        bias = rules.category_bias
+    bias = rules.category_bias
+    if bias:
         best, best_v = None, -math.inf
         for c in rules.categories:  # ties go to the earlier category
             v = cats.get(c, 0.0) + bias.get(c, 0.0)
             if v > best_v:
                 best, best_v = c, v
         category = best
+    elif cats:
+        best, best_v = None, -math.inf
+        get = cats.get
+        for c in rules.categories:  # ties go to the earlier category (x + 0.0 compares as x)
+            v = get(c, 0.0)
+            if v > best_v:
+                best, best_v = c, v
+        category = best
     if category is None and top == "complaint":
         category = "other" if "other" in rules.categories else rules.categories[0]
-    return Classification(intent=top, confidence=round(probs[top], 4), category=category,
+    return Classification(intent=top, confidence=round(p_top, 4), category=category,
                           urgent=top == "complaint" and urgent >= URGENT_MIN,
                           scores={k: round(v, 3) for k, v in intent.items()}, evidence=tuple(evidence))

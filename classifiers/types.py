@@ -34,6 +34,11 @@ class Evidence:
     matched: str  # the words of the message that matched
     weight: float
 
+    def __init__(self, rule_id: str, target: str, label: str, matched: str, weight: float) -> None:
+        # the __init__ dataclass would generate for a frozen class, without its five object.__setattr__ calls
+        # (the classifier makes several per message): the same fields, in the same instance dict
+        self.__dict__.update(rule_id=rule_id, target=target, label=label, matched=matched, weight=weight)
+
 
 @dataclass(frozen=True)
 class Classification:

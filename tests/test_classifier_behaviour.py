@@ -187,6 +187,117 @@ def test_fast_block_cutter_gives_jiebas_words(rules, text):
             assert cut_block_no_hmm(blk, jieba.dt.FREQ, math.log(jieba.dt.total), logp) == list(cut(blk))
 
 
+def _reference_focus(text: str, spans: list[tuple[int, int]], window: int | None) -> str:
+    """focus() as first written: every Han/alnum run found, each stretch of hits widened within its run."""
+    import bisect
+    import re
+
+    joined: list[list[int]] = []
+    for s, e in sorted(spans):
+        if joined and s <= joined[-1][1]:
+            joined[-1][1] = max(joined[-1][1], e)
+        else:
+            joined.append([s, e])
+    runs = [(m.start(), m.end()) for m in re.finditer(r"[\u4E00-\u9FD5a-zA-Z0-9+#&\._%\-]+", text)]
+    starts = [r[0] for r in runs]
+    wide = []
+    for s, e in joined:
+        i = bisect.bisect_right(starts, s) - 1
+        if i >= 0 and runs[i][0] <= s < runs[i][1]:
+            s = runs[i][0] if window is None else max(runs[i][0], s - window)
+        j = bisect.bisect_right(starts, e - 1) - 1
+        if j >= 0 and runs[j][0] <= e - 1 < runs[j][1]:
+            e = runs[j][1] if window is None else min(runs[j][1], e + window)
+        wide.append((s, e))
+    merged: list[list[int]] = []
+    for s, e in sorted(wide):
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    return " ".join(text[s:e] for s, e in merged)
+
+
+_FOCUS_ALPHABET = "村口路灯坏了三天晚上黑请问低保怎么申请县区镇政府投诉噪音扰民ab12K6县，。？! ?…\n"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet=_FOCUS_ALPHABET, max_size=60),
+       raw=st.lists(st.tuples(st.integers(0, 60), st.integers(1, 6)), max_size=8),
+       window=st.sampled_from([None, 0, 1, 3, 8]))
+def test_focus_windows_match_the_run_based_definition(rules, monkeypatch, text, raw, window):
+    # RuleSet._windows reads the runs around each hit with anchored regexes instead of finding every run first
+    import classifiers.pipeline as pipeline
+
+    spans = sorted({(s, min(s + n, len(text))) for s, n in raw if s < len(text)})
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "FOCUS_WINDOW", window)
+        assert rules.focus(text, spans) == _reference_focus(text, spans, window)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet=_FOCUS_ALPHABET, max_size=60))
+def test_focus_words_are_jiebas_words_of_the_focus_text(rules, text):
+    # focus_words cuts each focus part on its own, with " " between parts: what jieba gives for focus()'s text
+    import jieba
+
+    from classifiers.pipeline import normalize
+
+    norm = normalize(text)
+    spans = rules.scan(norm)[2]
+    part = rules.focus(norm, spans)
+    assert rules.focus_words(norm, spans) == (jieba.lcut(part, HMM=False) if part else [])
+
+
+@pytest.mark.parametrize("text", [
+    "村口路灯坏了三天了，晚上黑漆漆的",
+    "请问低保怎么申请？需要什么材料",
+    "楼下广场舞噪音扰民到晚上十一点，投诉了也没人管",
+    "K6县白云路的井盖丢了，有人受伤",
+])
+def test_word_lookup_matching_equals_spacys_phrase_matcher(rules, text):
+    # match_words' one dictionary look-up per word gives the PhraseMatcher's matches on the same words
+    from spacy.tokens import Doc
+
+    from classifiers.pipeline import normalize
+
+    norm = normalize(text)
+    words = rules.focus_words(norm, rules.scan(norm)[2])
+    doc = Doc(rules.nlp.vocab, words=words, spaces=[False] * len(words))
+
+    def key(ms):
+        return sorted((r.id, s, e, c) for r, s, e, c in ms)
+
+    assert key(rules.match_words(words)) == key(rules.match(doc))
+
+
+def test_run_characters_are_jiebas_block_characters():
+    # the focus windows and the one-block shortcut rely on the same character class as jieba's block splitting
+    import jieba
+
+    from classifiers.pipeline import _RUN_RE
+
+    for cp in range(0x10000):
+        c = chr(cp)
+        assert bool(_RUN_RE.fullmatch(c)) == bool(jieba.re_han_default.fullmatch(c)), hex(cp)
+
+
+def test_evidence_init_is_the_dataclass_init():
+    import dataclasses
+    import pickle
+
+    from classifiers.types import Evidence
+
+    e = Evidence("road.infra", "category", "road", "路灯", 2.0)
+    assert e == Evidence(rule_id="road.infra", target="category", label="road", matched="路灯", weight=2.0)
+    assert dataclasses.asdict(e) == {"rule_id": "road.infra", "target": "category", "label": "road",
+                                     "matched": "路灯", "weight": 2.0}
+    assert dataclasses.replace(e, weight=1.0).weight == 1.0
+    assert pickle.loads(pickle.dumps(e)) == e and hash(e) == hash(pickle.loads(pickle.dumps(e)))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        e.weight = 3.0  # type: ignore[misc]
+
+
 def test_named_place_literal_alone_does_not_force_segmentation(rules):
     # 街 is a literal of the named-place regex: only a named street (白云街) raises the prefilter's bound
     assert rules.scan("去逛街好玩吗")[0] < 1.0
