@@ -780,7 +780,7 @@ class RuleSet:
             return []
         out: list[tuple[Rule, str, float]] = []
         seen: set[int] = set()
-        lits = {text[s:e] for s, e in spans}
+        lits = dict.fromkeys(text[s:e] for s, e in spans)  # in text order: the result must not depend on string hashing
         rules = self.rules
         if self._regexes:
             lit_rules = self._regex_lits

@@ -381,3 +381,32 @@ def test_unless_stops_a_regex_rule_and_is_only_for_regex_rules(tmp_path):
                    encoding="utf-8")
     with pytest.raises(RuleError, match="unless"):
         build_ruleset([bad])
+
+
+_EXPLAIN_ALL = """
+import csv, sys
+from classifiers.pipeline import classify, load_rules
+rules = load_rules()
+for path, col in (("tests/data/dev_messages.csv", "text"), ("tests/data/teddycup_sample.csv", "留言主题")):
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        for row in csv.DictReader(f):
+            c = classify(row[col], rules)
+            print(c.intent, round(c.confidence, 6), c.category, c.urgent, c.explain())
+"""
+
+
+def test_an_official_sees_the_same_reasons_whichever_process_classified_the_message() -> None:
+    """Classification is a pure function of text and rules: not of Python's string hash seed, which
+    differs between the bot's processes (and between a run and its replay)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    runs = [
+        subprocess.run([sys.executable, "-c", _EXPLAIN_ALL], cwd=root, capture_output=True, text=True, check=True,
+                       env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin", "HOME": str(root)}).stdout
+        for seed in ("1", "12345")
+    ]
+    assert runs[0].count("\n") > 300
+    assert runs[0] == runs[1]
