@@ -32,12 +32,14 @@ import sqlalchemy as sa
 
 from bot.config import REPO_ROOT, Config
 
-BATCH = int(os.environ.get("SHANZHI_BENCH_BATCH", "16"))
+BATCH = 16  # messages handed over together by default (`--batch`)
 DEV_SET = REPO_ROOT.parent / "shared" / "data" / "dev" / "messages.csv"
 VILLAGES = ("heping", "shiqiao", "nanmen")
 
 
 def dev_texts(path: Path | None = None) -> list[str]:
+    if path is not None and not Path(path).exists():
+        raise FileNotFoundError(f"no such file: {path}")
     for p in (path, DEV_SET, REPO_ROOT / "tests" / "data" / "dev_messages.csv"):
         if p is not None and Path(p).exists():
             with Path(p).open(encoding="utf-8-sig", newline="") as f:
@@ -100,11 +102,12 @@ def baseline_inserts(engine: sa.Engine, n: int) -> float:
 
 
 def run(config: Config, *, database_url: str | None = None, messages: int = 20000, baseline: int = 3000,
-        progress: Callable[[int, int], None] | None = None, batch: int | None = None) -> dict:
-    return asyncio.run(_run(config, database_url, messages, baseline, progress, batch or BATCH))
+        progress: Callable[[int, int], None] | None = None, batch: int | None = None, texts_from: Path | None = None) -> dict:
+    return asyncio.run(_run(config, database_url, messages, baseline, progress, batch or BATCH, texts_from))
 
 
-async def _run(config: Config, database_url: str | None, n: int, n_base: int, progress, batch: int) -> dict:  # type: ignore[no-untyped-def]
+async def _run(config: Config, database_url: str | None, n: int, n_base: int, progress, batch: int,  # type: ignore[no-untyped-def]
+               texts_from: Path | None = None) -> dict:
     import psutil
 
     from bot.adapters.local import LocalAdapter
@@ -113,7 +116,7 @@ async def _run(config: Config, database_url: str | None, n: int, n_base: int, pr
     from bot.messages import ChatType, Inbound
     from storage.models import ChatGroup
 
-    texts = dev_texts()
+    texts = dev_texts(texts_from)
     scratch = _Scratch(database_url)
     try:
         start = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
