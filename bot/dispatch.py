@@ -24,7 +24,7 @@ from services import events as ev
 from services.container import Services
 from services.errors import AmbiguousTicket, BadArgument, NotAuthorised, ShanzhiError
 from services.org import Actor
-from services.tickets import STATUS_LABELS
+from services.tickets import ALLOWED, STATUS_LABELS
 from services.uow import UnitOfWork
 from storage.db import is_transient, is_unreachable
 from storage.models import ChatGroup, InboxMessage, Ticket
@@ -41,16 +41,8 @@ MAX_TEXT = 5000  # longer texts are stored whole but classified on their start
 MAX_COMMAND = 1000
 RESULT_COMMAND, RESULT_NON_TEXT, RESULT_EMPTY, RESULT_UNBOUND = "command", "non_text", "empty", "unbound"
 
-STATUS_FOR = {
-    "accept": ("dispatched",),
-    "resolve": ("dispatched", "accepted"),
-    "return": ("dispatched", "accepted"),
-    "dismiss": ("pending", "registered", "dispatched", "accepted", "returned"),
-    "confirm": ("pending",),
-    "ignore": ("pending",),
-    "transfer": ("dispatched", "accepted", "returned"),
-    "recat": ("pending", "registered", "dispatched", "accepted", "returned"),
-}
+# Which of a person's tickets a command without a number can mean: those it may act on now.
+STATUS_FOR = {**ALLOWED, "ignore": ("pending",)}
 
 
 # Staff commands on a ticket: the word the reply uses, and the prompt when the argument is missing.
@@ -257,7 +249,7 @@ class Dispatcher:
             return handler(uow, row, actor, group, cmd)
         except ShanzhiError as e:
             log.info("command %s by %s refused: %s %s", cmd.name, actor.person.name, e.code, e.params)
-            hint = e.params.pop("hint", None) or _hint(cmd.name, self.config)
+            hint = e.params.pop("hint", None) or _hint(cmd.name)
             if "status" in e.params:
                 e.params["status"] = STATUS_LABELS.get(str(e.params["status"]), e.params["status"])
             self._reply(uow, row, texts.error(e.code, hint=hint, **e.params))
@@ -428,7 +420,7 @@ class _Refusal(ShanzhiError):
         self.code = code
 
 
-def _hint(command: str, config: Config) -> str:
+def _hint(command: str) -> str:
     return texts.HINTS.get(command, texts.HINT_DEFAULT)
 
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from bot.config import Config
 from services import events as ev
-from services.errors import BadArgument, InvalidTransition, NotAuthorised, TicketNotFound
+from services.errors import BadArgument, InvalidTransition, NotAuthorised, TicketNotFound, UnknownUnit
 from services.org import Actor, OrgService
 from services.uow import UnitOfWork
 from services.workcalendar import WorkCalendar
@@ -255,7 +255,7 @@ class TicketService:
         t = self._workable(uow, actor, no, "transfer")
         unit = self.org.find_unit(uow, unit_name)
         if unit is None:
-            raise BadArgument(what="unit", value=unit_name)
+            raise UnknownUnit(value=unit_name)
         if t.category == "conduct" and self._is_own_unit_of_accused(uow, t, unit.code):
             raise NotAuthorised(ticket=t.no)
         self._dispatch(uow, t, actor.id, unit, note="转办", new_deadline=False)
