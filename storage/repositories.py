@@ -418,9 +418,10 @@ class OrgRepo:
 
 class TicketRepo:
     """Tickets and their reporters. Within a unit of work it remembers the reporters of tickets it
-    opened, and (after `prefetch_recent_reporters`) who joined which ticket lately in a batch's
-    chats, so a batch of messages does not ask for them message by message; the tickets are the
-    session's own objects, so their status is always the transaction's."""
+    opened and, once a batch asked for them, who joined which ticket lately in the batch's chats
+    (`prefetch_recent_reporters`) and the tickets a new complaint there may repeat
+    (`prefetch_chat_tickets`), so a batch does not ask for them message by message. What this
+    transaction changed is always read from the session's own objects, never from those rows."""
 
     def __init__(self, session: Session) -> None:
         self.s = session
