@@ -236,9 +236,7 @@ class Resilience:
         try:
             await self._orig_on_message(msg)
         except Exception as exc:
-            if not db.is_unreachable(exc):
-                raise
-            self._went_down(exc)
+            self._outage_or_raise(exc)
             if self.spools(msg.platform):
                 self._spool_or_hold(self._spool(msg.platform), msg)
                 return
@@ -255,11 +253,16 @@ class Resilience:
         try:
             await self._orig_on_messages(msgs)
         except Exception as exc:
-            if not db.is_unreachable(exc):
-                raise
-            self._went_down(exc)
+            self._outage_or_raise(exc)
             self.held += len(msgs)
             raise DatabaseUnavailable(f"database unreachable; a batch of {len(msgs)} messages not stored") from exc
+
+    def _outage_or_raise(self, exc: Exception) -> None:
+        """A failure to store: an unreachable database starts (or continues) an outage; anything else
+        is not ours to hold and propagates."""
+        if not db.is_unreachable(exc):
+            raise exc
+        self._went_down(exc)
 
     def _spool_or_hold(self, sp: Spool, msg: Inbound) -> None:
         if sp.append(msg):

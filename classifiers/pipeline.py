@@ -170,7 +170,7 @@ def cut_block_no_hmm(sentence: str, freq: dict[str, int], logtotal: float,
             best = log(freq.get(sentence[idx]) or 1) - logtotal + score[idx + 1]
             best_x = idx
         score[idx] = best
-        end[idx] = best_x
+        end[idx] = best_x + 1
     return _route_words(sentence, end, n)
 
 
@@ -202,35 +202,18 @@ def _cut_logp(sentence: str, get: Any, fallback: float) -> list[str]:
             best_y = idx + 1
         score[idx] = best
         end[idx] = best_y
-    # the words of the route, ASCII letters and digits that are no dictionary word joined as jieba joins them
+    return _route_words(sentence, end, n)
+
+
+def _route_words(sentence: str, end: list[int], n: int) -> list[str]:
+    """The words of a route (``end[x]``: the end, exclusive, of the word starting at x), ASCII letters and
+    digits that are no dictionary word joined as jieba joins them."""
     out: list[str] = []
     x = 0
     buf = ""
     alnum = _ASCII_ALNUM
     while x < n:
         y = end[x]
-        if y == x + 1 and sentence[x] in alnum:
-            buf += sentence[x]
-        else:
-            if buf:
-                out.append(buf)
-                buf = ""
-            out.append(sentence[x:y])
-        x = y
-    if buf:
-        out.append(buf)
-    return out
-
-
-def _route_words(sentence: str, end: list[int], n: int) -> list[str]:
-    """The words of a route (``end[x]``: last character of the word starting at x), ASCII letters and digits
-    that are no dictionary word joined as jieba joins them."""
-    out: list[str] = []
-    x = 0
-    buf = ""
-    alnum = _ASCII_ALNUM
-    while x < n:
-        y = end[x] + 1
         if y == x + 1 and sentence[x] in alnum:
             buf += sentence[x]
         else:

@@ -166,9 +166,8 @@ async def one_by_one_and_batched(config, clock, classify, tmp_path, script: list
     return outcomes
 
 
-async def test_a_repeat_of_a_ticket_dismissed_in_the_same_batch_opens_a_new_one(config, clock, database_url, classify, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    if not database_url.startswith("sqlite"):
-        return  # two fresh databases are compared; the PostgreSQL run shares one schema
+async def test_a_repeat_of_a_ticket_dismissed_in_the_same_batch_opens_a_new_one(config, clock, classify, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # two fresh SQLite databases are compared (a PostgreSQL run would share one schema)
     one, batch = await one_by_one_and_batched(config, clock, classify, tmp_path, REPEAT_AFTER_DISMISSAL)
     assert one == batch
     inbox = {mid: result for mid, _, result in batch[0]}
@@ -176,9 +175,8 @@ async def test_a_repeat_of_a_ticket_dismissed_in_the_same_batch_opens_a_new_one(
     assert inbox["f2"] == "ticket" and inbox["f3"] == "merged"
 
 
-async def test_follow_ups_and_a_dismissal_inside_one_batch_end_as_they_would_one_by_one(config, clock, database_url, classify, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    if not database_url.startswith("sqlite"):
-        return  # two fresh databases are compared; the PostgreSQL run shares one schema
+async def test_follow_ups_and_a_dismissal_inside_one_batch_end_as_they_would_one_by_one(config, clock, classify, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # two fresh SQLite databases are compared (a PostgreSQL run would share one schema)
     outcomes = await one_by_one_and_batched(config, clock, classify, tmp_path, FOLLOW_UPS)
     assert outcomes[0] == outcomes[1]
     inbox = {mid: result for mid, _, result in outcomes[1][0]}

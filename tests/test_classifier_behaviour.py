@@ -192,12 +192,7 @@ def _reference_focus(text: str, spans: list[tuple[int, int]], window: int | None
     import bisect
     import re
 
-    joined: list[list[int]] = []
-    for s, e in sorted(spans):
-        if joined and s <= joined[-1][1]:
-            joined[-1][1] = max(joined[-1][1], e)
-        else:
-            joined.append([s, e])
+    joined = _merged(spans)
     runs = [(m.start(), m.end()) for m in re.finditer(r"[\u4E00-\u9FD5a-zA-Z0-9+#&\._%\-]+", text)]
     starts = [r[0] for r in runs]
     wide = []
@@ -209,13 +204,18 @@ def _reference_focus(text: str, spans: list[tuple[int, int]], window: int | None
         if j >= 0 and runs[j][0] <= e - 1 < runs[j][1]:
             e = runs[j][1] if window is None else min(runs[j][1], e + window)
         wide.append((s, e))
+    return " ".join(text[s:e] for s, e in _merged(wide))
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[list[int]]:
+    """Overlapping or touching spans joined, in order."""
     merged: list[list[int]] = []
-    for s, e in sorted(wide):
+    for s, e in sorted(spans):
         if merged and s <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], e)
         else:
             merged.append([s, e])
-    return " ".join(text[s:e] for s, e in merged)
+    return merged
 
 
 _FOCUS_ALPHABET = "村口路灯坏了三天晚上黑请问低保怎么申请县区镇政府投诉噪音扰民ab12K6县，。？! ?…\n"
