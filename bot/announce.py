@@ -10,7 +10,7 @@ import logging
 from bot import texts
 from bot.config import Config
 from bot.messages import Button, ChatType, Outbound
-from bot.outbox import enqueue as _enqueue_now, pick_account
+from bot.outbox import enqueue, pick_account
 from services import events as ev
 from services.org import OrgService
 from services.tickets import STATUS_LABELS
@@ -18,11 +18,6 @@ from services.uow import UnitOfWork
 from storage.models import Person, Ticket
 
 log = logging.getLogger(__name__)
-
-
-def enqueue(uow: UnitOfWork, out: Outbound, **kw: object):  # type: ignore[no-untyped-def]
-    """An outbox row written with the transaction's next flush (batched): nobody here needs its id."""
-    return _enqueue_now(uow, out, flush=False, **kw)  # type: ignore[arg-type]
 
 
 def staff_buttons(no: str) -> tuple[tuple[Button, ...], ...]:

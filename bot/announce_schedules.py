@@ -116,7 +116,7 @@ class ScheduleAnnouncer:
             select(NoticeDelivery).where(NoticeDelivery.notice_id == n.id, NoticeDelivery.outbox_id.is_(None)).order_by(NoticeDelivery.id)  # type: ignore[union-attr]
         ).all()
         for d in rows:
-            out = enqueue(uow, Outbound(platform=d.platform, chat_id=d.chat_id, text=text), purpose="notice")
+            out = enqueue(uow, Outbound(platform=d.platform, chat_id=d.chat_id, text=text), purpose="notice", flush=True)
             d.outbox_id = out.id
 
 

@@ -18,7 +18,7 @@ from bot import texts
 from bot.commands import Command, UnknownCommand, parse
 from bot.config import Config
 from bot.messages import ChatType, Inbound, Outbound
-from bot.outbox import enqueue as _enqueue_now
+from bot.outbox import enqueue
 from classifiers.types import Classification
 from services import events as ev
 from services.container import Services
@@ -31,10 +31,6 @@ from storage.models import ChatGroup, InboxMessage, Ticket
 
 log = logging.getLogger(__name__)
 
-
-def enqueue(uow: UnitOfWork, out: Outbound, **kw: object):  # type: ignore[no-untyped-def]
-    """An outbox row written with the transaction's next flush (batched): nobody here needs its id."""
-    return _enqueue_now(uow, out, flush=False, **kw)  # type: ignore[arg-type]
 
 Classify = Callable[[str], Classification]
 MAX_TEXT = 5000  # longer texts are stored whole but classified on their start

@@ -21,11 +21,11 @@ def enqueue(
     ticket_id: int | None = None,
     inbox_id: int | None = None,
     person_id: int | None = None,
-    flush: bool = True,
+    flush: bool = False,
 ) -> OutboxMessage | None:
-    """Record an outbound message. With `flush` the row is written now and returned (its id is
-    wanted); without, it goes out with the transaction's next statement or commit, batched with
-    the others, and nothing is returned."""
+    """Record an outbound message: it goes out with the transaction's next statement or commit,
+    batched with the others. With `flush` the row is written now and returned (for a caller that
+    needs its id)."""
     values = _row(uow, out, purpose=purpose, ticket_id=ticket_id, inbox_id=inbox_id, person_id=person_id)
     if flush:
         return uow.outbox.add(OutboxMessage(**values))
