@@ -16,6 +16,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
+from storage.appends import install
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -81,8 +83,6 @@ def is_unreachable(exc: BaseException) -> bool:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    from storage.appends import install
-
     factory = sessionmaker(engine, class_=Session, expire_on_commit=False, autoflush=True)
     install(factory)
     return factory
