@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-_KEEP = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 # Filler characters that carry no topic (particles, pronouns, dialect fillers).
 _FILLER = set("的了是我你他她它们在有也都就又还很太啊呀吧呢嘛哒咯喽哦噢唉这那个么子冇")
 _ME_TOO = re.compile(
