@@ -16,6 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 _KEY = "shanzhi_appends"
+_LATEST = "shanzhi_latest"
 
 
 def append(session: Session, table: sa.Table, row: dict[str, Any]) -> None:
@@ -23,14 +24,23 @@ def append(session: Session, table: sa.Table, row: dict[str, Any]) -> None:
     session.info.setdefault(_KEY, {}).setdefault(table, []).append(row)
 
 
+def set_latest(session: Session, key: object, statement: sa.Executable, params: dict[str, Any]) -> None:
+    """Queue a statement that only the latest of its `key` matters for (a counter's new value):
+    written with the rows, so a counter advanced many times in a transaction is written once."""
+    session.info.setdefault(_LATEST, {})[key] = (statement, params)
+
+
 def write_appended(session: Session) -> None:
-    """Write what is queued, in the order the tables were first used."""
+    """Write what is queued, in the order the tables were first used, then the latest values."""
     pending = session.info.pop(_KEY, None)
-    if not pending:
+    latest = session.info.pop(_LATEST, None)
+    if not pending and not latest:
         return
     conn = session.connection()
-    for table, rows in pending.items():
+    for table, rows in (pending or {}).items():
         conn.execute(table.insert(), rows)
+    for statement, params in (latest or {}).values():
+        conn.execute(statement, params)
 
 
 def _before_execute(state: ORMExecuteState) -> None:
@@ -43,6 +53,7 @@ def _before_commit(session: Session) -> None:
 
 def _discard(session: Session, *args: object) -> None:
     session.info.pop(_KEY, None)
+    session.info.pop(_LATEST, None)
 
 
 def install(factory: sessionmaker) -> None:  # type: ignore[type-arg]

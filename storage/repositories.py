@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from sqlmodel import col, select
 
-from storage.appends import append
+from storage.appends import append, set_latest
 from storage.models import (
     Account,
     ChatGroup,
@@ -33,6 +33,12 @@ from storage.models import (
 )
 
 _EVENT_TABLE: sa.Table = TicketEvent.__table__  # type: ignore[attr-defined]
+_REPORTER_TABLE: sa.Table = TicketReporter.__table__  # type: ignore[attr-defined]
+_NEXT_NUMBER = sa.text(
+    "INSERT INTO day_sequence (day, last) VALUES (:d, 1) "
+    "ON CONFLICT (day) DO UPDATE SET last = day_sequence.last + 1 RETURNING last"
+)
+_SET_NUMBER = sa.text("UPDATE day_sequence SET last = :n WHERE day = :d")
 _OUTBOX_TABLE: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
 
 OPEN_STATUSES = ("pending", "registered", "dispatched", "accepted", "returned")
@@ -426,12 +432,13 @@ class TicketRepo:
     def __init__(self, session: Session) -> None:
         self.s = session
         self._new: dict[int, list[TicketReporter]] = {}  # reporters of the tickets opened in this unit of work
-        self._recent: dict[tuple[int, str, str], list[tuple[datetime, Ticket]]] | None = None
+        self._recent: dict[tuple[int, str, str], list[tuple[datetime, int, str]]] | None = None  # (joined_at, id, status)
         self._recent_since: datetime | None = None
         self._recent_chats: set[tuple[str, str]] = set()
         self._changed: dict[int, Ticket] = {}  # tickets changed (or opened) in this unit of work
         self._chat_tickets: dict[tuple[str, str], list[tuple]] | None = None  # (id, category, status, text, created_at), newest first
         self._chat_since: datetime | None = None
+        self._numbers: dict[str, int] = {}  # day -> last number taken in this unit of work
 
     def get(self, ticket_id: int) -> Ticket | None:
         return self.s.get(Ticket, ticket_id)
@@ -449,14 +456,18 @@ class TicketRepo:
         return t
 
     def next_number(self, day: str) -> int:
-        row = self.s.execute(
-            sa.text(
-                "INSERT INTO day_sequence (day, last) VALUES (:d, 1) "
-                "ON CONFLICT (day) DO UPDATE SET last = day_sequence.last + 1 RETURNING last"
-            ),
-            {"d": day},
-        ).one()
-        return int(row[0])
+        """The day's next ticket number. The first call of a transaction takes the day's counter
+        row (locked by the write until the commit, on both engines); later calls count on in
+        memory and the counter's last value is written once, before the next statement or commit."""
+        last = self._numbers.get(day)
+        if last is None:
+            row = self.s.execute(_NEXT_NUMBER, {"d": day}).one()
+            last = int(row[0])
+        else:
+            last += 1
+            set_latest(self.s, ("day_sequence", day), _SET_NUMBER, {"d": day, "n": last})
+        self._numbers[day] = last
+        return last
 
     def add_event(self, t: Ticket, at: datetime, actor_id: int | None, action: str, from_status: str | None,
                   to_status: str | None, note: str | None) -> None:
@@ -495,36 +506,42 @@ class TicketRepo:
         )
 
     def reporter(self, ticket_id: int, person_id: int) -> TicketReporter | None:
+        if ticket_id in self._new:
+            return next((r for r in self._new[ticket_id] if r.person_id == person_id), None)
         return self.s.exec(
             select(TicketReporter).where(TicketReporter.ticket_id == ticket_id, TicketReporter.person_id == person_id)
         ).first()
 
     def add_reporter(self, r: TicketReporter) -> None:
-        self.s.add(r)
-        self.s.flush()
+        """Queued as a plain row (nobody needs its id; the unique key is checked when it is written,
+        with the transaction's next statement or commit); `r` itself stays out of the session."""
+        append(self.s, _REPORTER_TABLE, {"ticket_id": r.ticket_id, "person_id": r.person_id, "platform": r.platform,
+                                         "chat_id": r.chat_id, "message_id": r.message_id, "joined_at": r.joined_at,
+                                         "rating": r.rating, "rated_at": r.rated_at})
         if r.ticket_id in self._new:
             self._new[r.ticket_id].append(r)
         if self._recent is not None and (r.platform, r.chat_id) in self._recent_chats:
             t = self.get(r.ticket_id)
             if t is not None:
-                self._recent.setdefault((r.person_id, r.platform, r.chat_id), []).append((r.joined_at, t))  # type: ignore[arg-type]
+                self._recent.setdefault((r.person_id, r.platform, r.chat_id), []).append((r.joined_at, t.id, t.status))  # type: ignore[arg-type]
 
     def prefetch_recent_reporters(self, chats: Iterable[tuple[str, str]], since: datetime) -> None:
-        """Who joined which ticket since `since` in these chats, whatever its status (one query);
-        `latest_by_reporter_in_chat` then answers for them from memory."""
+        """Who joined which ticket since `since` in these chats, whatever its status (one query, plain
+        rows); `latest_by_reporter_in_chat` then answers for them from memory."""
         self._recent, self._recent_since, self._recent_chats = {}, since, set(chats)
         by_platform: dict[str, set[str]] = defaultdict(set)
         for platform, chat_id in self._recent_chats:
             by_platform[platform].add(chat_id)
         for platform, chat_ids in by_platform.items():
             rows = self.s.exec(
-                select(TicketReporter, Ticket).join(Ticket, Ticket.id == TicketReporter.ticket_id)  # type: ignore[arg-type]
+                select(TicketReporter.person_id, TicketReporter.chat_id, TicketReporter.joined_at, Ticket.id, Ticket.status)
+                .join(Ticket, Ticket.id == TicketReporter.ticket_id)  # type: ignore[arg-type]
                 .where(TicketReporter.platform == platform, col(TicketReporter.chat_id).in_(sorted(chat_ids)),
                        col(TicketReporter.joined_at) >= since)
                 .order_by(TicketReporter.id)
             ).all()
-            for r, t in rows:
-                self._recent.setdefault((r.person_id, r.platform, r.chat_id), []).append((r.joined_at, t))  # type: ignore[arg-type]
+            for person_id, chat_id, joined_at, ticket_id, status in rows:
+                self._recent.setdefault((person_id, platform, chat_id), []).append((joined_at, ticket_id, status))
 
     def open_in_chat(self, platform: str, chat_id: str, since: datetime, statuses: Sequence[str] = OPEN_STATUSES) -> list[Ticket]:
         stmt = (
@@ -570,11 +587,14 @@ class TicketRepo:
 
     def latest_by_reporter_in_chat(self, person_id: int, platform: str, chat_id: str, since: datetime) -> Ticket | None:
         if self._recent is not None and (platform, chat_id) in self._recent_chats and since >= self._recent_since:  # type: ignore[operator]
-            best: tuple[datetime, Ticket] | None = None
-            for joined_at, t in self._recent.get((person_id, platform, chat_id), ()):
-                if joined_at >= since and t.status in OPEN_STATUSES and (best is None or joined_at >= best[0]):
-                    best = (joined_at, t)
-            return best[1] if best else None
+            best: tuple[datetime, int] | None = None
+            for joined_at, ticket_id, status in self._recent.get((person_id, platform, chat_id), ()):
+                changed = self._changed.get(ticket_id)
+                if changed is not None:  # changed in this transaction: the remembered status is out of date
+                    status = changed.status
+                if joined_at >= since and status in OPEN_STATUSES and (best is None or joined_at >= best[0]):
+                    best = (joined_at, ticket_id)
+            return self.get(best[1]) if best else None
         stmt = (
             select(Ticket)
             .join(TicketReporter, TicketReporter.ticket_id == Ticket.id)  # type: ignore[arg-type]
