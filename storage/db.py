@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from storage.appends import install
+from storage import appends, ids
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,8 @@ def is_unreachable(exc: BaseException) -> bool:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     factory = sessionmaker(engine, class_=Session, expire_on_commit=False, autoflush=True)
-    install(factory)
+    appends.install(factory)
+    ids.install(factory)
     return factory
 
 

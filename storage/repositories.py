@@ -17,6 +17,7 @@ from sqlmodel import Session
 from sqlmodel import col, select
 
 from storage.appends import append, set_latest
+from storage.ids import next_id
 from storage.models import (
     Account,
     ChatGroup,
@@ -33,6 +34,7 @@ from storage.models import (
 )
 
 _EVENT_TABLE: sa.Table = TicketEvent.__table__  # type: ignore[attr-defined]
+_TICKET_TABLE: sa.Table = Ticket.__table__  # type: ignore[attr-defined]
 _REPORTER_TABLE: sa.Table = TicketReporter.__table__  # type: ignore[attr-defined]
 _NEXT_NUMBER = sa.text(
     "INSERT INTO day_sequence (day, last) VALUES (:d, 1) "
@@ -441,14 +443,17 @@ class TicketRepo:
         self._numbers: dict[str, int] = {}  # day -> last number taken in this unit of work
 
     def get(self, ticket_id: int) -> Ticket | None:
-        return self.s.get(Ticket, ticket_id)
+        # a ticket opened in this unit of work may not be written yet (see `add`): the session's
+        # identity map does not know it, so `Session.get` would flush to find it
+        return self._changed.get(ticket_id) or self.s.get(Ticket, ticket_id)
 
     def by_no(self, no: str) -> Ticket | None:
         return self.s.exec(select(Ticket).where(Ticket.no == no.upper())).first()
 
     def add(self, t: Ticket) -> Ticket:
+        """The ticket gets its id now and is written with the session's next flush (no flush of its own)."""
+        t.id = next_id(self.s, _TICKET_TABLE)
         self.s.add(t)
-        self.s.flush()
         self._new[t.id] = []  # type: ignore[index]
         self._changed[t.id] = t  # type: ignore[index]
         if self._chat_tickets is not None and (t.platform, t.chat_id) in self._chat_tickets:
