@@ -94,13 +94,8 @@ class OrgService:
         found = uow.org.account_and_person(platform, user_id)
         if found is None:
             person = Person(name=display_name or user_id, role="resident", created_at=uow.now)
-            uow.session.add(person)
-            uow.session.flush()
-            acc = Account(person_id=person.id, platform=platform, user_id=user_id, display_name=display_name or user_id,
-                          last_group_chat_id=group_chat_id)
-            uow.session.add(acc)
-            uow.session.flush()
-            uow.org.remember_account(acc, person)
+            acc = Account(platform=platform, user_id=user_id, display_name=display_name or user_id, last_group_chat_id=group_chat_id)
+            uow.org.add_resident(person, acc)
             return Actor(person, acc, new=True)
         acc, person = found
         if display_name and acc.display_name != display_name:

@@ -17,6 +17,7 @@ from sqlmodel import Session
 from sqlmodel import col, select
 
 from storage.appends import append, set_latest
+from storage.direct import insert_now
 from storage.ids import next_id
 from storage.models import (
     Account,
@@ -333,6 +334,14 @@ class OrgRepo:
         self._accounts[(platform, user_id)] = row[0]
         self._persons[row[1].id] = row[1]
         return row[0], row[1]
+
+    def add_resident(self, person: Person, acc: Account) -> None:
+        """A first-time speaker: a new person with their one account, written at once (the account
+        needs the person's id, and the rest of the message the account's)."""
+        insert_now(self.s, person)
+        acc.person_id = person.id  # type: ignore[assignment]
+        insert_now(self.s, acc)
+        self.remember_account(acc, person)
 
     def remember_account(self, acc: Account, person: Person | None = None) -> None:
         """A new account; with its `person` when that person is new too (this is then their only account)."""
