@@ -71,21 +71,26 @@ class Dispatcher:
             return self._store_one(uow, msg)
 
     def store_many(self, msgs: Sequence[Inbound]) -> list[int]:
-        """Record a batch in one transaction (committed when this returns); the ids still to process."""
+        """Record a batch in one transaction and one INSERT (committed when this returns); the ids
+        still to process."""
         ids: list[int] = []
         with self.services.uow() as uow:
-            for msg in msgs:
-                i = self._store_one(uow, msg)
+            values = [_values_from(msg, _variant(msg), uow.now) for msg in msgs]
+            for msg, new_id in zip(msgs, uow.inbox.insert_many(values) if values else ()):
+                i = new_id if new_id is not None else self._stored_before(uow, msg, _variant(msg))
                 if i is not None and i not in ids:
                     ids.append(i)
         return ids
 
     def _store_one(self, uow: UnitOfWork, msg: Inbound) -> int | None:
-        variant = f"edit:{msg.sent_at.isoformat()}" if msg.edited else ""
+        variant = _variant(msg)
         new_id = uow.inbox.insert_new(_values_from(msg, variant, uow.now))  # ON CONFLICT DO NOTHING
         if new_id is not None:
             return new_id
-        # already stored (a redelivery, or another process was first): the unique key says so
+        return self._stored_before(uow, msg, variant)
+
+    def _stored_before(self, uow: UnitOfWork, msg: Inbound, variant: str) -> int | None:
+        """Already stored (a redelivery, or another process was first): its id if it still waits."""
         found = uow.inbox.find(msg.platform, msg.chat_id, msg.message_id, variant)
         log.info("duplicate delivery of %s/%s/%s", msg.platform, msg.chat_id, msg.message_id)
         return found.id if found is not None and found.status == "pending" else None
@@ -418,6 +423,11 @@ class _Refusal(ShanzhiError):
 
 def _hint(command: str) -> str:
     return texts.HINTS.get(command, texts.HINT_DEFAULT)
+
+
+def _variant(msg: Inbound) -> str:
+    """An edit is stored as a row of its own beside the original."""
+    return f"edit:{msg.sent_at.isoformat()}" if msg.edited else ""
 
 
 def _values_from(msg: Inbound, variant: str, now: datetime) -> dict:

@@ -4,7 +4,9 @@ A message usually produces two or three such rows, and nobody needs their ids in
 that writes them. Building ORM objects and flushing them one by one costs several times what
 the database does; here they wait in the session as plain dicts and go out as one executemany
 per table. Read-your-writes holds: the buffer is written before any statement the session runs
-(so a query in the same transaction sees the rows) and before the commit; a rollback drops it.
+that touches a queued table or cannot be read for its tables (raw SQL), so a query in the same
+transaction sees the rows, and before the commit; a rollback drops it. None of these tables has
+a foreign key, so when their rows go out relative to the session's own flushes does not matter.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
+from sqlalchemy.sql.util import find_tables
 
 _KEY = "shanzhi_appends"
 _LATEST = "shanzhi_latest"
@@ -24,9 +27,10 @@ def append(session: Session, table: sa.Table, row: dict[str, Any]) -> None:
     session.info.setdefault(_KEY, {}).setdefault(table, []).append(row)
 
 
-def set_latest(session: Session, key: object, statement: sa.Executable, params: dict[str, Any]) -> None:
-    """Queue a statement that only the latest of its `key` matters for (a counter's new value):
-    written with the rows, so a counter advanced many times in a transaction is written once."""
+def set_latest(session: Session, key: tuple[str, object], statement: sa.Executable, params: dict[str, Any]) -> None:
+    """Queue a statement that only the latest of its `key` (table name, row) matters for (a
+    counter's new value): written with the rows, so a counter advanced many times in a
+    transaction is written once."""
     session.info.setdefault(_LATEST, {})[key] = (statement, params)
 
 
@@ -44,7 +48,21 @@ def write_appended(session: Session) -> None:
 
 
 def _before_execute(state: ORMExecuteState) -> None:
+    """Before a statement that may read what is queued. A statement over other tables only (a
+    batch's staff look-ups, say) lets the queue grow, so a batch writes each table about once."""
+    info = state.session.info
+    if not info.get(_KEY) and not info.get(_LATEST):
+        return
+    if _reads_only_other_tables(state.statement, info):
+        return
     write_appended(state.session)
+
+
+def _reads_only_other_tables(statement: sa.Executable, info: dict) -> bool:
+    if not isinstance(statement, (sa.Select, sa.Insert, sa.Update, sa.Delete)):
+        return False  # text and the like: anything may be read
+    queued = {t.name for t in info.get(_KEY, ())} | {key[0] for key in info.get(_LATEST, {})}
+    return not any(t.name in queued for t in find_tables(statement, include_joins=True, include_aliases=True, include_crud=True))
 
 
 def _before_commit(session: Session) -> None:

@@ -53,22 +53,23 @@ def _locking(session: Session, stmt):  # type: ignore[no-untyped-def]
     return stmt
 
 
-_INBOX_INSERTS: dict[str, sa.Insert] = {}
+_INBOX_INSERTS: dict[tuple[str, bool], sa.Insert] = {}
+_INBOX_KEY = ("platform", "chat_id", "message_id", "variant")
 
 
-def _inbox_insert(dialect: str):  # type: ignore[no-untyped-def]
-    """INSERT … ON CONFLICT (the message's unique key) DO NOTHING RETURNING id, built once per dialect."""
-    stmt = _INBOX_INSERTS.get(dialect)
+def _inbox_insert(dialect: str, with_key: bool = False):  # type: ignore[no-untyped-def]
+    """INSERT … ON CONFLICT (the message's unique key) DO NOTHING RETURNING id [and the key],
+    built once per dialect."""
+    stmt = _INBOX_INSERTS.get((dialect, with_key))
     if stmt is None:
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
         table = InboxMessage.__table__  # type: ignore[attr-defined]
-        stmt = insert(table).on_conflict_do_nothing(
-            index_elements=["platform", "chat_id", "message_id", "variant"]
-        ).returning(table.c.id)
-        _INBOX_INSERTS[dialect] = stmt
+        returned = [table.c.id, *(table.c[k] for k in _INBOX_KEY)] if with_key else [table.c.id]
+        stmt = insert(table).on_conflict_do_nothing(index_elements=list(_INBOX_KEY)).returning(*returned)
+        _INBOX_INSERTS[(dialect, with_key)] = stmt
     return stmt
 
 
@@ -94,6 +95,16 @@ class InboxRepo:
     def insert_new(self, values: dict) -> int | None:
         """Insert one inbox row (SQLAlchemy Core); its id, or None if the unique key already holds it."""
         return self.s.execute(_inbox_insert(self.s.get_bind().dialect.name), values).scalar()
+
+    def insert_many(self, rows: Sequence[dict]) -> list[int | None]:
+        """Insert inbox rows in one statement (one round trip on PostgreSQL); each row's id, or None
+        where the unique key already holds it (also for a repeat of a key earlier in `rows`)."""
+        stmt = _inbox_insert(self.s.get_bind().dialect.name, with_key=True)
+        ids = {tuple(r[1:]): r[0] for r in self.s.connection().execute(stmt, list(rows))}
+        out: list[int | None] = []
+        for row in rows:
+            out.append(ids.pop(tuple(row[k] for k in _INBOX_KEY), None))
+        return out
 
     def claim_many(self, inbox_ids: Sequence[int]) -> list[InboxMessage]:
         """The rows among `inbox_ids` that still wait, locked for this transaction, oldest first."""
