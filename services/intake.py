@@ -36,13 +36,21 @@ class IntakeService:
     def prepare_batch(self, uow: UnitOfWork, rows: list[InboxMessage]) -> None:
         """Read up front, in a few queries, what handling a batch of messages will look up message by
         message: the senders, their groups, and who reported what there within the follow-up time."""
-        uow.org.prefetch_senders({(r.platform, r.sender_id) for r in rows})
         group_chats = {(r.platform, r.chat_id) for r in rows if r.chat_type == "group"}
         uow.org.prefetch_groups(group_chats)
+        self.org.prepare_senders(uow, [(r.platform, r.sender_id, r.sender_name, self._bound_chat(uow, r)) for r in rows])
         if group_chats:
             # every message of the batch is handled at this time or later, so its window starts no earlier
             uow.tickets.prefetch_recent_reporters(group_chats, uow.now - timedelta(minutes=self.config.merge.followup_minutes))
             uow.tickets.prefetch_chat_tickets(group_chats, uow.now - timedelta(hours=self.config.merge.window_hours))
+
+    @staticmethod
+    def _bound_chat(uow: UnitOfWork, row: InboxMessage) -> str | None:
+        """The group a message was sent in, if it is bound to a region (what `Dispatcher` tells `actor`)."""
+        if row.chat_type != "group":
+            return None
+        group = uow.org.group(row.platform, row.chat_id)
+        return row.chat_id if group is not None and group.region_code else None
 
     def handle_text(self, uow: UnitOfWork, row: InboxMessage, actor: Actor, group: ChatGroup | None, c: Classification) -> str:
         text = (row.text or "").strip()

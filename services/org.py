@@ -6,6 +6,7 @@ roles), then changed by admin commands such as /bind.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.config import Config, OrgConfig
@@ -93,16 +94,34 @@ class OrgService:
         `group_chat_id` is the bound group they speak in, remembered as where they live."""
         found = uow.org.account_and_person(platform, user_id)
         if found is None:
-            person = Person(name=display_name or user_id, role="resident", created_at=uow.now)
-            acc = Account(platform=platform, user_id=user_id, display_name=display_name or user_id, last_group_chat_id=group_chat_id)
-            uow.org.add_resident(person, acc)
+            person, acc = self._resident(uow, platform, user_id, display_name, group_chat_id)
+            uow.org.add_residents([(person, acc)])
+            uow.org.first_seen(platform, user_id)
             return Actor(person, acc, new=True)
         acc, person = found
         if display_name and acc.display_name != display_name:
             acc.display_name = display_name
         if group_chat_id and acc.last_group_chat_id != group_chat_id:
             acc.last_group_chat_id = group_chat_id
-        return Actor(person, acc)
+        return Actor(person, acc, new=uow.org.first_seen(platform, user_id))
+
+    def prepare_senders(self, uow: UnitOfWork, senders: Sequence[tuple[str, str, str, str | None]]) -> None:
+        """Read a batch's senders ((platform, user id, display name, bound group chat), in message
+        order) in a few queries, and register its first-time speakers together, as `actor` would
+        one by one: each with the name and group of their first message, first seen there."""
+        uow.org.prefetch_senders({(platform, user_id) for platform, user_id, _, _ in senders})
+        new: dict[tuple[str, str], tuple[Person, Account]] = {}
+        for platform, user_id, name, chat in senders:
+            if (platform, user_id) not in new and uow.org.account(platform, user_id) is None:
+                new[(platform, user_id)] = self._resident(uow, platform, user_id, name, chat)
+        if new:
+            uow.org.add_residents(list(new.values()))
+
+    @staticmethod
+    def _resident(uow: UnitOfWork, platform: str, user_id: str, display_name: str, group_chat_id: str | None) -> tuple[Person, Account]:
+        person = Person(name=display_name or user_id, role="resident", created_at=uow.now)
+        acc = Account(platform=platform, user_id=user_id, display_name=display_name or user_id, last_group_chat_id=group_chat_id)
+        return person, acc
 
     def home_region(self, uow: UnitOfWork, actor: Actor) -> str | None:
         """Where a resident lives, as far as the bot knows: the region of the group they last spoke in."""

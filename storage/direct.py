@@ -1,29 +1,32 @@
-"""An ORM object written at once by one Core INSERT, then handed to the session as persistent.
+"""ORM objects written at once by one Core INSERT, then handed to the session as persistent.
 
 A first-time speaker becomes a person and an account, and the account's foreign key needs the
 person's id at once. Flushing the session for each costs several times the INSERT itself (the
-unit of work walks every object the session holds); writing the row directly and attaching the
-object as already persistent gives the same state for a fraction of it. The object must be new
-(transient), and nothing else may refer to it yet.
+unit of work walks every object the session holds), and a batch's new speakers would cost a
+round trip each; writing the rows of one class in one multi-row INSERT … RETURNING and attaching
+the objects as already persistent gives the same state for a fraction of it. The objects must
+be new (transient), of one class, and nothing may refer to them yet.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 
-def insert_now(session: Session, obj: object) -> None:
-    mapper = sa.inspect(type(obj))
-    values = {}
-    for attr in mapper.column_attrs:
-        value = getattr(obj, attr.key)
-        column = attr.columns[0]
-        if value is None and column.primary_key:
-            continue
-        values[column.key] = value
-    result = session.connection().execute(mapper.local_table.insert(), values)
-    for attr, key in zip(mapper.primary_key, result.inserted_primary_key or ()):
-        setattr(obj, mapper.get_property_by_column(attr).key, key)
-    make_transient_to_detached(obj)
-    session.add(obj)
+def insert_now(session: Session, objs: Sequence[object]) -> None:
+    if not objs:
+        return
+    mapper = sa.inspect(type(objs[0]))
+    (pk,) = mapper.primary_key
+    pk_attr = mapper.get_property_by_column(pk).key
+    columns = [(attr.key, attr.columns[0].key) for attr in mapper.column_attrs if attr.columns[0] is not pk]
+    rows = [{col: getattr(obj, key) for key, col in columns} for obj in objs]
+    stmt = mapper.local_table.insert().returning(pk, sort_by_parameter_order=True)
+    ids = session.connection().execute(stmt, rows).scalars().all()
+    for obj, new_id in zip(objs, ids, strict=True):
+        setattr(obj, pk_attr, new_id)
+        make_transient_to_detached(obj)
+        session.add(obj)

@@ -238,6 +238,7 @@ class OrgRepo:
         # the session's identity map holds objects weakly: these keep the people read so far alive
         # for the unit of work, so reading one again by id costs no query
         self._persons: dict[int, Person] = {}
+        self._fresh: set[tuple[str, str]] = set()  # accounts added by `add_residents`, until `first_seen`
 
     def forget(self) -> None:
         self._persons.clear()
@@ -346,13 +347,24 @@ class OrgRepo:
         self._persons[row[1].id] = row[1]
         return row[0], row[1]
 
-    def add_resident(self, person: Person, acc: Account) -> None:
-        """A first-time speaker: a new person with their one account, written at once (the account
-        needs the person's id, and the rest of the message the account's)."""
-        insert_now(self.s, person)
-        acc.person_id = person.id  # type: ignore[assignment]
-        insert_now(self.s, acc)
-        self.remember_account(acc, person)
+    def add_residents(self, new: Sequence[tuple[Person, Account]]) -> None:
+        """First-time speakers: new people with their one account each, written at once (an account
+        needs its person's id, and the rest of the message the account's): two INSERTs in all.
+        Each counts as first seen until `first_seen` is asked about it."""
+        insert_now(self.s, [person for person, _ in new])
+        for person, acc in new:
+            acc.person_id = person.id  # type: ignore[assignment]
+        insert_now(self.s, [acc for _, acc in new])
+        for person, acc in new:
+            self.remember_account(acc, person)
+            self._fresh.add((acc.platform, acc.user_id))
+
+    def first_seen(self, platform: str, user_id: str) -> bool:
+        """Whether this account was added in this unit of work and not yet asked about (once only)."""
+        if (platform, user_id) in self._fresh:
+            self._fresh.discard((platform, user_id))
+            return True
+        return False
 
     def remember_account(self, acc: Account, person: Person | None = None) -> None:
         """A new account; with its `person` when that person is new too (this is then their only account)."""
@@ -687,9 +699,10 @@ class ConsultationRepo:
         self._added: dict[int, Consultation] = {}  # kept alive: the announcer reads them again in this unit of work
 
     def add(self, c: Consultation) -> Consultation:
+        """Given its id now, written with the session's next flush (see `storage.ids`)."""
+        c.id = next_id(self.s, Consultation.__table__)  # type: ignore[attr-defined]
         self.s.add(c)
-        self.s.flush()
-        self._added[c.id] = c  # type: ignore[index]
+        self._added[c.id] = c
         return c
 
     def get(self, consultation_id: int) -> Consultation | None:

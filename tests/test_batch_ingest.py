@@ -12,7 +12,7 @@ from sqlmodel import select
 from bot.adapters.local import LocalAdapter
 from bot.app import BotApp
 from bot.messages import ChatType, Inbound
-from storage.models import InboxMessage, OutboxMessage, Ticket
+from storage.models import Account, InboxMessage, OutboxMessage, Person, Ticket, TicketEvent, TicketReporter
 
 TEXTS = [
     "村口路灯坏了三天了，晚上黑漆漆的",
@@ -37,12 +37,19 @@ def messages(clock, prefix: str = "m") -> list[Inbound]:  # type: ignore[no-unty
     return out
 
 
-def snapshot(app: BotApp) -> tuple[list, list, list]:
+def snapshot(app: BotApp) -> tuple[list, ...]:
     with app.services.uow() as uow:
         inbox = [(r.message_id, r.status, r.result) for r in uow.session.exec(select(InboxMessage).order_by(InboxMessage.id))]
         tickets = [(t.no, t.status, t.category, t.text) for t in uow.session.exec(select(Ticket).order_by(Ticket.id))]
         outbox = [(o.purpose, o.chat_id, o.text, o.reply_to) for o in uow.session.exec(select(OutboxMessage).order_by(OutboxMessage.id))]
-    return inbox, tickets, outbox
+        people = [(p.name, p.role, a.platform, a.user_id, a.display_name, a.last_group_chat_id)
+                  for a, p in uow.session.exec(select(Account, Person).join(Person, Person.id == Account.person_id).order_by(Account.id))]
+        reporters = [(t.no, p.name, r.message_id) for r, t, p in uow.session.exec(
+            select(TicketReporter, Ticket, Person).join(Ticket, Ticket.id == TicketReporter.ticket_id)
+            .join(Person, Person.id == TicketReporter.person_id).order_by(TicketReporter.id))]
+        events = [(t.no, e.action, e.from_status, e.to_status) for e, t in uow.session.exec(
+            select(TicketEvent, Ticket).join(Ticket, Ticket.id == TicketEvent.ticket_id).order_by(TicketEvent.id))]
+    return inbox, tickets, outbox, people, reporters, events
 
 
 async def test_a_batch_has_the_same_outcome_as_one_message_at_a_time(config, clock, database_url, classify, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -116,7 +123,7 @@ async def test_pending_rows_left_by_a_crash_are_processed_in_batches(config, clo
     second = BotApp(config, clock=clock, database_url=database_url, adapters=[local], classify=classify)
     await second.start(background=False)
     assert await second.idle()
-    inbox, tickets, _ = snapshot(second)
+    inbox, tickets, *_ = snapshot(second)
     assert [s for _, s, _ in inbox] == ["done"] * len(TEXTS)
     assert len(tickets) >= 2
     await second.stop()
