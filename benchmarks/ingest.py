@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import gc
 import os
 import statistics
 import tempfile
@@ -111,7 +110,7 @@ async def _run(config: Config, database_url: str | None, n: int, n_base: int, pr
     import psutil
 
     from bot.adapters.local import LocalAdapter
-    from bot.app import BotApp, load_classifier
+    from bot.app import BotApp, freeze_loaded, load_classifier
     from bot.clock import ManualClock, SHANGHAI
     from bot.messages import ChatType, Inbound
     from storage.models import ChatGroup
@@ -130,7 +129,7 @@ async def _run(config: Config, database_url: str | None, n: int, n_base: int, pr
                                           region_code=VILLAGES[k % len(VILLAGES)], created_at=uow.now, tags={}))
         await app.start(background=False)
         app.dispatcher.classify("预热")  # load everything lazy before timing
-        gc.collect()
+        freeze_loaded()  # as `shanzhi run` does after start-up
         times: list[float] = []
         t_all = time.perf_counter()
         pending: list[Inbound] = []

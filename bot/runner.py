@@ -10,7 +10,7 @@ import sys
 
 from bot import texts
 from bot.adapters.local import LocalAdapter, Line
-from bot.app import BotApp
+from bot.app import BotApp, freeze_loaded
 from bot.clock import SystemClock
 from bot.config import Config
 from bot.platforms import build_adapters
@@ -55,6 +55,7 @@ async def run_bot(config: Config, *, verbose: bool = False) -> int:
         print(f"shanzhi: could not start: {e}", file=sys.stderr)
         await app.stop()
         return int(getattr(e, "exit_code", 1)) or 1
+    freeze_loaded()
     log.info("shanzhi running on %s", ", ".join(a.platform for a in adapters))
     fatal = asyncio.create_task(app.fatal.wait())
     await asyncio.wait([asyncio.create_task(stop.wait()), fatal], return_when=asyncio.FIRST_COMPLETED)
@@ -131,6 +132,7 @@ async def run_local_chat(config: Config, clock: SystemClock) -> int:
     local = LocalAdapter(clock, echo=_print_line)
     app = BotApp(config, clock=clock, adapters=[local])
     await app.start(background=False)
+    freeze_loaded()
     groups = [g.chat_id for g in (config.org.groups if config.org else []) if g.platform == "local"]
     term = Terminal(app, local, groups)
     print(f"善治 shanzhi 本地聊天（数据库：{app.database_url}，日志：{config.data_dir / 'shanzhi.log'}）")
