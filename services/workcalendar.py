@@ -28,6 +28,9 @@ class WorkCalendar:
         self.workdays = set(workdays or [])
         self.tz = tz or ZoneInfo("Asia/Shanghai")
         self._warned: set[int] = set()
+        # every ticket asks for a deadline, nearly always from the same few days: the answers
+        # are fixed for the calendar's life (its holidays are given at construction)
+        self._after: dict[tuple[date, int], date] = {}
 
     def is_workday(self, day: date) -> bool:
         if day in self.workdays:
@@ -48,6 +51,12 @@ class WorkCalendar:
 
     def add_workdays(self, start: date, n: int) -> date:
         """The Nth working day after `start` (start itself not counted)."""
+        found = self._after.get((start, n))
+        if found is None:
+            found = self._after[(start, n)] = self._count_workdays(start, n)
+        return found
+
+    def _count_workdays(self, start: date, n: int) -> date:
         day = start
         counted = 0
         while counted < n:
