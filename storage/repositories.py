@@ -284,29 +284,26 @@ class OrgRepo:
         return p
 
     def prefetch_senders(self, keys: Iterable[tuple[str, str]]) -> None:
-        """The accounts and people behind a batch's (platform, user id) pairs, and every account
-        of those people, in two queries instead of two per message."""
+        """The accounts and people behind a batch's (platform, user id) pairs, with every account of
+        those people, in one query per platform instead of two per message."""
         wanted: dict[str, set[str]] = defaultdict(set)
         for platform, user_id in keys:
             if (platform, user_id) not in self._accounts:
                 wanted[platform].add(user_id)
-        person_ids: set[int] = set()
         for platform, users in wanted.items():
-            rows = self.s.exec(
+            senders = select(Account.person_id).where(Account.platform == platform, col(Account.user_id).in_(sorted(users)))
+            found: dict[int, list[Account]] = {}
+            for acc, person in self.s.exec(
                 select(Account, Person).join(Person, Person.id == Account.person_id)  # type: ignore[arg-type]
-                .where(Account.platform == platform, col(Account.user_id).in_(sorted(users)))
-            ).all()
-            for acc, person in rows:
-                self._accounts[(acc.platform, acc.user_id)] = acc
+                .where(col(Account.person_id).in_(senders)).order_by(Account.id)
+            ).all():
                 self._persons[person.id] = person  # type: ignore[index]
-                person_ids.add(person.id)  # type: ignore[arg-type]
+                found.setdefault(person.id, []).append(acc)  # type: ignore[arg-type]
+                if acc.platform == platform and acc.user_id in users:
+                    self._accounts[(platform, acc.user_id)] = acc
+            for person_id, accounts in found.items():
+                self._accounts_of.setdefault(person_id, accounts)
             self._no_account.update((platform, u) for u in users if (platform, u) not in self._accounts)
-        person_ids -= set(self._accounts_of)
-        if person_ids:
-            found: dict[int, list[Account]] = {pid: [] for pid in person_ids}
-            for acc in self.s.exec(select(Account).where(col(Account.person_id).in_(sorted(person_ids))).order_by(Account.id)).all():
-                found[acc.person_id].append(acc)
-            self._accounts_of.update(found)
 
     def prefetch_groups(self, keys: Iterable[tuple[str, str]]) -> None:
         """The groups of a batch, in one query per platform."""
