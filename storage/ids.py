@@ -7,12 +7,14 @@ out with them in one flush.
 
 PostgreSQL hands out ids from the table's own sequence, a few at a time, kept by the process
 for its later transactions (`nextval` is never rolled back and never repeats, so no other
-process or transaction gets them; ids left unused leave gaps, which nothing reads meaning into). SQLite has no sequence: the first id a transaction takes is one past the
-table's largest, the next ones count on from there (every new row of such a table is given its
-id here, so none is written without one). A message's transaction already holds SQLite's
-write lock when it opens a ticket (it has claimed its inbox row), so no other process can take
-the same id; if some path ever did, the INSERT fails on the primary key and the message is
-processed again, as after any lost race.
+process or transaction gets them; ids left unused leave gaps, which nothing reads meaning into).
+
+SQLite has no sequence: the first id a transaction takes is one past the table's largest, the
+next ones count on from there (every new row of such a table is given its id here, so none is
+written without one). A ticket's transaction has already written (the day's number comes
+first), so it holds SQLite's write lock and no other process can take the same id. Where no
+write came first (a consultation), a second process could; then one INSERT fails on the
+primary key and that message is processed again, as after any lost race.
 """
 
 from __future__ import annotations
