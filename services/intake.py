@@ -35,7 +35,8 @@ class IntakeService:
 
     def prepare_batch(self, uow: UnitOfWork, rows: list[InboxMessage]) -> None:
         """Read up front, in a few queries, what handling a batch of messages will look up message by
-        message: the senders, their groups, and who reported what there within the follow-up time."""
+        message: the senders (first-time speakers registered together), their groups, who reported
+        what there within the follow-up time, and the tickets a new complaint there may repeat."""
         group_chats = {(r.platform, r.chat_id) for r in rows if r.chat_type == "group"}
         uow.org.prefetch_groups(group_chats)
         self.org.prepare_senders(uow, [(r.platform, r.sender_id, r.sender_name, self._bound_chat(uow, r)) for r in rows])
