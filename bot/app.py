@@ -17,7 +17,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.delivery import Delivery
 from bot.dispatch import Classify, Dispatcher
-from bot.messages import Inbound, Outbound, ChatType
+from bot.messages import Inbound, Outbound
 from bot.outbox import enqueue
 from bot import texts
 from services import events as ev

@@ -75,9 +75,10 @@ class Dispatcher:
         still to process."""
         ids: list[int] = []
         with self.services.uow() as uow:
-            values = [_values_from(msg, _variant(msg), uow.now) for msg in msgs]
-            for msg, new_id in zip(msgs, uow.inbox.insert_many(values) if values else ()):
-                i = new_id if new_id is not None else self._stored_before(uow, msg, _variant(msg))
+            variants = [_variant(msg) for msg in msgs]
+            values = [_values_from(msg, variant, uow.now) for msg, variant in zip(msgs, variants)]
+            for msg, variant, new_id in zip(msgs, variants, uow.inbox.insert_many(values) if values else ()):
+                i = new_id if new_id is not None else self._stored_before(uow, msg, variant)
                 if i is not None and i not in ids:
                     ids.append(i)
         return ids

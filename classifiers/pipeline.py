@@ -24,7 +24,6 @@ mean what the bot's config says.
 
 from __future__ import annotations
 
-import bisect
 import json
 import logging
 import math

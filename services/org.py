@@ -96,13 +96,12 @@ class OrgService:
         if found is None:
             person, acc = self._resident(uow, platform, user_id, display_name, group_chat_id)
             uow.org.add_residents([(person, acc)])
-            uow.org.first_seen(platform, user_id)
-            return Actor(person, acc, new=True)
-        acc, person = found
-        if display_name and acc.display_name != display_name:
-            acc.display_name = display_name
-        if group_chat_id and acc.last_group_chat_id != group_chat_id:
-            acc.last_group_chat_id = group_chat_id
+        else:
+            acc, person = found
+            if display_name and acc.display_name != display_name:
+                acc.display_name = display_name
+            if group_chat_id and acc.last_group_chat_id != group_chat_id:
+                acc.last_group_chat_id = group_chat_id
         return Actor(person, acc, new=uow.org.first_seen(platform, user_id))
 
     def prepare_senders(self, uow: UnitOfWork, senders: Sequence[tuple[str, str, str, str | None]]) -> None:

@@ -15,7 +15,7 @@ from services.errors import BadArgument, InvalidTransition, NotAuthorised, Ticke
 from services.org import Actor, OrgService
 from services.uow import UnitOfWork
 from services.workcalendar import WorkCalendar
-from storage.models import Ticket, TicketEvent, TicketReporter
+from storage.models import Ticket, TicketReporter
 from storage.repositories import OPEN_STATUSES
 
 STATUS_LABELS = {

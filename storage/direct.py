@@ -16,14 +16,19 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 
+def column_values(obj: object) -> dict[str, object]:
+    """The object's row as column values, without its primary key (the database assigns it)."""
+    mapper = sa.inspect(type(obj))
+    return {attr.columns[0].key: getattr(obj, attr.key) for attr in mapper.column_attrs if not attr.columns[0].primary_key}
+
+
 def insert_now(session: Session, objs: Sequence[object]) -> None:
     if not objs:
         return
     mapper = sa.inspect(type(objs[0]))
     (pk,) = mapper.primary_key
     pk_attr = mapper.get_property_by_column(pk).key
-    columns = [(attr.key, attr.columns[0].key) for attr in mapper.column_attrs if attr.columns[0] is not pk]
-    rows = [{col: getattr(obj, key) for key, col in columns} for obj in objs]
+    rows = [column_values(obj) for obj in objs]
     stmt = mapper.local_table.insert().returning(pk, sort_by_parameter_order=True)
     ids = session.connection().execute(stmt, rows).scalars().all()
     for obj, new_id in zip(objs, ids, strict=True):

@@ -17,7 +17,7 @@ from sqlmodel import Session
 from sqlmodel import col, select
 
 from storage.appends import append, set_latest
-from storage.direct import insert_now
+from storage.direct import column_values, insert_now
 from storage.ids import next_id
 from storage.models import (
     Account,
@@ -70,24 +70,21 @@ def _locking(session: Session, stmt):  # type: ignore[no-untyped-def]
     return stmt
 
 
-_INBOX_INSERTS: dict[tuple[str, bool], sa.Insert] = {}
 _INBOX_KEY = ("platform", "chat_id", "message_id", "variant")
 
 
-def _inbox_insert(dialect: str, with_key: bool = False):  # type: ignore[no-untyped-def]
-    """INSERT … ON CONFLICT (the message's unique key) DO NOTHING RETURNING id [and the key],
-    built once per dialect."""
-    stmt = _INBOX_INSERTS.get((dialect, with_key))
-    if stmt is None:
+def _inbox_insert(dialect: str, with_key: bool = False) -> sa.Executable:
+    """INSERT … ON CONFLICT (the message's unique key) DO NOTHING RETURNING id [and the key]."""
+    def build():  # type: ignore[no-untyped-def]
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
         table = InboxMessage.__table__  # type: ignore[attr-defined]
         returned = [table.c.id, *(table.c[k] for k in _INBOX_KEY)] if with_key else [table.c.id]
-        stmt = insert(table).on_conflict_do_nothing(index_elements=list(_INBOX_KEY)).returning(*returned)
-        _INBOX_INSERTS[(dialect, with_key)] = stmt
-    return stmt
+        return insert(table).on_conflict_do_nothing(index_elements=list(_INBOX_KEY)).returning(*returned)
+
+    return _built(("inbox_insert", dialect, with_key), build)
 
 
 class InboxRepo:
@@ -103,11 +100,6 @@ class InboxRepo:
                 InboxMessage.variant == variant,
             )
         ).first()
-
-    def add(self, row: InboxMessage) -> InboxMessage:
-        self.s.add(row)
-        self.s.flush()
-        return row
 
     def insert_new(self, values: dict) -> int | None:
         """Insert one inbox row (SQLAlchemy Core); its id, or None if the unique key already holds it."""
@@ -370,8 +362,12 @@ class OrgRepo:
             acc.person_id = person.id  # type: ignore[assignment]
         insert_now(self.s, [acc for _, acc in new])
         for person, acc in new:
-            self.remember_account(acc, person)
-            self._fresh.add((acc.platform, acc.user_id))
+            key = (acc.platform, acc.user_id)
+            self._no_account.discard(key)
+            self._accounts[key] = acc
+            self._persons[person.id] = person  # type: ignore[index]
+            self._accounts_of[acc.person_id] = [acc]  # a new person's only account
+            self._fresh.add(key)
 
     def first_seen(self, platform: str, user_id: str) -> bool:
         """Whether this account was added in this unit of work and not yet asked about (once only)."""
@@ -379,16 +375,6 @@ class OrgRepo:
             self._fresh.discard((platform, user_id))
             return True
         return False
-
-    def remember_account(self, acc: Account, person: Person | None = None) -> None:
-        """A new account; with its `person` when that person is new too (this is then their only account)."""
-        self._no_account.discard((acc.platform, acc.user_id))
-        self._accounts[(acc.platform, acc.user_id)] = acc
-        if person is not None:
-            self._persons[person.id] = person  # type: ignore[index]
-            self._accounts_of[acc.person_id] = [acc]
-        else:
-            self._accounts_of.pop(acc.person_id, None)
 
     def accounts_of(self, person_id: int) -> list[Account]:
         found = self._accounts_of.get(person_id)
@@ -571,9 +557,7 @@ class TicketRepo:
     def add_reporter(self, r: TicketReporter) -> None:
         """Queued as a plain row (nobody needs its id; the unique key is checked when it is written,
         with the transaction's next statement or commit); `r` itself stays out of the session."""
-        append(self.s, _REPORTER_TABLE, {"ticket_id": r.ticket_id, "person_id": r.person_id, "platform": r.platform,
-                                         "chat_id": r.chat_id, "message_id": r.message_id, "joined_at": r.joined_at,
-                                         "rating": r.rating, "rated_at": r.rated_at})
+        append(self.s, _REPORTER_TABLE, column_values(r))
         if r.ticket_id in self._new:
             self._new[r.ticket_id].append(r)
         if self._recent is not None and (r.platform, r.chat_id) in self._recent_chats:
