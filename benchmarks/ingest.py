@@ -128,7 +128,6 @@ async def _run(config: Config, database_url: str | None, n: int, n_base: int, pr
                 uow.session.add(ChatGroup(platform="local", chat_id=f"bench-{k}", title=f"压测群{k}",
                                           region_code=VILLAGES[k % len(VILLAGES)], created_at=uow.now, tags={}))
         await app.start(background=False)
-        app.dispatcher.classify("预热")  # load everything lazy before timing
         freeze_loaded()  # as `shanzhi run` does after start-up
         times: list[float] = []
         t_all = time.perf_counter()

@@ -52,7 +52,13 @@ def load_classifier(config: Config, extra_rules: Sequence[str] = ()) -> Classify
 
     paths = list(config.classifier.rules) + list(extra_rules)
     rules = load_rules(paths or None, include_default=config.classifier.include_default_rules)
+    # Tables built on first use (jieba's dictionary as log-probabilities, ~0.5 s) are built now:
+    # otherwise the first complaint after a start waits for them, and its whole batch with it.
+    classify(WARM_UP_TEXT, rules)
     return lambda text: classify(text, rules)
+
+
+WARM_UP_TEXT = "村口的路灯坏了好几天了，晚上走路太黑，希望尽快修一下"  # a complaint: takes every path of the classifier
 
 
 
