@@ -18,6 +18,7 @@ from services.org import Actor, OrgService
 from services.similarity import bigrams, is_acknowledgement, is_me_too, overlap
 from services.tickets import OpenRequest, TicketService
 from services.uow import UnitOfWork
+from storage.direct import new
 from storage.models import ChatGroup, Consultation, InboxMessage, Ticket
 from storage.repositories import OPEN_STATUSES
 
@@ -146,7 +147,7 @@ class IntakeService:
 
     def _consultation(self, uow: UnitOfWork, row: InboxMessage, actor: Actor, region: str | None, text: str) -> str:
         q = uow.consultations.add(
-            Consultation(inbox_id=row.id, platform=row.platform, chat_id=row.chat_id, region_code=region,
+            new(Consultation, inbox_id=row.id, platform=row.platform, chat_id=row.chat_id, region_code=region,
                          person_id=actor.id, text=text, created_at=uow.now)
         )
         uow.emit(ev.Event(ev.CONSULTATION, None, actor.id, {"consultation_id": q.id, "region": region}))

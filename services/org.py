@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from bot.config import Config, OrgConfig
 from services.errors import NotAuthorised, UnknownRegion
 from services.uow import UnitOfWork
+from storage.direct import new
 from storage.models import Account, ChatGroup, Person, Region, Ticket, Unit
 from storage.repositories import invalidate_org_cache
 
@@ -118,8 +119,8 @@ class OrgService:
 
     @staticmethod
     def _resident(uow: UnitOfWork, platform: str, user_id: str, display_name: str, group_chat_id: str | None) -> tuple[Person, Account]:
-        person = Person(name=display_name or user_id, role="resident", created_at=uow.now)
-        acc = Account(platform=platform, user_id=user_id, display_name=display_name or user_id, last_group_chat_id=group_chat_id)
+        person = new(Person, name=display_name or user_id, role="resident", created_at=uow.now)
+        acc = new(Account, platform=platform, user_id=user_id, display_name=display_name or user_id, last_group_chat_id=group_chat_id)
         return person, acc
 
     def home_region(self, uow: UnitOfWork, actor: Actor) -> str | None:
@@ -246,7 +247,7 @@ class OrgService:
     def ensure_group(self, uow: UnitOfWork, platform: str, chat_id: str, title: str | None) -> ChatGroup:
         group = uow.org.group(platform, chat_id)
         if group is None:
-            group = ChatGroup(platform=platform, chat_id=chat_id, title=title or chat_id, created_at=uow.now, tags={})
+            group = new(ChatGroup, platform=platform, chat_id=chat_id, title=title or chat_id, created_at=uow.now, tags={})
             uow.session.add(group)
             uow.session.flush()
         elif title and group.title != title:

@@ -15,6 +15,7 @@ from services.errors import BadArgument, InvalidTransition, NotAuthorised, Ticke
 from services.org import Actor, OrgService
 from services.uow import UnitOfWork
 from services.workcalendar import WorkCalendar
+from storage.direct import new
 from storage.models import Ticket, TicketReporter
 from storage.repositories import OPEN_STATUSES
 
@@ -143,7 +144,8 @@ class TicketService:
         A dispatched ticket is written once, already dispatched; its audit trail still records
         both steps (registered, then dispatched)."""
         status = "pending" if pending else "registered"
-        t = Ticket(
+        t = new(
+            Ticket,
             no=self._number(uow),
             status=status,
             category=req.category if req.category in self.config.categories else "other",
@@ -170,8 +172,8 @@ class TicketService:
             self._set_dispatched(uow, t, unit, new_deadline=True)
         uow.tickets.add(t)
         uow.tickets.add_reporter(
-            TicketReporter(
-                ticket_id=t.id, person_id=reporter.id, platform=req.platform, chat_id=req.chat_id,
+            new(
+                TicketReporter, ticket_id=t.id, person_id=reporter.id, platform=req.platform, chat_id=req.chat_id,
                 message_id=req.source_message_id, joined_at=uow.now,
             )
         )
@@ -354,7 +356,7 @@ class TicketService:
             self.add_detail(uow, t, actor, text)
             return False
         uow.tickets.add_reporter(
-            TicketReporter(ticket_id=t.id, person_id=actor.id, platform=platform, chat_id=chat_id, message_id=message_id, joined_at=uow.now)
+            new(TicketReporter, ticket_id=t.id, person_id=actor.id, platform=platform, chat_id=chat_id, message_id=message_id, joined_at=uow.now)
         )
         self._audit(uow, t, actor.id, "merge", t.status, text[:500])
         uow.emit(ev.Event(ev.TICKET_MERGED, t.id, actor.id, {"households": len(uow.tickets.reporters(t.id))}))  # type: ignore[arg-type]
