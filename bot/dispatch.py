@@ -136,9 +136,10 @@ class Dispatcher:
                 for row in rows:
                     uow.session.expunge(row)  # their outcomes go out together at the end, not one UPDATE each
                 self.services.intake.prepare_batch(uow, rows)
+                classified = self._classify_batch(uow, rows)
                 for row in rows:
                     uow.now = self.services.clock.now()
-                    result = self._handle(uow, row)
+                    result = self._handle(uow, row, classified)
                     row.status, row.result, row.processed_at = "done", result, uow.now
                     uow.announce_events()
                 uow.inbox.finish_many(rows)
@@ -166,7 +167,25 @@ class Dispatcher:
             if row.kind == "callback" or (row.text and parse(row.text[:MAX_COMMAND]) is not None):
                 self._reply(uow, row, texts.error("internal"))
 
-    def _handle(self, uow: UnitOfWork, row: InboxMessage) -> str:
+    def _classify_batch(self, uow: UnitOfWork, rows: Sequence[InboxMessage]) -> dict[int, Classification]:
+        """Classify up front the batch's texts that `_handle` will classify (plain text in a bound
+        group), so the staff their announcements go to are read together (`prepare_staff`).
+        A text missed here is classified when handled; one classified in vain costs only time."""
+        classified: dict[int, Classification] = {}
+        regions: list[tuple[str, Classification]] = []
+        for row in rows:
+            group = uow.org.group(row.platform, row.chat_id) if row.chat_type == ChatType.GROUP.value else None
+            text = (row.text or "").strip()
+            if group is None or not group.region_code or row.kind != "text" or not text or row.variant or row.reply_to:
+                continue
+            if text.startswith("/") or (len(text) <= MAX_COMMAND and parse(text) is not None):
+                continue
+            classified[row.id] = c = self.classify(text[:MAX_TEXT])  # type: ignore[index]
+            regions.append((group.region_code, c))
+        self.services.intake.prepare_staff(uow, regions)
+        return classified
+
+    def _handle(self, uow: UnitOfWork, row: InboxMessage, classified: dict[int, Classification] | None = None) -> str:
         group = None
         if row.chat_type == ChatType.GROUP.value:
             group = self.services.org.ensure_group(uow, row.platform, row.chat_id, row.chat_title)
@@ -193,7 +212,7 @@ class Dispatcher:
             return RESULT_COMMAND
         if group is not None and not group.region_code:
             return self._unbound(uow, row, group)
-        c = self.classify(text[:MAX_TEXT])
+        c = (classified or {}).get(row.id) or self.classify(text[:MAX_TEXT])  # type: ignore[arg-type]
         return self.services.intake.handle_text(uow, row, actor, group, c)
 
     # --- non-text and unbound groups ---------------------------------------------------------

@@ -7,6 +7,7 @@ a false ticket embarrasses a resident in front of their village.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 from sqlmodel import select
@@ -45,6 +46,23 @@ class IntakeService:
             # every message of the batch is handled at this time or later, so its window starts no earlier
             uow.tickets.prefetch_recent_reporters(group_chats, uow.now - timedelta(minutes=self.config.merge.followup_minutes))
             uow.tickets.prefetch_chat_tickets(group_chats, uow.now - timedelta(hours=self.config.merge.window_hours))
+
+    def prepare_staff(self, uow: UnitOfWork, classified: Iterable[tuple[str, Classification]]) -> None:
+        """Read in one query the staff that the batch's complaints (region, classification) will
+        be announced to: the officials of the unit each routes to, the grid workers over each
+        region (they confirm uncertain complaints and stand in for a unit without officials), the
+        admins (the last resort). Without it, each unit's staff is one more query."""
+        units: set[str] = set()
+        regions: set[str] = set()
+        for region, c in classified:
+            if c.acted_intent(self.config.classifier.middle) != "complaint":
+                continue
+            regions.update(self.org.ancestors(uow, region))
+            unit = self.org.route(uow, c.category or "other", region)
+            if unit is not None:
+                units.add(unit.code)
+        if regions:
+            uow.org.prefetch_staff(units, regions)
 
     @staticmethod
     def _bound_chat(uow: UnitOfWork, row: InboxMessage) -> str | None:

@@ -407,9 +407,38 @@ class OrgRepo:
 
         stmt = _built(("staff", bool(region_code), bool(unit_code)), build)
         params = {"role": role, "region": region_code, "unit": unit_code}
+        return self._remember_staff(self.s.exec(stmt, params={k: v for k, v in params.items() if v}).all())  # type: ignore[call-overload]
+
+    def prefetch_staff(self, officials_of: Iterable[str], grid_workers_in: Iterable[str]) -> None:
+        """The officials of some units, the grid workers of some regions and the admins, in one
+        query: what `people` would read staff list by staff list while a batch is announced (each
+        dispatched ticket's unit, the grid workers above each group). Lists known empty are kept too."""
+        keys = [("official", None, u) for u in sorted(set(officials_of))] + \
+               [("grid_worker", r, None) for r in sorted(set(grid_workers_in))] + [("admin", None, None)]
+        keys = [k for k in keys if k not in self._people]
+        if not keys:
+            return
+        stmt = _built(("staff_batch",), lambda: select(Person, Account).outerjoin(Account, Account.person_id == Person.id)  # type: ignore[arg-type]
+                      .where(sa.or_(sa.and_(Person.role == "official", col(Person.unit_code).in_(_in("units"))),
+                                    sa.and_(Person.role == "grid_worker", col(Person.region_code).in_(_in("regions"))),
+                                    Person.role == "admin"))
+                      .order_by(Person.id, Account.id))
+        params = {"units": [k[2] for k in keys if k[0] == "official"], "regions": [k[1] for k in keys if k[0] == "grid_worker"]}
+        with self.s.no_autoflush:  # as in `people`: nothing pending can change who the staff are
+            found = self._remember_staff(self.s.exec(stmt, params=params).all())  # type: ignore[call-overload]
+        lists: dict[tuple, list[Person]] = {key: [] for key in keys}
+        for person in found:  # in id order, as `_query_staff` gives them
+            key = (person.role, None, person.unit_code) if person.role == "official" else \
+                  (person.role, person.region_code, None) if person.role == "grid_worker" else (person.role, None, None)
+            if key in lists:
+                lists[key].append(person)
+        self._people.update(lists)
+
+    def _remember_staff(self, rows: Iterable[tuple[Person, Account | None]]) -> list[Person]:
+        """People of (person, account) rows, in order, each with their accounts kept for the unit of work."""
         people: dict[int, Person] = {}
         accounts: dict[int, list[Account]] = {}
-        for person, acc in self.s.exec(stmt, params={k: v for k, v in params.items() if v}).all():  # type: ignore[call-overload]
+        for person, acc in rows:
             people[person.id] = person  # type: ignore[index]
             accounts.setdefault(person.id, [])  # type: ignore[arg-type]
             if acc is not None:
