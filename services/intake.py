@@ -27,6 +27,7 @@ from storage.repositories import OPEN_STATUSES
 OPENED, MERGED, DETAIL, PROMPTED, CONSULTATION, IGNORED, URGENT = (
     "ticket", "merged", "detail", "prompt", "consultation", "ignored", "urgent",
 )
+BIGRAM_MEMO = 20_000  # open tickets' bigram sets kept (a few hundred bytes each)
 
 
 class IntakeService:
@@ -34,6 +35,7 @@ class IntakeService:
         self.config = config
         self.org = org
         self.tickets = tickets
+        self._ticket_bigrams: dict[tuple[int, str], set[str]] = {}
 
     def prepare_batch(self, uow: UnitOfWork, rows: list[InboxMessage]) -> None:
         """Read up front, in a few queries, what handling a batch of messages will look up message by
@@ -134,10 +136,22 @@ class IntakeService:
         best, best_score = None, 0.0
         mine = bigrams(text)
         for ticket_id, ticket_text in uow.tickets.candidates_for_merge(row.platform, row.chat_id, category, since):
-            score = overlap(mine, bigrams(ticket_text))
+            score = overlap(mine, self._bigrams_of(ticket_id, ticket_text))
             if score >= self.config.merge.similarity and score > best_score:
                 best, best_score = ticket_id, score
         return uow.tickets.get(best) if best is not None else None
+
+    def _bigrams_of(self, ticket_id: int, text: str) -> set[str]:
+        """An open ticket's bigrams, kept by the process: every new complaint in its group within the
+        merge window is compared with it (up to 50 candidates each). Keyed by the text too, so an
+        edited ticket is read afresh; the memo is dropped whole when it grows past its bound."""
+        key = (ticket_id, text)
+        found = self._ticket_bigrams.get(key)
+        if found is None:
+            if len(self._ticket_bigrams) >= BIGRAM_MEMO:
+                self._ticket_bigrams.clear()
+            found = self._ticket_bigrams[key] = bigrams(text)
+        return found
 
     def _join(self, uow: UnitOfWork, t: Ticket, actor: Actor, row: InboxMessage, text: str) -> str:
         row.ticket_id = t.id

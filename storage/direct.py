@@ -16,13 +16,16 @@ from typing import TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, make_transient_to_detached
 
+from storage.ids import next_id
+
 T = TypeVar("T")
 
 
-def column_values(obj: object) -> dict[str, object]:
-    """The object's row as column values, without its primary key (the database assigns it)."""
+def column_values(obj: object, *, with_key: bool = False) -> dict[str, object]:
+    """The object's row as column values; without its primary key unless `with_key` (by default
+    the database assigns it)."""
     mapper = sa.inspect(type(obj))
-    return {attr.columns[0].key: getattr(obj, attr.key) for attr in mapper.column_attrs if not attr.columns[0].primary_key}
+    return {attr.columns[0].key: getattr(obj, attr.key) for attr in mapper.column_attrs if with_key or not attr.columns[0].primary_key}
 
 
 def insert_now(session: Session, objs: Sequence[object]) -> None:
@@ -31,11 +34,19 @@ def insert_now(session: Session, objs: Sequence[object]) -> None:
     mapper = sa.inspect(type(objs[0]))
     (pk,) = mapper.primary_key
     pk_attr = mapper.get_property_by_column(pk).key
-    rows = [column_values(obj) for obj in objs]
-    stmt = mapper.local_table.insert().returning(pk, sort_by_parameter_order=True)
-    ids = session.connection().execute(stmt, rows).scalars().all()
-    for obj, new_id in zip(objs, ids, strict=True):
-        setattr(obj, pk_attr, new_id)
+    table = mapper.local_table
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite does not promise the order of a multi-row INSERT's RETURNING rows, so SQLAlchemy
+        # would send one INSERT per row: with the ids taken first it is one executemany.
+        for obj in objs:
+            setattr(obj, pk_attr, next_id(session, table))
+        session.connection().execute(table.insert(), [column_values(obj, with_key=True) for obj in objs])
+    else:
+        stmt = table.insert().returning(pk, sort_by_parameter_order=True)
+        ids = session.connection().execute(stmt, [column_values(obj) for obj in objs]).scalars().all()
+        for obj, new_id in zip(objs, ids, strict=True):
+            setattr(obj, pk_attr, new_id)
+    for obj in objs:
         make_transient_to_detached(obj)
         session.add(obj)
 
