@@ -15,8 +15,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.sql.util import find_tables
+
+from storage.direct import column_values
 
 _KEY = "shanzhi_appends"
 _LATEST = "shanzhi_latest"
@@ -34,6 +36,15 @@ def set_latest(session: Session, key: tuple[str, object], statement: sa.Executab
     session.info.setdefault(_LATEST, {})[key] = (statement, params)
 
 
+def append_object(session: Session, obj: object) -> None:
+    """Queue a new ORM object whose primary key is set (a ticket) like a row: written with the
+    queued rows, from its values at that moment, then handed to the session as persistent, so a
+    later change to it is an UPDATE. Until then the session does not know it: it is read back
+    through whoever queued it, and a query of its table writes it first, as for any queued row.
+    A table's queue holds rows or objects, not both."""
+    session.info.setdefault(_KEY, {}).setdefault(sa.inspect(type(obj)).local_table, []).append(obj)
+
+
 def write_appended(session: Session) -> None:
     """Write what is queued, in the order the tables were first used, then the latest values."""
     pending = session.info.pop(_KEY, None)
@@ -42,9 +53,19 @@ def write_appended(session: Session) -> None:
         return
     conn = session.connection()
     for table, rows in (pending or {}).items():
-        conn.execute(table.insert(), rows)
+        if rows and not isinstance(rows[0], dict):
+            _write_objects(session, conn, table, rows)
+        else:
+            conn.execute(table.insert(), rows)
     for statement, params in (latest or {}).values():
         conn.execute(statement, params)
+
+
+def _write_objects(session: Session, conn: sa.Connection, table: sa.Table, objs: list) -> None:
+    conn.execute(table.insert(), [column_values(obj, with_key=True) for obj in objs])
+    for obj in objs:
+        make_transient_to_detached(obj)
+        session.add(obj)
 
 
 def _before_execute(state: ORMExecuteState) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from sqlmodel import col, select
 
-from storage.appends import append, set_latest
+from storage.appends import append, append_object, set_latest
 from storage.direct import column_values, insert_now
 from storage.ids import next_id
 from storage.models import (
@@ -517,9 +517,10 @@ class TicketRepo:
         return self.s.exec(select(Ticket).where(Ticket.no == no.upper())).first()
 
     def add(self, t: Ticket) -> Ticket:
-        """The ticket gets its id now and is written with the session's next flush (no flush of its own)."""
+        """The ticket gets its id now and is written with the transaction's queued rows (one
+        INSERT for a batch's tickets, `appends.append_object`), not by the session's flush."""
         t.id = next_id(self.s, _TICKET_TABLE)
-        self.s.add(t)
+        append_object(self.s, t)
         self._new[t.id] = []  # type: ignore[index]
         self._changed[t.id] = t  # type: ignore[index]
         if self._chat_tickets is not None and (t.platform, t.chat_id) in self._chat_tickets:
