@@ -732,9 +732,10 @@ class ConsultationRepo:
         self._added: dict[int, Consultation] = {}  # kept alive: the announcer reads them again in this unit of work
 
     def add(self, c: Consultation) -> Consultation:
-        """Given its id now, written with the session's next flush (see `storage.ids`)."""
+        """Given its id now (see `storage.ids`), written with the transaction's queued rows, like a
+        new ticket (`appends.append_object`)."""
         c.id = next_id(self.s, Consultation.__table__)  # type: ignore[attr-defined]
-        self.s.add(c)
+        append_object(self.s, c)
         self._added[c.id] = c
         return c
 

@@ -12,7 +12,7 @@ from sqlmodel import select
 from bot.adapters.local import LocalAdapter
 from bot.app import BotApp
 from bot.messages import ChatType, Inbound
-from storage.models import Account, InboxMessage, OutboxMessage, Person, Ticket, TicketEvent, TicketReporter
+from storage.models import Account, Consultation, InboxMessage, OutboxMessage, Person, Ticket, TicketEvent, TicketReporter
 
 TEXTS = [
     "村口路灯坏了三天了，晚上黑漆漆的",
@@ -40,7 +40,9 @@ def messages(clock, prefix: str = "m") -> list[Inbound]:  # type: ignore[no-unty
 def snapshot(app: BotApp) -> tuple[list, ...]:
     with app.services.uow() as uow:
         inbox = [(r.message_id, r.status, r.result) for r in uow.session.exec(select(InboxMessage).order_by(InboxMessage.id))]
-        tickets = [(t.no, t.status, t.category, t.text) for t in uow.session.exec(select(Ticket).order_by(Ticket.id))]
+        tickets = [(t.no, t.status, t.category, t.text, t.unit_code, t.tier, t.deadline, t.details, t.urgent, t.region_code)
+                   for t in uow.session.exec(select(Ticket).order_by(Ticket.id))]
+        consultations = [(q.chat_id, q.region_code, q.text) for q in uow.session.exec(select(Consultation).order_by(Consultation.id))]
         outbox = [(o.purpose, o.chat_id, o.text, o.reply_to) for o in uow.session.exec(select(OutboxMessage).order_by(OutboxMessage.id))]
         people = [(p.name, p.role, a.platform, a.user_id, a.display_name, a.last_group_chat_id)
                   for a, p in uow.session.exec(select(Account, Person).join(Person, Person.id == Account.person_id).order_by(Account.id))]
@@ -49,7 +51,7 @@ def snapshot(app: BotApp) -> tuple[list, ...]:
             .join(Person, Person.id == TicketReporter.person_id).order_by(TicketReporter.id))]
         events = [(t.no, e.action, e.from_status, e.to_status) for e, t in uow.session.exec(
             select(TicketEvent, Ticket).join(Ticket, Ticket.id == TicketEvent.ticket_id).order_by(TicketEvent.id))]
-    return inbox, tickets, outbox, people, reporters, events
+    return inbox, tickets, outbox, people, reporters, events, consultations
 
 
 async def test_a_batch_has_the_same_outcome_as_one_message_at_a_time(config, clock, database_url, classify, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -67,7 +69,7 @@ async def test_a_batch_has_the_same_outcome_as_one_message_at_a_time(config, clo
     await batch.start(background=False)
     await batch.on_messages(messages(clock))
     assert snapshot(batch) == expected
-    assert expected[1] and expected[2]  # the batch did open tickets and write replies
+    assert expected[1] and expected[2] and expected[6]  # the batch did open tickets, write replies, record questions
     await batch.stop()
 
 
