@@ -24,8 +24,23 @@ T = TypeVar("T")
 def column_values(obj: object, *, with_key: bool = False) -> dict[str, object]:
     """The object's row as column values; without its primary key unless `with_key` (by default
     the database assigns it)."""
-    mapper = sa.inspect(type(obj))
-    return {attr.columns[0].key: getattr(obj, attr.key) for attr in mapper.column_attrs if with_key or not attr.columns[0].primary_key}
+    d = obj.__dict__  # every column of a new or loaded object is there (`new` sets them all)
+    names = _columns(type(obj), with_key)
+    if all(attr in d for _, attr in names):
+        return {column: d[attr] for column, attr in names}
+    return {column: getattr(obj, attr) for column, attr in names}
+
+
+_COLUMNS: dict[tuple[type, bool], tuple[tuple[str, str], ...]] = {}
+
+
+def _columns(cls: type, with_key: bool) -> tuple[tuple[str, str], ...]:
+    """(column, attribute) names of a mapped class, read from its mapper once."""
+    found = _COLUMNS.get((cls, with_key))
+    if found is None:
+        found = _COLUMNS[(cls, with_key)] = tuple(
+            (attr.columns[0].key, attr.key) for attr in sa.inspect(cls).column_attrs if with_key or not attr.columns[0].primary_key)
+    return found
 
 
 def insert_now(session: Session, objs: Sequence[object]) -> None:
