@@ -533,7 +533,9 @@ class TicketRepo:
         memory and the counter's last value is written once, before the next statement or commit."""
         last = self._numbers.get(day)
         if last is None:
-            row = self.s.execute(_NEXT_NUMBER, {"d": day}).one()
+            # on the session's connection: only the counter row is touched, so the rows queued so
+            # far need not be written before it (as the session would, not knowing what text reads)
+            row = self.s.connection().execute(_NEXT_NUMBER, {"d": day}).one()
             last = int(row[0])
         else:
             last += 1
