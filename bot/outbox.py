@@ -6,8 +6,6 @@ attempt to send it: a crash after the commit loses nothing, the delivery loop se
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from bot.messages import Button, ChatType, Outbound
 from services.uow import UnitOfWork
 from storage.models import Account, OutboxMessage, Person
@@ -39,7 +37,7 @@ def _row(uow: UnitOfWork, out: Outbound, *, purpose: str, ticket_id: int | None,
     return {
         "platform": out.platform, "chat_id": out.chat_id, "chat_type": out.chat_type.value, "text": out.text,
         "reply_to": out.reply_to, "mentions": [list(m) for m in out.mentions] or None,
-        "buttons": [[asdict(b) for b in row] for row in out.buttons] or None,
+        "buttons": [[{"label": b.label, "command": b.command} for b in row] for row in out.buttons] or None,
         "fallback_chat_id": out.fallback_chat_id, "recipient_name": out.recipient_name,
         "recipient_person_id": person_id, "callback_id": out.callback_id, "force_reply": out.force_reply,
         "urgent": out.urgent, "purpose": purpose, "ticket_id": ticket_id, "inbox_id": inbox_id,
