@@ -86,9 +86,9 @@ class IntakeService:
 
         window_start = uow.now - timedelta(hours=self.config.merge.window_hours)
         if group is not None and is_me_too(text):
-            recent = uow.tickets.open_in_chat(row.platform, row.chat_id, window_start)
-            if recent:
-                return self._join(uow, recent[0], actor, row, text)
+            recent = uow.tickets.latest_open_in_chat(row.platform, row.chat_id, window_start)
+            if recent is not None:
+                return self._join(uow, recent, actor, row, text)
             return IGNORED
 
         if group is not None:

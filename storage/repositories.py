@@ -9,7 +9,7 @@ from __future__ import annotations
 import weakref
 from collections import defaultdict
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -615,34 +615,28 @@ class TicketRepo:
             for person_id, chat_id, joined_at, ticket_id, status in rows:
                 self._recent.setdefault((person_id, platform, chat_id), []).append((joined_at, ticket_id, status))
 
-    def open_in_chat(self, platform: str, chat_id: str, since: datetime, statuses: Sequence[str] = OPEN_STATUSES) -> list[Ticket]:
+    def latest_open_in_chat(self, platform: str, chat_id: str, since: datetime) -> Ticket | None:
+        """The newest open ticket of a chat opened since `since` (what "我家也是" joins)."""
+        remembered = self._remembered_in_chat(platform, chat_id, since)
+        if remembered is not None:
+            tid = next((tid for tid, _, status, _, _ in remembered if status in OPEN_STATUSES), None)
+            return self.get(tid) if tid is not None else None
         stmt = (
             select(Ticket)
-            .where(
-                Ticket.platform == platform,
-                Ticket.chat_id == chat_id,
-                col(Ticket.status).in_(list(statuses)),
-                col(Ticket.created_at) >= since,
-            )
+            .where(Ticket.platform == platform, Ticket.chat_id == chat_id, col(Ticket.status).in_(OPEN_STATUSES),
+                   col(Ticket.created_at) >= since)
             .order_by(col(Ticket.id).desc())
+            .limit(1)
         )
-        return list(self.s.exec(stmt).all())
+        return self.s.exec(stmt).first()
 
     def candidates_for_merge(self, platform: str, chat_id: str, category: str, since: datetime, limit: int = 50) -> list[tuple[int, str]]:
         """(id, text) of the open tickets of one category in a chat, newest first: what a new message may repeat."""
         mergeable = [s for s in OPEN_STATUSES if s != "pending"]
-        remembered = self._chat_tickets.get((platform, chat_id)) if self._chat_tickets is not None else None
-        if remembered is not None and since >= self._chat_since:  # type: ignore[operator]
-            out: list[tuple[int, str]] = []
-            for tid, cat, status, text, created_at in remembered:
-                t = self._changed.get(tid)
-                if t is not None:  # changed in this transaction: its row here is out of date
-                    cat, status, text, created_at = t.category, t.status, t.text, t.created_at
-                if cat == category and status in mergeable and created_at >= since:
-                    out.append((tid, text))
-                    if len(out) >= limit:
-                        break
-            return out
+        remembered = self._remembered_in_chat(platform, chat_id, since)
+        if remembered is not None:
+            out = [(tid, text) for tid, cat, status, text, _ in remembered if cat == category and status in mergeable]
+            return out[:limit]
         stmt = (
             select(Ticket.id, Ticket.text)
             .where(
@@ -656,6 +650,23 @@ class TicketRepo:
             .limit(limit)
         )
         return [(int(i), str(t)) for i, t in self.s.exec(stmt).all()]
+
+    def _remembered_in_chat(self, platform: str, chat_id: str, since: datetime) -> Iterator[tuple] | None:
+        """The chat's tickets opened since `since`, newest first, as (id, category, status, text,
+        created_at), from the batch's prefetch (None if it did not cover this chat and time); a
+        ticket this transaction changed is read from its object, its remembered row being out of date."""
+        remembered = self._chat_tickets.get((platform, chat_id)) if self._chat_tickets is not None else None
+        if remembered is None or since < self._chat_since:  # type: ignore[operator]
+            return None
+        return self._current(remembered, since)
+
+    def _current(self, remembered: list[tuple], since: datetime) -> Iterator[tuple]:
+        for row in remembered:
+            t = self._changed.get(row[0])
+            if t is not None:
+                row = (row[0], t.category, t.status, t.text, t.created_at)
+            if row[4] >= since:
+                yield row
 
     def latest_by_reporter_in_chat(self, person_id: int, platform: str, chat_id: str, since: datetime) -> Ticket | None:
         if self._recent is not None and (platform, chat_id) in self._recent_chats and since >= self._recent_since:  # type: ignore[operator]
