@@ -9,6 +9,7 @@ from __future__ import annotations
 import weakref
 from collections import defaultdict
 from datetime import datetime
+from itertools import islice
 from typing import Iterable, Iterator, Sequence
 
 import sqlalchemy as sa
@@ -635,8 +636,7 @@ class TicketRepo:
         mergeable = [s for s in OPEN_STATUSES if s != "pending"]
         remembered = self._remembered_in_chat(platform, chat_id, since)
         if remembered is not None:
-            out = [(tid, text) for tid, cat, status, text, _ in remembered if cat == category and status in mergeable]
-            return out[:limit]
+            return list(islice(((tid, text) for tid, cat, status, text, _ in remembered if cat == category and status in mergeable), limit))
         stmt = (
             select(Ticket.id, Ticket.text)
             .where(
