@@ -10,7 +10,7 @@ import weakref
 from collections import defaultdict
 from datetime import datetime
 from itertools import islice
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -620,7 +620,7 @@ class TicketRepo:
         """The newest open ticket of a chat opened since `since` (what "我家也是" joins)."""
         remembered = self._remembered_in_chat(platform, chat_id, since)
         if remembered is not None:
-            tid = next((tid for tid, _, status, _, _ in remembered if status in OPEN_STATUSES), None)
+            tid = next((tid for tid, _, status, _, created_at in remembered if status in OPEN_STATUSES and created_at >= since), None)
             return self.get(tid) if tid is not None else None
         stmt = (
             select(Ticket)
@@ -636,7 +636,8 @@ class TicketRepo:
         mergeable = [s for s in OPEN_STATUSES if s != "pending"]
         remembered = self._remembered_in_chat(platform, chat_id, since)
         if remembered is not None:
-            return list(islice(((tid, text) for tid, cat, status, text, _ in remembered if cat == category and status in mergeable), limit))
+            return list(islice(((tid, text) for tid, cat, status, text, created_at in remembered
+                                if cat == category and status in mergeable and created_at >= since), limit))
         stmt = (
             select(Ticket.id, Ticket.text)
             .where(
@@ -651,22 +652,18 @@ class TicketRepo:
         )
         return [(int(i), str(t)) for i, t in self.s.exec(stmt).all()]
 
-    def _remembered_in_chat(self, platform: str, chat_id: str, since: datetime) -> Iterator[tuple] | None:
-        """The chat's tickets opened since `since`, newest first, as (id, category, status, text,
-        created_at), from the batch's prefetch (None if it did not cover this chat and time); a
-        ticket this transaction changed is read from its object, its remembered row being out of date."""
+    def _remembered_in_chat(self, platform: str, chat_id: str, since: datetime) -> list[tuple] | None:
+        """The chat's tickets opened since the batch's prefetch began, newest first, as (id, category,
+        status, text, created_at) (None if the prefetch did not cover this chat and `since`; callers
+        still compare `created_at` with `since`, last, as it is the dearest test); a ticket this
+        transaction changed is read from its object, its remembered row being out of date."""
         remembered = self._chat_tickets.get((platform, chat_id)) if self._chat_tickets is not None else None
         if remembered is None or since < self._chat_since:  # type: ignore[operator]
             return None
-        return self._current(remembered, since)
-
-    def _current(self, remembered: list[tuple], since: datetime) -> Iterator[tuple]:
-        for row in remembered:
-            t = self._changed.get(row[0])
-            if t is not None:
-                row = (row[0], t.category, t.status, t.text, t.created_at)
-            if row[4] >= since:
-                yield row
+        changed = self._changed
+        if not changed:
+            return remembered
+        return [row if (t := changed.get(row[0])) is None else (row[0], t.category, t.status, t.text, t.created_at) for row in remembered]
 
     def latest_by_reporter_in_chat(self, person_id: int, platform: str, chat_id: str, since: datetime) -> Ticket | None:
         if self._recent is not None and (platform, chat_id) in self._recent_chats and since >= self._recent_since:  # type: ignore[operator]
