@@ -15,10 +15,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.orm import ORMExecuteState, Session, make_transient_to_detached, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from sqlalchemy.sql.util import find_tables
 
-from storage.direct import column_values
+from storage.direct import attach_as_written, column_values
 
 _KEY = "shanzhi_appends"
 _LATEST = "shanzhi_latest"
@@ -63,9 +63,7 @@ def write_appended(session: Session) -> None:
 
 def _write_objects(session: Session, conn: sa.Connection, table: sa.Table, objs: list) -> None:
     conn.execute(table.insert(), [column_values(obj, with_key=True) for obj in objs])
-    for obj in objs:
-        make_transient_to_detached(obj)
-        session.add(obj)
+    attach_as_written(session, objs)
 
 
 def _before_execute(state: ORMExecuteState) -> None:
