@@ -18,6 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from sqlalchemy.sql.util import find_tables
 
+from storage import pgrows
 from storage.direct import attach_as_written, column_values
 
 _KEY = "shanzhi_appends"
@@ -54,16 +55,21 @@ def write_appended(session: Session) -> None:
     conn = session.connection()
     for table, rows in (pending or {}).items():
         if rows and not isinstance(rows[0], dict):
-            _write_objects(session, conn, table, rows)
+            _insert(conn, table, [column_values(obj, with_key=True) for obj in rows])
+            attach_as_written(session, rows)
         else:
-            conn.execute(table.insert(), rows)
+            _insert(conn, table, rows)
     for statement, params in (latest or {}).values():
         conn.execute(statement, params)
 
 
-def _write_objects(session: Session, conn: sa.Connection, table: sa.Table, objs: list) -> None:
-    conn.execute(table.insert(), [column_values(obj, with_key=True) for obj in objs])
-    attach_as_written(session, objs)
+def _insert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":  # one statement, not one a row (storage.pgrows)
+        conn.execute(pgrows.insert(table, list(rows[0])), {"rows": pgrows.as_json(rows)})
+    else:
+        conn.execute(table.insert(), rows)
 
 
 def _before_execute(state: ORMExecuteState) -> None:

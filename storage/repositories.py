@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from sqlmodel import col, select
 
+from storage import pgrows
 from storage.appends import append, append_object, set_latest
 from storage.direct import column_values, insert_now
 from storage.ids import next_id
@@ -44,6 +45,7 @@ _NEXT_NUMBER = sa.text(
 )
 _SET_NUMBER = sa.text("UPDATE day_sequence SET last = :n WHERE day = :d")
 _OUTBOX_TABLE: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
+_INBOX_TABLE: sa.Table = InboxMessage.__table__  # type: ignore[attr-defined]
 
 OPEN_STATUSES = ("pending", "registered", "dispatched", "accepted", "returned")
 
@@ -109,8 +111,13 @@ class InboxRepo:
     def insert_many(self, rows: Sequence[dict]) -> list[int | None]:
         """Insert inbox rows in one statement (one round trip on PostgreSQL); each row's id, or None
         where the unique key already holds it (also for a repeat of a key earlier in `rows`)."""
-        stmt = _inbox_insert(self.s.get_bind().dialect.name, with_key=True)
-        ids = {tuple(r[1:]): r[0] for r in self.s.connection().execute(stmt, list(rows))}
+        if self.s.get_bind().dialect.name == "postgresql":  # one short statement, whatever the batch (storage.pgrows)
+            columns = [c for c in rows[0] if c != "id"] if rows else []
+            stmt = pgrows.insert(_INBOX_TABLE, columns, on_conflict=_INBOX_KEY, returning=("id", *_INBOX_KEY))
+            found = self.s.connection().execute(stmt, {"rows": pgrows.as_json(rows)})
+        else:
+            found = self.s.connection().execute(_inbox_insert("sqlite", with_key=True), list(rows))
+        ids = {tuple(r[1:]): r[0] for r in found}
         out: list[int | None] = []
         for row in rows:
             out.append(ids.pop(tuple(row[k] for k in _INBOX_KEY), None))
@@ -128,7 +135,12 @@ class InboxRepo:
         so their outcome is written here and only here)."""
         if not done:
             return
-        t = InboxMessage.__table__  # type: ignore[attr-defined]
+        if self.s.get_bind().dialect.name == "postgresql":  # one statement, not one a row (storage.pgrows)
+            rows = [{"id": r.id, "status": r.status, "result": r.result, "processed_at": r.processed_at, "ticket_id": r.ticket_id}
+                    for r in done]
+            self.s.execute(pgrows.update(_INBOX_TABLE, ("status", "result", "processed_at", "ticket_id")), {"rows": pgrows.as_json(rows)})
+            return
+        t = _INBOX_TABLE
         stmt = _built(("finish_many",), lambda: t.update().where(t.c.id == sa.bindparam("b_id")).values(
             status=sa.bindparam("b_status"), result=sa.bindparam("b_result"), processed_at=sa.bindparam("b_at"),
             ticket_id=sa.bindparam("b_ticket"),
