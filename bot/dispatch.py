@@ -451,7 +451,14 @@ def _variant(msg: Inbound) -> str:
 
 
 def _values_from(msg: Inbound, variant: str, now: datetime) -> dict:
-    """The inbox row of a message as column values (for a Core insert)."""
+    """The inbox row of a message as column values (for a Core insert), without NUL characters:
+    PostgreSQL's text cannot hold them (the INSERT, and with it the whole batch, would fail at
+    every redelivery), and they carry nothing for a reader."""
+    values = _columns_of(msg, variant, now)
+    return {k: v.replace("\x00", "") if isinstance(v, str) and "\x00" in v else v for k, v in values.items()}
+
+
+def _columns_of(msg: Inbound, variant: str, now: datetime) -> dict:
     return {
         "platform": msg.platform, "chat_id": msg.chat_id, "chat_type": msg.chat_type.value, "message_id": msg.message_id,
         "variant": variant, "sender_id": msg.sender_id, "sender_name": msg.sender_name[:200], "kind": msg.kind,

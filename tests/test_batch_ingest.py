@@ -5,6 +5,7 @@ cannot spoil the others: it is marked failed, the rest commit."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlmodel import select
@@ -192,3 +193,17 @@ async def test_follow_ups_and_a_dismissal_inside_one_batch_end_as_they_would_one
     assert inbox["f1"] == "detail" and inbox["f5"] == "merged"
     assert [t[1] for t in outcomes[1][1]][:2] == ["dispatched", "dismissed"]
     assert inbox["f4"] != "detail"
+
+
+async def test_a_nul_character_in_a_message_does_not_block_its_batch(config, clock, database_url, classify) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL's text cannot hold NUL: stored as it came, such a message would fail its whole batch at
+    every redelivery. It is stored without the NUL and handled like any other message."""
+    app = BotApp(config, clock=clock, database_url=database_url, adapters=[LocalAdapter(clock)], classify=classify)
+    await app.start(background=False)
+    msgs = messages(clock, prefix="nul")
+    msgs[0] = replace(msgs[0], text="村口路灯坏了\x00三天了，晚上黑漆漆的", sender_name="居\x00民0")
+    await app.on_messages(msgs)
+    inbox, tickets = snapshot(app)[:2]
+    assert all(status == "done" for _, status, _ in inbox)
+    assert tickets[0][3] == "村口路灯坏了三天了，晚上黑漆漆的"
+    await app.stop()
