@@ -132,9 +132,7 @@ class Dispatcher:
             return
         try:
             with self.services.uow() as uow:
-                rows = uow.inbox.claim_many(inbox_ids)
-                for row in rows:
-                    uow.session.expunge(row)  # their outcomes go out together at the end, not one UPDATE each
+                rows = uow.inbox.claim_many(inbox_ids)  # outside the session: outcomes go out together at the end
                 self.services.intake.prepare_batch(uow, rows)
                 classified = self._classify_batch(uow, rows)
                 for row in rows:

@@ -19,7 +19,7 @@ from sqlmodel import col, select
 
 from storage import pgrows
 from storage.appends import append, append_object, set_latest
-from storage.direct import column_values, insert_now
+from storage.direct import column_values, insert_now, new
 from storage.ids import next_id
 from storage.models import (
     Account,
@@ -124,11 +124,15 @@ class InboxRepo:
         return out
 
     def claim_many(self, inbox_ids: Sequence[int]) -> list[InboxMessage]:
-        """The rows among `inbox_ids` that still wait, locked for this transaction, oldest first."""
+        """The rows among `inbox_ids` that still wait, locked for this transaction, oldest first, as
+        objects outside the session: their outcomes go out together (`finish_many`), not one UPDATE
+        each, and building them from plain rows (`storage.direct.new`) skips the session's loading."""
         dialect = self.s.get_bind().dialect.name
-        stmt = _built(("claim_many", dialect), lambda: _locking(self.s, select(InboxMessage).where(
-            col(InboxMessage.id).in_(_in("ids")), InboxMessage.status == "pending").order_by(InboxMessage.id)))
-        return list(self.s.exec(stmt, params={"ids": list(inbox_ids)}).all())  # type: ignore[call-overload]
+        t = _INBOX_TABLE
+        stmt = _built(("claim_many", dialect), lambda: _locking(self.s, sa.select(t).where(
+            t.c.id.in_(_in("ids")), t.c.status == "pending").order_by(t.c.id)))
+        rows = self.s.connection().execute(stmt, {"ids": list(inbox_ids)}).mappings().all()
+        return [new(InboxMessage, **row) for row in rows]
 
     def finish_many(self, done: Sequence[InboxMessage]) -> None:
         """Mark processed rows done in one executemany (rows detached from the session by the caller,
@@ -366,15 +370,15 @@ class OrgRepo:
         self._persons[row[1].id] = row[1]
         return row[0], row[1]
 
-    def add_residents(self, new: Sequence[tuple[Person, Account]]) -> None:
+    def add_residents(self, residents: Sequence[tuple[Person, Account]]) -> None:
         """First-time speakers: new people with their one account each, written at once (an account
         needs its person's id, and the rest of the message the account's): two INSERTs in all.
         Each counts as first seen until `first_seen` is asked about it."""
-        insert_now(self.s, [person for person, _ in new])
-        for person, acc in new:
+        insert_now(self.s, [person for person, _ in residents])
+        for person, acc in residents:
             acc.person_id = person.id  # type: ignore[assignment]
-        insert_now(self.s, [acc for _, acc in new])
-        for person, acc in new:
+        insert_now(self.s, [acc for _, acc in residents])
+        for person, acc in residents:
             key = (acc.platform, acc.user_id)
             self._no_account.discard(key)
             self._accounts[key] = acc
