@@ -453,7 +453,13 @@ def _values_from(msg: Inbound, variant: str, now: datetime) -> dict:
     PostgreSQL's text cannot hold them (the INSERT, and with it the whole batch, would fail at
     every redelivery), and they carry nothing for a reader."""
     values = _columns_of(msg, variant, now)
-    return {k: v.replace("\x00", "") if isinstance(v, str) and "\x00" in v else v for k, v in values.items()}
+    for key in _TYPED:  # what people type; ids and kinds come from the platform
+        if values[key] and "\x00" in values[key]:
+            values[key] = values[key].replace("\x00", "")
+    return values
+
+
+_TYPED = ("text", "sender_name", "chat_title")
 
 
 def _columns_of(msg: Inbound, variant: str, now: datetime) -> dict:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 
 import sqlalchemy as sa
+
+from storage.models import UTCDateTime
 
 _STATEMENTS: dict[tuple, sa.TextClause] = {}
 
@@ -23,12 +25,11 @@ def as_json(rows: Sequence[dict]) -> str:
     return json.dumps([{k: _plain(v) for k, v in row.items()} for row in rows], ensure_ascii=False)
 
 
+_TIME = UTCDateTime()
+
+
 def _plain(v: object) -> object:
-    if isinstance(v, datetime):
-        if v.tzinfo is None:
-            raise ValueError("naive datetime given to the database; use an aware one")
-        return v.astimezone(timezone.utc).replace(tzinfo=None).isoformat()
-    return v
+    return _TIME.process_bind_param(v, None).isoformat() if isinstance(v, datetime) else v  # type: ignore[union-attr]
 
 
 def insert(table: sa.Table, columns: Sequence[str], *, on_conflict: Sequence[str] = (), returning: Sequence[str] = ()) -> sa.TextClause:

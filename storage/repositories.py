@@ -112,8 +112,7 @@ class InboxRepo:
         """Insert inbox rows in one statement (one round trip on PostgreSQL); each row's id, or None
         where the unique key already holds it (also for a repeat of a key earlier in `rows`)."""
         if self.s.get_bind().dialect.name == "postgresql":  # one short statement, whatever the batch (storage.pgrows)
-            columns = [c for c in rows[0] if c != "id"] if rows else []
-            stmt = pgrows.insert(_INBOX_TABLE, columns, on_conflict=_INBOX_KEY, returning=("id", *_INBOX_KEY))
+            stmt = pgrows.insert(_INBOX_TABLE, list(rows[0]), on_conflict=_INBOX_KEY, returning=("id", *_INBOX_KEY))
             found = self.s.connection().execute(stmt, {"rows": pgrows.as_json(rows)})
         else:
             found = self.s.connection().execute(_inbox_insert("sqlite", with_key=True), list(rows))
