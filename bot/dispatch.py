@@ -173,12 +173,10 @@ class Dispatcher:
         regions: list[tuple[str, Classification]] = []
         for row in rows:
             group = uow.org.group(row.platform, row.chat_id) if row.chat_type == ChatType.GROUP.value else None
-            text = (row.text or "").strip()
-            if group is None or not group.region_code or row.kind != "text" or not text or row.variant or row.reply_to:
+            text = _plain_text(row.kind, row.text, row.variant, row.reply_to)
+            if group is None or not group.region_code or text is None:
                 continue
-            if text.startswith("/") or (len(text) <= MAX_COMMAND and parse(text) is not None):
-                continue
-            classified[row.id] = c = self.classify(text[:MAX_TEXT])  # type: ignore[index]
+            classified[row.id] = c = self.classify(text)  # type: ignore[index]
             regions.append((group.region_code, c))
         self.services.intake.prepare_staff(uow, regions)
         return classified
@@ -441,6 +439,19 @@ class _Refusal(ShanzhiError):
 
 def _hint(command: str) -> str:
     return texts.HINTS.get(command, texts.HINT_DEFAULT)
+
+
+def _plain_text(kind: str, text: str | None, variant: str, reply_to: str | None) -> str | None:
+    """The text a batch classifies up front (as `_handle` will: stripped, cut at MAX_TEXT), or
+    None for what `_handle` answers otherwise or classifies only later: non-text, empty, edits,
+    replies (which may complete a prompt) and commands. A text missed here is classified when
+    handled; one classified in vain costs only time."""
+    text = (text or "").strip()
+    if kind != "text" or not text or variant or reply_to:
+        return None
+    if text.startswith("/") or (len(text) <= MAX_COMMAND and parse(text) is not None):
+        return None
+    return text[:MAX_TEXT]
 
 
 def _variant(msg: Inbound) -> str:

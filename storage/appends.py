@@ -7,10 +7,13 @@ per table. Read-your-writes holds: the buffer is written before any statement th
 that touches a queued table or cannot be read for its tables (raw SQL), so a query in the same
 transaction sees the rows, and before the commit; a rollback drops it. None of these tables has
 a foreign key, so when their rows go out relative to the session's own flushes does not matter.
+Changes by id that are only written, never read back in the transaction (a batch's inbox
+outcomes), wait the same way (`update_later`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,6 +26,7 @@ from storage.direct import attach_as_written, column_values
 
 _KEY = "shanzhi_appends"
 _LATEST = "shanzhi_latest"
+_UPDATES = "shanzhi_updates"
 
 
 def append(session: Session, table: sa.Table, row: dict[str, Any]) -> None:
@@ -46,37 +50,63 @@ def append_object(session: Session, obj: object) -> None:
     session.info.setdefault(_KEY, {}).setdefault(sa.inspect(type(obj)).local_table, []).append(obj)
 
 
+def update_later(session: Session, table: sa.Table, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    """Queue changes to rows of `table` by id (each row: its `id` and `columns`), written with
+    the queued rows (a batch's inbox outcomes: on PostgreSQL, in the same statement)."""
+    if rows:
+        session.info.setdefault(_UPDATES, []).append((table, tuple(columns), rows))
+
+
 def write_appended(session: Session) -> None:
-    """Write what is queued, in the order the tables were first used, then the latest values."""
-    pending = session.info.pop(_KEY, None)
-    latest = session.info.pop(_LATEST, None)
-    if not pending and not latest:
+    """Write what is queued: the new rows in the order their tables were first used, the updates,
+    then the latest values; on PostgreSQL all in one statement (`pgrows.write`)."""
+    pending = session.info.pop(_KEY, None) or {}
+    updates = session.info.pop(_UPDATES, None) or []
+    latest = session.info.pop(_LATEST, None) or {}
+    if not pending and not updates and not latest:
         return
     conn = session.connection()
-    for table, rows in (pending or {}).items():
+    inserts, objects = [], []
+    for table, rows in pending.items():
         if rows and not isinstance(rows[0], dict):
-            _insert(conn, table, [column_values(obj, with_key=True) for obj in rows])
-            attach_as_written(session, rows)
-        else:
-            _insert(conn, table, rows)
-    for statement, params in (latest or {}).values():
+            objects.append(rows)
+            rows = [column_values(obj, with_key=True) for obj in rows]
+        inserts.append((table, rows))
+    if conn.dialect.name == "postgresql":
+        pgrows.write(conn, inserts, updates, [(key[0], stmt, params) for key, (stmt, params) in latest.items()])
+    else:
+        _write_in_turn(conn, inserts, updates, latest.values())
+    for objs in objects:
+        attach_as_written(session, objs)
+
+
+def _write_in_turn(conn: sa.Connection, inserts: list, updates: list, latest: Iterable) -> None:
+    for table, rows in inserts:
+        if rows:
+            conn.execute(table.insert(), rows)
+    for table, columns, rows in updates:
+        conn.execute(_update_by_id(table, columns), [{f"b_{k}": v for k, v in row.items()} for row in rows])
+    for statement, params in latest:
         conn.execute(statement, params)
 
 
-def _insert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":  # one statement, not one a row (storage.pgrows)
-        conn.execute(pgrows.insert(table, list(rows[0])), {"rows": pgrows.as_json(rows)})
-    else:
-        conn.execute(table.insert(), rows)
+_UPDATE_STATEMENTS: dict[tuple[str, tuple[str, ...]], sa.Update] = {}
+
+
+def _update_by_id(table: sa.Table, columns: tuple[str, ...]) -> sa.Update:
+    key = (table.name, columns)
+    stmt = _UPDATE_STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _UPDATE_STATEMENTS[key] = table.update().where(table.c.id == sa.bindparam("b_id")).values(
+            {c: sa.bindparam(f"b_{c}") for c in columns})
+    return stmt
 
 
 def _before_execute(state: ORMExecuteState) -> None:
     """Before a statement that may read what is queued. A statement over other tables only (a
     batch's staff look-ups, say) lets the queue grow, so a batch writes each table about once."""
     info = state.session.info
-    if not info.get(_KEY) and not info.get(_LATEST):
+    if not info.get(_KEY) and not info.get(_LATEST) and not info.get(_UPDATES):
         return
     if _reads_only_other_tables(state.statement, info):
         return
@@ -86,7 +116,8 @@ def _before_execute(state: ORMExecuteState) -> None:
 def _reads_only_other_tables(statement: sa.Executable, info: dict) -> bool:
     if not isinstance(statement, (sa.Select, sa.Insert, sa.Update, sa.Delete)):
         return False  # text and the like: anything may be read
-    queued = {t.name for t in info.get(_KEY, ())} | {key[0] for key in info.get(_LATEST, {})}
+    queued = ({t.name for t in info.get(_KEY, ())} | {key[0] for key in info.get(_LATEST, {})}
+              | {u[0].name for u in info.get(_UPDATES, ())})
     return not any(t.name in queued for t in find_tables(statement, include_joins=True, include_aliases=True, include_crud=True))
 
 
@@ -95,8 +126,8 @@ def _before_commit(session: Session) -> None:
 
 
 def _discard(session: Session, *args: object) -> None:
-    session.info.pop(_KEY, None)
-    session.info.pop(_LATEST, None)
+    for key in (_KEY, _LATEST, _UPDATES):
+        session.info.pop(key, None)
 
 
 def install(factory: sessionmaker) -> None:  # type: ignore[type-arg]

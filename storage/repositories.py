@@ -18,7 +18,7 @@ from sqlmodel import Session
 from sqlmodel import col, select
 
 from storage import pgrows
-from storage.appends import append, append_object, set_latest
+from storage.appends import append, append_object, set_latest, update_later
 from storage.direct import column_values, insert_now, new
 from storage.ids import next_id
 from storage.models import (
@@ -134,22 +134,11 @@ class InboxRepo:
         return [new(InboxMessage, **row) for row in rows]
 
     def finish_many(self, done: Sequence[InboxMessage]) -> None:
-        """Mark processed rows done in one executemany (rows detached from the session by the caller,
-        so their outcome is written here and only here)."""
-        if not done:
-            return
-        if self.s.get_bind().dialect.name == "postgresql":  # one statement, not one a row (storage.pgrows)
-            rows = [{"id": r.id, "status": r.status, "result": r.result, "processed_at": r.processed_at, "ticket_id": r.ticket_id}
-                    for r in done]
-            self.s.execute(pgrows.update(_INBOX_TABLE, ("status", "result", "processed_at", "ticket_id")), {"rows": pgrows.as_json(rows)})
-            return
-        t = _INBOX_TABLE
-        stmt = _built(("finish_many",), lambda: t.update().where(t.c.id == sa.bindparam("b_id")).values(
-            status=sa.bindparam("b_status"), result=sa.bindparam("b_result"), processed_at=sa.bindparam("b_at"),
-            ticket_id=sa.bindparam("b_ticket"),
-        ))
-        self.s.execute(stmt, [{"b_id": r.id, "b_status": r.status, "b_result": r.result, "b_at": r.processed_at,
-                               "b_ticket": r.ticket_id} for r in done])
+        """Mark processed rows done (rows detached from the session by the caller, so their outcome
+        is written here and only here): queued, written with the transaction's other rows."""
+        update_later(self.s, _INBOX_TABLE, ("status", "result", "processed_at", "ticket_id"),
+                     [{"id": r.id, "status": r.status, "result": r.result, "processed_at": r.processed_at,
+                       "ticket_id": r.ticket_id} for r in done])
 
     def claim(self, inbox_id: int) -> InboxMessage | None:
         """The row, locked for this transaction, if it still waits to be processed."""
