@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 _KEY = "shanzhi_ids"
-BLOCK = 16  # ids fetched from a PostgreSQL sequence at a time
+BLOCK = 64  # ids fetched from a PostgreSQL sequence at a time
 _NEXTVAL = sa.text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)")
 _free: "weakref.WeakKeyDictionary[sa.Engine, dict[str, list[int]]]" = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
