@@ -21,7 +21,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from sqlalchemy.sql.util import find_tables
 
-from storage import pgrows
+from storage import pgrows, sqliterows
 from storage.direct import attach_as_written, column_values
 
 _KEY = "shanzhi_appends"
@@ -83,23 +83,11 @@ def write_appended(session: Session) -> None:
 def _write_in_turn(conn: sa.Connection, inserts: list, updates: list, latest: Iterable) -> None:
     for table, rows in inserts:
         if rows:
-            conn.execute(table.insert(), rows)
+            sqliterows.insert(conn, table, rows)
     for table, columns, rows in updates:
-        conn.execute(_update_by_id(table, columns), [{f"b_{k}": v for k, v in row.items()} for row in rows])
+        sqliterows.update(conn, table, columns, rows)
     for statement, params in latest:
         conn.execute(statement, params)
-
-
-_UPDATE_STATEMENTS: dict[tuple[str, tuple[str, ...]], sa.Update] = {}
-
-
-def _update_by_id(table: sa.Table, columns: tuple[str, ...]) -> sa.Update:
-    key = (table.name, columns)
-    stmt = _UPDATE_STATEMENTS.get(key)
-    if stmt is None:
-        stmt = _UPDATE_STATEMENTS[key] = table.update().where(table.c.id == sa.bindparam("b_id")).values(
-            {c: sa.bindparam(f"b_{c}") for c in columns})
-    return stmt
 
 
 def _before_execute(state: ORMExecuteState) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from sqlmodel import col, select
 
-from storage import pgrows
+from storage import pgrows, sqliterows
 from storage.appends import append, append_object, set_latest, update_later
 from storage.direct import column_values, insert_now, new
 from storage.ids import next_id
@@ -76,18 +76,17 @@ def _locking(session: Session, stmt):  # type: ignore[no-untyped-def]
 _INBOX_KEY = ("platform", "chat_id", "message_id", "variant")
 
 
-def _inbox_insert(dialect: str, with_key: bool = False) -> sa.Executable:
-    """INSERT … ON CONFLICT (the message's unique key) DO NOTHING RETURNING id [and the key]."""
+def _inbox_insert(dialect: str) -> sa.Executable:
+    """INSERT … ON CONFLICT (the message's unique key) DO NOTHING RETURNING id."""
     def build():  # type: ignore[no-untyped-def]
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
         table = InboxMessage.__table__  # type: ignore[attr-defined]
-        returned = [table.c.id, *(table.c[k] for k in _INBOX_KEY)] if with_key else [table.c.id]
-        return insert(table).on_conflict_do_nothing(index_elements=list(_INBOX_KEY)).returning(*returned)
+        return insert(table).on_conflict_do_nothing(index_elements=list(_INBOX_KEY)).returning(table.c.id)
 
-    return _built(("inbox_insert", dialect, with_key), build)
+    return _built(("inbox_insert", dialect), build)
 
 
 class InboxRepo:
@@ -115,7 +114,8 @@ class InboxRepo:
             stmt = pgrows.insert(_INBOX_TABLE, list(rows[0]), on_conflict=_INBOX_KEY, returning=("id", *_INBOX_KEY))
             found = self.s.connection().execute(stmt, {"rows": pgrows.as_json(rows)})
         else:
-            found = self.s.connection().execute(_inbox_insert("sqlite", with_key=True), list(rows))
+            found = sqliterows.insert_returning(self.s.connection(), _INBOX_TABLE, rows, on_conflict=_INBOX_KEY,
+                                                returning=("id", *_INBOX_KEY))
         ids = {tuple(r[1:]): r[0] for r in found}
         out: list[int | None] = []
         for row in rows:

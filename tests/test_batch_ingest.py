@@ -93,6 +93,24 @@ async def test_a_batch_is_idempotent_by_platform_message_id(config, clock, datab
     await app.stop()
 
 
+async def test_a_large_batch_with_repeats_across_it_stores_each_message_once(config, clock, database_url, classify) -> None:  # type: ignore[no-untyped-def]
+    # 150 messages: more than one multi-row INSERT takes (storage.sqliterows.CHUNK), with repeats
+    # of the first messages near the end, in another statement than their originals
+    app = BotApp(config, clock=clock, database_url=database_url, adapters=[LocalAdapter(clock)], classify=classify)
+    await app.start(background=False)
+    chatter = [Inbound(platform="local", chat_id="和平村群", chat_type=ChatType.GROUP, sender_id=f"u{i % 7}", sender_name=f"居民{i % 7}",
+                       message_id=f"c{i}", sent_at=clock.now() + timedelta(seconds=i), text=f"今天第{i}次说话", chat_title="和平村群")
+               for i in range(140)]
+    ids = app.dispatcher.store_many(chatter + chatter[:10])
+    assert len(ids) == len(set(ids)) == 140
+    assert app.dispatcher.store_many(chatter[130:]) == ids[130:]  # a redelivery: the same rows, still to process
+    with app.services.uow() as uow:
+        rows = uow.session.exec(select(InboxMessage).order_by(InboxMessage.id)).all()
+        assert [r.message_id for r in rows] == [m.message_id for m in chatter]
+        assert [r.id for r in rows] == sorted(ids)
+    await app.stop()
+
+
 async def test_one_bad_message_is_marked_failed_and_the_rest_of_its_batch_commits(config, clock, database_url, classify) -> None:  # type: ignore[no-untyped-def]
     def fragile(text: str):  # type: ignore[no-untyped-def]
         if "施工" in text:
