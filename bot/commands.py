@@ -31,6 +31,10 @@ COMMANDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 # Commands whose Chinese word alone (without a ticket number) is still a command.
 BARE_WORDS_OK = {"mine", "my", "help", "accept", "show"}
+# Commands whose word may be followed straight by their text, without a ticket number, where the
+# sender's words are meant for the bot (`parse(..., text_without_number=True)`): staff in private.
+TEXT_WITHOUT_NUMBER = {"resolve", "return", "transfer", "recat", "dismiss"}
+_SEPARATORS = (" ", "\u3000", ":", "：", "，", ",")
 
 TICKET_NO = re.compile(r"\b([A-Za-z]{1,6}\d{8}-\d{3,6})\b")
 RATING = {"1": "1", "2": "2", "3": "3", "满意": "1", "基本满意": "2", "不满意": "3", "１": "1", "２": "2", "３": "3"}
@@ -59,8 +63,13 @@ def _split_ticket(rest: str) -> tuple[str | None, str]:
     return None, rest
 
 
-def parse(text: str) -> Command | UnknownCommand | None:
-    """A Command, an UnknownCommand (a slash word we do not know), or None (not a command at all)."""
+def parse(text: str, *, text_without_number: bool = False) -> Command | UnknownCommand | None:
+    """A Command, an UnknownCommand (a slash word we do not know), or None (not a command at all).
+
+    In a group, `办结 路灯修好了吗` is a resident talking, so a command word followed by text is a
+    command only with a ticket number. With `text_without_number` (a staff member's private chat
+    with the bot, where everything is meant for it), `办结 路灯已更换` is the resolve of the ticket
+    the sender's work list makes unambiguous; the word must still stand apart (`办结了吗` is not)."""
     t = text.strip()
     if not t:
         return None
@@ -87,5 +96,7 @@ def parse(text: str) -> Command | UnknownCommand | None:
                 return Command(name, None, rest.strip(), t)
             if not rest.strip() and name in BARE_WORDS_OK | {"resolve", "return", "dismiss", "confirm", "ignore"}:
                 return Command(name, None, "", t)
+            if text_without_number and name in TEXT_WITHOUT_NUMBER and rest.startswith(_SEPARATORS) and rest.strip(" \u3000:：，,"):
+                return Command(name, None, rest.strip(" \u3000:：，,"), t)
             return None  # "签收了吗" or "查看一下路灯" is conversation, not a command
     return None

@@ -162,7 +162,8 @@ class Dispatcher:
                 return
             row.status, row.error, row.processed_at = "failed", f"{type(exc).__name__}: {exc}"[:2000], uow.now
             row.attempts += 1
-            if row.kind == "callback" or (row.text and parse(row.text[:MAX_COMMAND]) is not None):
+            # someone waiting for an answer: a button, a command, anything said to the bot in private
+            if row.kind == "callback" or row.chat_type == ChatType.PRIVATE.value or (row.text and parse(row.text[:MAX_COMMAND]) is not None):
                 self._reply(uow, row, texts.error("internal"))
 
     def _classify_batch(self, uow: UnitOfWork, rows: Sequence[InboxMessage]) -> dict[int, Classification]:
@@ -195,7 +196,8 @@ class Dispatcher:
         if row.variant.startswith("edit:"):
             return self.services.intake.handle_edit(uow, row, actor)
         if len(text) <= MAX_COMMAND:
-            cmd = self._prompted_reply(uow, row, actor, text) or parse(text)
+            cmd = self._prompted_reply(uow, row, actor, text) or parse(
+                text, text_without_number=row.chat_type == ChatType.PRIVATE.value and actor.is_staff)
             if isinstance(cmd, UnknownCommand):
                 self._reply(uow, row, texts.error("unknown_command"))
                 return RESULT_COMMAND
@@ -298,7 +300,7 @@ class Dispatcher:
 
     def _cmd_mine(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
         if not actor.is_staff:
-            raise _Refusal("staff_only")
+            raise _Refusal("staff_only_mine")  # a resident asking for their own tickets: point to 我的诉求
         tickets = self.services.tickets.mine(uow, actor)
         self._reply(uow, row, self._listing(tickets) if tickets else texts.no_tickets())
         return RESULT_COMMAND

@@ -41,7 +41,8 @@ HELP_STAFF = (
     "· 改类 工单号 类别 (/recat)\n"
     "· 不是诉求 工单号 (/dismiss)\n"
     "· 立案 工单号 / 忽略 工单号 (/confirm /ignore)：确认疑似诉求\n"
-    "· 我的工单 (/mine) · 查看 工单号 (/show)"
+    "· 我的工单 (/mine) · 查看 工单号 (/show)\n"
+    "手上只有一件待办时，私聊里可省略工单号，如：办结 路灯已更换"
 )
 HELP_ADMIN = "管理员命令：绑定 村名 (/bind 和平村)：把本群绑定到村/社区"
 HELP_NOTICE = "发通知 标签 [时间] 内容 (/notice)：如 发通知 township:青石镇,kind:village 2026-12-01 09:00 明天上午停水"
@@ -216,6 +217,7 @@ ERRORS = {
     "need_ticket": "请写明工单号，例如：{example}",
     "unknown_command": "没有这个命令。发送 帮助 查看可用命令。",
     "staff_only": "这个命令只有网格员和工作人员可以使用。",
+    "staff_only_mine": "这个命令只有网格员和工作人员可以使用。查看您自己反映的问题，请发送 我的诉求。",
     "admin_only": "这个命令只有管理员可以使用。",
     "group_only": "请在要绑定的群里发送这个命令。",
     "officials_only": "这个命令只有工作人员（干部）和管理员可以使用。",

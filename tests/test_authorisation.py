@@ -68,7 +68,7 @@ async def test_only_staff_have_a_work_list(chat: Chat, role: str) -> None:
     no = await open_streetlight(chat)
     text = (await chat.dm(who, "我的工单"))[0].text
     if role in ("reporter", "other_resident"):
-        assert "只有网格员和工作人员" in text
+        assert "只有网格员和工作人员" in text and "我的诉求" in text  # pointed to their own list
     elif role in ("grid_worker_elsewhere", "county_official_other_unit"):
         assert no not in text
     else:

@@ -78,6 +78,39 @@ async def test_full_lifecycle_from_report_to_closing_with_audit_trail(chat: Chat
     assert [a for a, _, _ in chat.events(no)] == ["register", "dispatch", "accept", "resolve", "followup", "rate", "close"]
 
 
+async def test_official_resolves_their_only_ticket_in_private_without_its_number(chat: Chat) -> None:
+    no = await open_streetlight(chat)
+    await chat.dm("陈镇长", "签收")
+    resolved = await chat.dm("陈镇长", "办结 路灯已更换")
+    assert any(f"已办结" in l.text and no in l.text for l in resolved if l.chat == "私聊:陈镇长")
+    assert any("1 满意" in l.text for l in resolved if l.chat == "和平村群")
+    t = chat.ticket(no)
+    assert t.status == "followup" and t.resolution == "路灯已更换"
+
+
+async def test_official_with_several_tickets_is_asked_which_one_to_resolve(chat: Chat) -> None:
+    first = await open_streetlight(chat)
+    second = ticket_no(await chat.say("路人甲", "隔壁工地半夜还在施工，吵得孩子睡不着"))
+    for no in (first, second):
+        await chat.dm("陈镇长", f"签收 {no}")
+    replies = await chat.dm("陈镇长", "办结 已处理")
+    assert any("请写明工单号" in l.text for l in replies if l.chat == "私聊:陈镇长")
+    assert chat.ticket(first).status == chat.ticket(second).status == "accepted"
+
+
+async def test_a_command_word_said_in_passing_in_private_is_not_a_command(chat: Chat) -> None:
+    no = await open_streetlight(chat)
+    await chat.dm("陈镇长", "签收")
+    await chat.dm("陈镇长", "办结了吗这个")
+    assert chat.ticket(no).status == "accepted"
+
+
+async def test_a_resident_writing_a_staff_command_in_a_group_is_just_talking(chat: Chat) -> None:
+    no = await open_streetlight(chat)
+    await chat.say("路人甲", "办结 这事早该办了")
+    assert chat.ticket(no).status == "dispatched"
+
+
 async def test_slash_commands_work_like_chinese_words(chat: Chat) -> None:
     no = await open_streetlight(chat)
     await chat.dm("陈镇长", f"/accept {no}")

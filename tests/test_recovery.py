@@ -121,3 +121,18 @@ async def test_processing_error_is_recorded_and_the_bot_carries_on(config, clock
         assert "rules file corrupted" in rows[0].error
     assert not [l for l in local.bot_lines() if "Traceback" in l.text or "RuntimeError" in l.text]
     await app.stop()
+
+
+async def test_a_private_message_that_fails_is_answered_not_left_in_silence(config, clock, database_url) -> None:  # type: ignore[no-untyped-def]
+    def broken(text: str):  # type: ignore[no-untyped-def]
+        raise RuntimeError("rules file corrupted")
+
+    local = LocalAdapter(clock)
+    app = make_app(config, clock, database_url, broken, local)
+    await app.start(background=False)
+    await app.on_message(Inbound(platform="local", chat_id="王大妈", chat_type=ChatType.PRIVATE, sender_id="王大妈",
+                                 sender_name="王大妈", message_id="p1", sent_at=clock.now(), text="我家门口的下水道堵了"))
+    assert await app.idle()
+    answers = [l.text for l in local.bot_lines("私聊:王大妈")]
+    assert answers and "出了点问题" in answers[0] and "RuntimeError" not in answers[0]
+    await app.stop()
