@@ -30,7 +30,9 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def make_engine(url: str, *, echo: bool = False, background_checkpoints: bool = False) -> Engine:
+    """An engine for `url`. `background_checkpoints` (the running bot's engine): an SQLite file's
+    WAL checkpoints run on a thread of their own instead of inside a commit (storage.checkpoint)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
@@ -47,6 +49,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
+        if background_checkpoints and path and path != ":memory:":
+            from storage.checkpoint import checkpoint_in_background
+
+            checkpoint_in_background(engine, path)
         return engine
     # connect_timeout: an unreachable server fails fast, so the bot notices an outage and holds
     # messages instead of hanging; the pool re-checks connections after an outage (pre-ping).
