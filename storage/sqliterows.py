@@ -15,9 +15,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-_Shape = tuple
 CHUNK = 64  # rows a multi-row INSERT takes at most (few statement shapes; far below SQLite's 32,766 parameters)
-_PREPARED: dict[_Shape, tuple[str, tuple[Callable[[Any], Any] | None, ...]]] = {}
+_PREPARED: dict[tuple, tuple[str, tuple[Callable[[Any], Any] | None, ...]]] = {}  # by statement shape
 
 
 def insert(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -56,7 +55,7 @@ def update(conn: sa.Connection, table: sa.Table, columns: tuple[str, ...], rows:
     conn.exec_driver_sql(sql, [_converted(row, keyed, procs) for row in rows])
 
 
-def _prepared(conn: sa.Connection, shape: _Shape, table: sa.Table, columns: tuple[str, ...],
+def _prepared(conn: sa.Connection, shape: tuple, table: sa.Table, columns: tuple[str, ...],
               sql: Callable[[], str]) -> tuple[str, tuple[Callable[[Any], Any] | None, ...]]:
     found = _PREPARED.get(shape)
     if found is None:
