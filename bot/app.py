@@ -87,7 +87,7 @@ class BotApp:
         self.adapters = list(adapters)
         if migrate:
             db.upgrade(self.database_url)
-        self.engine = db.make_engine(self.database_url, background_checkpoints=True)
+        self.engine = db.make_engine(self.database_url, background=True)
         self.services = Services(config, self.engine, self.clock)
         self.announcer = Announcer(config, self.services.org)
         self.services.announce = self.announcer

@@ -30,9 +30,10 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, echo: bool = False, background_checkpoints: bool = False) -> Engine:
-    """An engine for `url`. `background_checkpoints` (the running bot's engine): an SQLite file's
-    WAL checkpoints run on a thread of their own instead of inside a commit (storage.checkpoint)."""
+def make_engine(url: str, *, echo: bool = False, background: bool = False) -> Engine:
+    """An engine for `url`. `background` (the running bot's engine): upkeep runs on a thread of
+    its own instead of inside the bot's commits: an SQLite file's WAL checkpoints
+    (storage.checkpoint), PostgreSQL's planner statistics (storage.pgstats)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
@@ -49,14 +50,19 @@ def make_engine(url: str, *, echo: bool = False, background_checkpoints: bool = 
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-        if background_checkpoints and path and path != ":memory:":
+        if background and path and path != ":memory:":
             from storage.checkpoint import checkpoint_in_background
 
             checkpoint_in_background(engine, path)
         return engine
     # connect_timeout: an unreachable server fails fast, so the bot notices an outage and holds
     # messages instead of hanging; the pool re-checks connections after an outage (pre-ping).
-    return sa.create_engine(url, echo=echo, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+    engine = sa.create_engine(url, echo=echo, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+    if background:
+        from storage.pgstats import keep_statistics
+
+        keep_statistics(engine)
+    return engine
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -166,6 +166,8 @@ class OutboxMessage(SQLModel, table=True):
 # --- tickets ------------------------------------------------------------------------------------
 
 class Ticket(SQLModel, table=True):
+    # a chat's recent tickets (what a new complaint may repeat) without reading all its past ones
+    __table_args__ = (sa.Index("ix_ticket_chat_created", "chat_id", "created_at"),)
     id: Optional[int] = Field(default=None, primary_key=True)
     no: str = Field(max_length=32, unique=True, index=True)
     status: str = Field(max_length=16, index=True)
@@ -175,7 +177,7 @@ class Ticket(SQLModel, table=True):
     details: Optional[list] = json_field()  # further messages that add detail
     attachments: Optional[list] = json_field()
     platform: str = Field(max_length=16)
-    chat_id: str = Field(max_length=128, index=True)  # the group (or private chat) it came from
+    chat_id: str = Field(max_length=128)  # the group (or private chat) it came from
     source_message_id: Optional[str] = Field(default=None, max_length=128)
     source_inbox_id: Optional[int] = Field(default=None)
     private: bool = False  # reported privately to the bot
@@ -203,7 +205,11 @@ class TicketReporter(SQLModel, table=True):
     """Everyone who reported a ticket: the first reporter and those merged in (我家也是)."""
 
     __tablename__ = "ticket_reporter"
-    __table_args__ = (sa.UniqueConstraint("ticket_id", "person_id", name="uq_reporter"),)
+    __table_args__ = (
+        sa.UniqueConstraint("ticket_id", "person_id", name="uq_reporter"),
+        # who reported in these chats lately (`TicketRepo.prefetch_recent_reporters`, every batch)
+        sa.Index("ix_ticket_reporter_chat_joined", "chat_id", "joined_at"),
+    )
     id: Optional[int] = Field(default=None, primary_key=True)
     ticket_id: int = Field(index=True)
     person_id: int = Field(index=True)

@@ -129,9 +129,9 @@ class InboxRepo:
         dialect = self.s.get_bind().dialect.name
         t = _INBOX_TABLE
         stmt = _built(("claim_many", dialect), lambda: _locking(self.s, sa.select(t).where(
-            t.c.id.in_(_in("ids")), t.c.status == "pending").order_by(t.c.id)))
+            t.c.id.in_(_in("ids"))).order_by(t.c.id)))
         rows = self.s.connection().execute(stmt, {"ids": list(inbox_ids)}).mappings().all()
-        return [new(InboxMessage, **row) for row in rows]
+        return [new(InboxMessage, **row) for row in rows if row["status"] == "pending"]
 
     def finish_many(self, done: Sequence[InboxMessage]) -> None:
         """Mark processed rows done (rows detached from the session by the caller, so their outcome

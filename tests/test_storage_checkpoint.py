@@ -52,7 +52,7 @@ def test_nothing_committed_is_lost_when_the_engine_is_disposed(tmp_path: Path) -
 
 
 def test_the_running_bot_checkpoints_in_the_background(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'bot.db'}", background_checkpoints=True)
+    engine = make_engine(f"sqlite:///{tmp_path / 'bot.db'}", background=True)
     try:
         assert _autocheckpoint(engine) == 0
     finally:

@@ -1,0 +1,82 @@
+"""Planner statistics on PostgreSQL: the bot analyzes the tables it filled, beside its commits, so
+a young database is not planned as if its tables were still empty (storage.pgstats)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from storage import db
+from storage.pgstats import StatisticsKeeper, keep_statistics
+from tests.conftest import PG_URL, REQUIRE_PG, _pg_schema_url
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    if not PG_URL:
+        if REQUIRE_PG:
+            pytest.fail("SHANZHI_REQUIRE_PG=1 but SHANZHI_TEST_PG_URL is not set")
+        pytest.skip("PostgreSQL tests run when SHANZHI_TEST_PG_URL is set")
+    yield from _pg_schema_url(PG_URL)
+
+
+@pytest.fixture
+def engine(pg_url: str) -> Iterator[sa.Engine]:
+    db.upgrade(pg_url)
+    engine = db.make_engine(pg_url)
+    yield engine
+    engine.dispose()
+
+
+def _store_messages(engine: sa.Engine, n: int, *, commits: int = 1, start: int = 0) -> None:
+    """`n` inbox rows in `commits` transactions, their statistics flushed at once (PostgreSQL
+    otherwise reports a backend's counts up to a second later)."""
+    now = datetime(2026, 12, 2, 1, 0, tzinfo=timezone.utc).replace(tzinfo=None)
+    per = max(1, n // commits)
+    for k in range(0, n, per):
+        with engine.begin() as c:
+            c.execute(sa.text(
+                "INSERT INTO inbox (platform, chat_id, chat_type, message_id, variant, sender_id, sender_name, kind, text, "
+                "status, attempts, received_at) SELECT 'local', 'g', 'group', 'm' || i, '', 'u', '王大妈', 'text', "
+                "'村口路灯坏了', 'done', 0, :now FROM generate_series(CAST(:a AS integer), CAST(:b AS integer)) AS i"), {"now": now, "a": start + k, "b": start + min(n, k + per) - 1})
+            c.execute(sa.text("SELECT pg_stat_force_next_flush()"))
+
+
+def _rows_planned_for(engine: sa.Engine, table: str) -> float:
+    with engine.connect() as c:
+        return float(c.execute(sa.text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:t)"), {"t": table}).scalar())
+
+
+def test_a_table_filled_since_its_last_analyze_gets_fresh_statistics(engine: sa.Engine) -> None:
+    _store_messages(engine, 400)
+    assert _rows_planned_for(engine, "inbox") < 0  # never analyzed: the planner guesses
+
+    assert StatisticsKeeper(engine).check() == ["inbox"]
+    assert _rows_planned_for(engine, "inbox") == 400
+
+
+def test_a_table_barely_changed_since_its_last_analyze_is_left_alone(engine: sa.Engine) -> None:
+    keeper = StatisticsKeeper(engine)
+    _store_messages(engine, 400)
+    keeper.check()
+    _store_messages(engine, 60, start=400)  # less than 50 + 10 % of 400
+
+    assert keeper.check() == []
+    assert _rows_planned_for(engine, "inbox") == 400
+
+
+def test_the_bots_commits_start_the_check_beside_them(engine: sa.Engine) -> None:
+    keeper = keep_statistics(engine, every=4)
+    _store_messages(engine, 300, commits=3)
+    assert keeper.analyzed == {}  # three commits: no check yet
+    with engine.begin():
+        pass  # the fourth
+    keeper.stop()  # waits for the check it started
+
+    assert keeper.analyzed == {"inbox": 1}
+    assert _rows_planned_for(engine, "inbox") == 300
