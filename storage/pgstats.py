@@ -47,6 +47,7 @@ class StatisticsKeeper:
         self._thread: threading.Thread | None = None
         self._stopped = False
         self._failed = False
+        self._autovacuum_checked = False
 
     def note_commit(self) -> None:
         self._commits += 1
@@ -61,6 +62,11 @@ class StatisticsKeeper:
     def check(self) -> list[str]:
         """Analyze the tables that changed enough since their last ANALYZE; their names."""
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if not self._autovacuum_checked:
+                self._autovacuum_checked = True
+                if conn.execute(sa.text("SELECT current_setting('autovacuum')")).scalar() != "on":
+                    log.warning("PostgreSQL's autovacuum is off: the bot renews planner statistics itself, but nothing "
+                                "reclaims dead rows (VACUUM) and tables keep growing; turn autovacuum on")
             stale = list(conn.execute(_STALE, {"threshold": self.threshold, "scale": self.scale}).scalars())
             for name in stale:
                 conn.execute(sa.text('ANALYZE "{}"'.format(name.replace('"', '""'))))

@@ -3,6 +3,7 @@ a young database is not planned as if its tables were still empty (storage.pgsta
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
@@ -80,3 +81,15 @@ def test_the_bots_commits_start_the_check_beside_them(engine: sa.Engine) -> None
 
     assert keeper.analyzed == {"inbox": 1}
     assert _rows_planned_for(engine, "inbox") == 300
+
+
+def test_operator_is_told_in_the_log_when_autovacuum_is_off(engine: sa.Engine, caplog) -> None:  # type: ignore[no-untyped-def]
+    with engine.connect() as c:
+        off = c.execute(sa.text("SELECT current_setting('autovacuum')")).scalar() != "on"
+    keeper = StatisticsKeeper(engine)
+    with caplog.at_level(logging.WARNING, logger="storage.pgstats"):
+        keeper.check()
+        keeper.check()  # said once, not at every check
+
+    warnings = [r.getMessage() for r in caplog.records if "autovacuum is off" in r.getMessage()]
+    assert len(warnings) == (1 if off else 0)
