@@ -7,7 +7,7 @@ a false ticket embarrasses a resident in front of their village.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, KeysView
 from datetime import timedelta
 
 from sqlmodel import select
@@ -16,7 +16,7 @@ from bot.config import Config
 from classifiers.types import Classification
 from services import events as ev
 from services.org import Actor, OrgService
-from services.similarity import bigrams, is_acknowledgement, is_me_too, overlap
+from services.similarity import bigrams, is_acknowledgement, is_me_too, kept_bigrams, overlap
 from services.tickets import OpenRequest, TicketService
 from services.uow import UnitOfWork
 from storage.direct import new
@@ -35,7 +35,7 @@ class IntakeService:
         self.config = config
         self.org = org
         self.tickets = tickets
-        self._ticket_bigrams: dict[tuple[int, str], set[str]] = {}
+        self._ticket_bigrams: dict[tuple[int, str], KeysView[str]] = {}
 
     def prepare_batch(self, uow: UnitOfWork, rows: list[InboxMessage]) -> None:
         """Read up front, in a few queries, what handling a batch of messages will look up message by
@@ -141,7 +141,7 @@ class IntakeService:
                 best, best_score = ticket_id, score
         return uow.tickets.get(best) if best is not None else None
 
-    def _bigrams_of(self, ticket_id: int, text: str) -> set[str]:
+    def _bigrams_of(self, ticket_id: int, text: str) -> KeysView[str]:
         """An open ticket's bigrams, kept by the process: every new complaint in its group within the
         merge window is compared with it (up to 50 candidates each). Keyed by the text too, so an
         edited ticket is read afresh; the memo is dropped whole when it grows past its bound."""
@@ -150,7 +150,7 @@ class IntakeService:
         if found is None:
             if len(self._ticket_bigrams) >= BIGRAM_MEMO:
                 self._ticket_bigrams.clear()
-            found = self._ticket_bigrams[key] = bigrams(text)
+            found = self._ticket_bigrams[key] = kept_bigrams(text)
         return found
 
     def _join(self, uow: UnitOfWork, t: Ticket, actor: Actor, row: InboxMessage, text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import KeysView, Set
 
 # Filler characters that carry no topic (particles, pronouns, dialect fillers).
 _FILLER = set("的了是我你他她它们在有也都就又还很太啊呀吧呢嘛哒咯喽哦噢唉这那个么子冇")
@@ -22,7 +23,15 @@ def bigrams(text: str) -> set[str]:
     return {s[i:i + 2] for i in range(len(s) - 1)}
 
 
-def overlap(ba: set[str], bb: set[str]) -> float:
+def kept_bigrams(text: str) -> KeysView[str]:
+    """`bigrams(text)` in a form a process can keep by the thousand: the keys of a dict that holds
+    only strings and None, which the garbage collector does not track. A set is always tracked,
+    and every full collection visits each of its elements: the ingest benchmark's 8,550 kept sets
+    made each full collection take 8-16 ms, inside a batch."""
+    return dict.fromkeys(bigrams(text)).keys()
+
+
+def overlap(ba: Set[str], bb: Set[str]) -> float:
     """Shared bigrams relative to the smaller set (0..1)."""
     if not ba or not bb:
         return 0.0

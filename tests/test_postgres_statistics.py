@@ -54,33 +54,36 @@ def _rows_planned_for(engine: sa.Engine, table: str) -> float:
 
 
 def test_a_table_filled_since_its_last_analyze_gets_fresh_statistics(engine: sa.Engine) -> None:
-    _store_messages(engine, 400)
+    _store_messages(engine, 600)
     assert _rows_planned_for(engine, "inbox") < 0  # never analyzed: the planner guesses
 
     assert StatisticsKeeper(engine).check() == ["inbox"]
-    assert _rows_planned_for(engine, "inbox") == 400
+    assert _rows_planned_for(engine, "inbox") == 600
 
 
-def test_a_table_barely_changed_since_its_last_analyze_is_left_alone(engine: sa.Engine) -> None:
+def test_a_table_is_analyzed_again_once_it_has_doubled(engine: sa.Engine) -> None:
     keeper = StatisticsKeeper(engine)
-    _store_messages(engine, 400)
+    _store_messages(engine, 600)
     keeper.check()
-    _store_messages(engine, 60, start=400)  # less than 50 + 10 % of 400
+    _store_messages(engine, 1000, start=600)  # fewer than 500 + the 600 it had
 
     assert keeper.check() == []
-    assert _rows_planned_for(engine, "inbox") == 400
+    assert _rows_planned_for(engine, "inbox") == 600
+    _store_messages(engine, 101, start=1600)
+    assert keeper.check() == ["inbox"]
+    assert _rows_planned_for(engine, "inbox") == 1701
 
 
 def test_the_bots_commits_start_the_check_beside_them(engine: sa.Engine) -> None:
     keeper = keep_statistics(engine, every=4)
-    _store_messages(engine, 300, commits=3)
+    _store_messages(engine, 600, commits=3)
     assert keeper.analyzed == {}  # three commits: no check yet
     with engine.begin():
         pass  # the fourth
     keeper.stop()  # waits for the check it started
 
     assert keeper.analyzed == {"inbox": 1}
-    assert _rows_planned_for(engine, "inbox") == 300
+    assert _rows_planned_for(engine, "inbox") == 600
 
 
 def test_operator_is_told_in_the_log_when_autovacuum_is_off(engine: sa.Engine, caplog) -> None:  # type: ignore[no-untyped-def]
