@@ -71,10 +71,10 @@ class Dispatcher:
             return self._store_one(uow, msg)
 
     def store_many(self, msgs: Sequence[Inbound]) -> list[int]:
-        """Record a batch in one transaction and one INSERT (committed when this returns); the ids
-        still to process."""
+        """Record a batch in one INSERT, which has committed when this returns (no transaction
+        around it: see `Services.autocommit`); the ids still to process."""
         ids: list[int] = []
-        with self.services.uow() as uow:
+        with self.services.autocommit() as uow:
             variants = [_variant(msg) for msg in msgs]
             values = [_values_from(msg, variant, uow.now) for msg, variant in zip(msgs, variants)]
             for msg, variant, new_id in zip(msgs, variants, uow.inbox.insert_many(values) if values else ()):

@@ -11,7 +11,7 @@ from bot.config import Config
 from services.intake import IntakeService
 from services.org import OrgService
 from services.tickets import TicketService
-from services.uow import Announcer, UnitOfWork, unit_of_work
+from services.uow import Announcer, UnitOfWork, statement_by_statement, unit_of_work
 from services.workcalendar import WorkCalendar
 from storage.db import session_factory
 
@@ -31,3 +31,7 @@ class Services:
     def uow(self) -> AbstractContextManager[UnitOfWork]:
         """One transaction at the clock's current time; commits on success (announcing its events)."""
         return unit_of_work(self.factory, self.clock.now(), self.announce)
+
+    def autocommit(self) -> AbstractContextManager[UnitOfWork]:
+        """Each statement its own transaction (see `statement_by_statement`): for storing a batch."""
+        return statement_by_statement(self.factory, self.engine, self.clock.now())

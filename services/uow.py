@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -60,3 +61,20 @@ def unit_of_work(factory: sessionmaker[Session], now: datetime, announce: Announ
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def statement_by_statement(factory: sessionmaker[Session], engine: sa.Engine, now: datetime) -> Iterator[UnitOfWork]:
+    """A unit of work whose every statement commits on its own (the driver's autocommit).
+
+    For storing a batch, which is one INSERT … ON CONFLICT DO NOTHING: a transaction around it
+    added a BEGIN and a COMMIT, two more round trips to PostgreSQL. The INSERT alone is as atomic
+    and as durable: it has committed when it returns. Nothing here may need two statements to
+    stand or fall together; events are not announced.
+    """
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        session = factory(bind=conn)
+        try:
+            yield UnitOfWork(session, now)
+        finally:
+            session.close()
