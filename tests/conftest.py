@@ -45,16 +45,33 @@ def _pg_schema_url(base: str) -> Iterator[str]:
         engine.dispose()
 
 
+def require_pg() -> str:
+    """The PostgreSQL test URL; the test is skipped without one (a failure under SHANZHI_REQUIRE_PG=1)."""
+    if not PG_URL:
+        if REQUIRE_PG:
+            pytest.fail("SHANZHI_REQUIRE_PG=1 but SHANZHI_TEST_PG_URL is not set")
+        pytest.skip("PostgreSQL tests run when SHANZHI_TEST_PG_URL is set")
+    return PG_URL
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/shanzhi.db"
         return
-    if not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("SHANZHI_REQUIRE_PG=1 but SHANZHI_TEST_PG_URL is not set")
-        pytest.skip("PostgreSQL tests run when SHANZHI_TEST_PG_URL is set")
-    yield from _pg_schema_url(PG_URL)
+    yield from _pg_schema_url(require_pg())
+
+
+@pytest.fixture
+def pg_server_url() -> str:
+    """The PostgreSQL test database itself, for tests about the server rather than the schema."""
+    return require_pg()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh schema on the PostgreSQL test database (PostgreSQL-only tests)."""
+    yield from _pg_schema_url(require_pg())
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import PG_URL, REQUIRE_PG, _pg_schema_url
 from tests.crash_harness import REPO, Run, assert_exactly_once, check, wait_exit
 from tests.pgproxy import PgProxy
 
@@ -26,14 +25,6 @@ OUTAGE = float(os.environ.get("SHANZHI_OUTAGE_SECONDS", "4"))
 
 pytestmark = pytest.mark.postgres
 
-
-@pytest.fixture
-def pg_url():  # type: ignore[no-untyped-def]
-    if not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("SHANZHI_REQUIRE_PG=1 but SHANZHI_TEST_PG_URL is not set")
-        pytest.skip("PostgreSQL tests run when SHANZHI_TEST_PG_URL is set")
-    yield from _pg_schema_url(PG_URL)
 
 
 def _status(config_path: Path) -> dict:

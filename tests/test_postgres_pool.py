@@ -10,23 +10,14 @@ import pytest
 import sqlalchemy as sa
 
 from storage import db
-from tests.conftest import PG_URL, REQUIRE_PG
 
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-def pg_url() -> str:
-    if not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("SHANZHI_REQUIRE_PG=1 but SHANZHI_TEST_PG_URL is not set")
-        pytest.skip("PostgreSQL tests run when SHANZHI_TEST_PG_URL is set")
-    return PG_URL
-
 
 @pytest.fixture
-def admin(pg_url: str) -> Iterator[sa.Engine]:
-    engine = db.make_engine(pg_url)
+def admin(pg_server_url: str) -> Iterator[sa.Engine]:
+    engine = db.make_engine(pg_server_url)
     yield engine
     engine.dispose()
 
@@ -42,8 +33,8 @@ def _drop(admin: sa.Engine, pid: int) -> None:
         assert c.execute(sa.text("SELECT pg_terminate_backend(:p, 5000)"), {"p": pid}).scalar()
 
 
-def test_a_connection_dropped_while_it_sat_idle_is_replaced_before_anyone_uses_it(pg_url: str, admin: sa.Engine) -> None:
-    engine = db.make_engine(pg_url, ping_after_idle=0.0)  # every checkout counts as after idling
+def test_a_connection_dropped_while_it_sat_idle_is_replaced_before_anyone_uses_it(pg_server_url: str, admin: sa.Engine) -> None:
+    engine = db.make_engine(pg_server_url, ping_after_idle=0.0)  # every checkout counts as after idling
     try:
         first = _backend(engine)
         _drop(admin, first)
@@ -53,8 +44,8 @@ def test_a_connection_dropped_while_it_sat_idle_is_replaced_before_anyone_uses_i
         engine.dispose()
 
 
-def test_a_connection_used_a_moment_ago_is_not_pinged_and_its_loss_is_an_outage_the_pool_recovers_from(pg_url: str, admin: sa.Engine) -> None:
-    engine = db.make_engine(pg_url, ping_after_idle=3600.0)
+def test_a_connection_used_a_moment_ago_is_not_pinged_and_its_loss_is_an_outage_the_pool_recovers_from(pg_server_url: str, admin: sa.Engine) -> None:
+    engine = db.make_engine(pg_server_url, ping_after_idle=3600.0)
     try:
         first = _backend(engine)
         _drop(admin, first)

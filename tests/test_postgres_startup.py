@@ -9,23 +9,14 @@ import logging
 import pytest
 
 from bot.resilience import wait_for_database
-from tests.conftest import PG_URL, REQUIRE_PG
 from tests.pgproxy import PgProxy
 
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-def pg_url() -> str:
-    if not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("SHANZHI_REQUIRE_PG=1 but SHANZHI_TEST_PG_URL is not set")
-        pytest.skip("PostgreSQL tests run when SHANZHI_TEST_PG_URL is set")
-    return PG_URL
 
-
-async def test_bot_started_before_the_database_waits_and_starts_when_it_answers(pg_url: str, caplog) -> None:  # type: ignore[no-untyped-def]
-    proxy, proxied = PgProxy.for_url(pg_url)
+async def test_bot_started_before_the_database_waits_and_starts_when_it_answers(pg_server_url: str, caplog) -> None:  # type: ignore[no-untyped-def]
+    proxy, proxied = PgProxy.for_url(pg_server_url)
     proxy.down()
     waits: list[float] = []
 
@@ -44,8 +35,8 @@ async def test_bot_started_before_the_database_waits_and_starts_when_it_answers(
     assert sum("unreachable at start" in m for m in said) == 3 and any("reachable again" in m for m in said)
 
 
-async def test_a_stop_while_waiting_for_the_database_ends_the_wait(pg_url: str) -> None:
-    proxy, proxied = PgProxy.for_url(pg_url)
+async def test_a_stop_while_waiting_for_the_database_ends_the_wait(pg_server_url: str) -> None:
+    proxy, proxied = PgProxy.for_url(pg_server_url)
     proxy.down()
     stop = asyncio.Event()
 
@@ -58,8 +49,8 @@ async def test_a_stop_while_waiting_for_the_database_ends_the_wait(pg_url: str) 
         proxy.close()
 
 
-async def test_a_wrong_database_name_is_a_configuration_error_not_an_outage(pg_url: str) -> None:
-    base, _, _ = pg_url.rpartition("/")
+async def test_a_wrong_database_name_is_a_configuration_error_not_an_outage(pg_server_url: str) -> None:
+    base, _, _ = pg_server_url.rpartition("/")
     with pytest.raises(Exception) as err:
         await wait_for_database(f"{base}/shanzhi_no_such_database", 1.0, 3.0, asyncio.sleep)
     assert "shanzhi_no_such_database" in str(err.value)

@@ -12,18 +12,9 @@ import sqlalchemy as sa
 
 from storage import db
 from storage.pgstats import StatisticsKeeper, keep_statistics
-from tests.conftest import PG_URL, REQUIRE_PG, _pg_schema_url
 
 pytestmark = pytest.mark.postgres
 
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    if not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("SHANZHI_REQUIRE_PG=1 but SHANZHI_TEST_PG_URL is not set")
-        pytest.skip("PostgreSQL tests run when SHANZHI_TEST_PG_URL is set")
-    yield from _pg_schema_url(PG_URL)
 
 
 @pytest.fixture
