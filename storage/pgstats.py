@@ -60,13 +60,22 @@ class StatisticsKeeper:
 
     def note_commit(self) -> None:
         self._commits += 1
-        if self._commits < self.every or self._stopped or self._failed:
-            return
-        if self._thread is not None and self._thread.is_alive():
+        if self._commits >= self.every:
+            self.check_soon()
+
+    def check_soon(self) -> None:
+        """Start a check on the thread, unless one is running (or the keeper stopped or gave up)."""
+        if self._stopped or self._failed or (self._thread is not None and self._thread.is_alive()):
             return
         self._commits = 0
         self._thread = threading.Thread(target=self._check_logged, name="pg-statistics", daemon=True)
         self._thread.start()
+
+    def wait(self) -> None:
+        """Until the running check (if any) is done."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout=30)
 
     def check(self) -> list[str]:
         """Analyze the tables that changed enough since their last ANALYZE; their names."""
@@ -91,9 +100,7 @@ class StatisticsKeeper:
 
     def stop(self) -> None:
         self._stopped = True
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout=30)
+        self.wait()
 
     def _check_logged(self) -> None:
         try:
@@ -109,7 +116,10 @@ class StatisticsKeeper:
 
 
 def keep_statistics(engine: sa.Engine, every: int = EVERY) -> StatisticsKeeper:
-    """Check `engine`'s tables every `every` commits until it is disposed (PostgreSQL only)."""
+    """Check `engine`'s tables now and every `every` commits until it is disposed (PostgreSQL only).
+
+    The first check is at once: a database restored from a dump has no statistics (pg_restore
+    does not carry them), and the log should say at start-up that autovacuum is off."""
     keeper = StatisticsKeeper(engine, every)
 
     @event.listens_for(engine, "commit")
@@ -117,4 +127,5 @@ def keep_statistics(engine: sa.Engine, every: int = EVERY) -> StatisticsKeeper:
         keeper.note_commit()
 
     event.listen(engine, "engine_disposed", lambda _engine: keeper.stop())
+    keeper.check_soon()
     return keeper

@@ -65,8 +65,19 @@ def test_a_table_is_analyzed_again_once_it_has_doubled(engine: sa.Engine) -> Non
     assert _rows_planned_for(engine, "inbox") == 1701
 
 
+def test_a_database_without_statistics_is_analyzed_when_the_bot_starts(engine: sa.Engine) -> None:
+    _store_messages(engine, 600)  # as after a restore: pg_restore brings no statistics
+
+    keeper = keep_statistics(engine)
+    keeper.wait()
+
+    assert keeper.analyzed == {"inbox": 1}
+    assert _rows_planned_for(engine, "inbox") == 600
+
+
 def test_the_bots_commits_start_the_check_beside_them(engine: sa.Engine) -> None:
     keeper = keep_statistics(engine, every=4)
+    keeper.wait()  # the check at start: nothing to do yet
     _store_messages(engine, 600, commits=3)
     assert keeper.analyzed == {}  # three commits: no check yet
     with engine.begin():

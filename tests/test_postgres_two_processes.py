@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from tests.crash_harness import Run, assert_exactly_once, check, wait_exit
-from tests.test_postgres_outage import pg_url  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.postgres
 
