@@ -55,7 +55,6 @@ class StatisticsKeeper:
         self._commits = 0
         self._thread: threading.Thread | None = None
         self._stopped = False
-        self._failed = False
         self._autovacuum_checked = False
 
     def note_commit(self) -> None:
@@ -64,8 +63,8 @@ class StatisticsKeeper:
             self.check_soon()
 
     def check_soon(self) -> None:
-        """Start a check on the thread, unless one is running (or the keeper stopped or gave up)."""
-        if self._stopped or self._failed or (self._thread is not None and self._thread.is_alive()):
+        """Start a check on the thread, unless one is running or the keeper stopped."""
+        if self._stopped or (self._thread is not None and self._thread.is_alive()):
             return
         self._commits = 0
         self._thread = threading.Thread(target=self._check_logged, name="pg-statistics", daemon=True)
@@ -105,12 +104,8 @@ class StatisticsKeeper:
     def _check_logged(self) -> None:
         try:
             self.check()
-        except sa.exc.DBAPIError as exc:
-            if getattr(exc.orig, "sqlstate", "") == "42501":  # not the tables' owner: leave it to autovacuum
-                self._failed = True
-                log.warning("cannot ANALYZE the bot's tables (%s); planner statistics are left to autovacuum", exc.orig)
-            else:  # the database is away: the next check tries again
-                log.info("planner statistics check failed (%s); trying again later", type(exc).__name__)
+        except sa.exc.DBAPIError as exc:  # the database is away: the next check tries again
+            log.info("planner statistics check failed (%s); trying again later", type(exc).__name__)
         except Exception:  # noqa: BLE001 - a maintenance thread must never take the bot down
             log.exception("planner statistics check failed")
 
