@@ -76,5 +76,6 @@ def statement_by_statement(factory: sessionmaker[Session], engine: sa.Engine, no
         session = factory(bind=conn)
         try:
             yield UnitOfWork(session, now)
+            session.commit()  # writes anything still pending, each statement again on its own; no COMMIT is sent
         finally:
             session.close()
