@@ -35,7 +35,8 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str, *, echo: bool = False, background: bool = False, ping_after_idle: float | None = None) -> Engine:
     """An engine for `url`. `background` (the running bot's engine): upkeep runs on a thread of
     its own instead of inside the bot's commits: an SQLite file's WAL checkpoints
-    (storage.checkpoint), PostgreSQL's planner statistics (storage.pgstats)."""
+    (storage.checkpoint), PostgreSQL's planner statistics (storage.pgstats). `ping_after_idle`
+    (PostgreSQL): seconds a pooled connection may sit unused before its checkout pings it."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""

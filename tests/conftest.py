@@ -74,6 +74,16 @@ def pg_url() -> Iterator[str]:
     yield from _pg_schema_url(require_pg())
 
 
+def migrated_engine(url: str) -> Iterator[sa.Engine]:
+    """The database at `url` at the latest schema, and an engine on it (disposed afterwards)."""
+    from storage import db
+
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
     return f"sqlite:///{tmp_path}/shanzhi.db"

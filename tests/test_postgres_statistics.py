@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 import pytest
 import sqlalchemy as sa
 
-from storage import db
 from storage.pgstats import StatisticsKeeper, keep_statistics
+from tests.conftest import migrated_engine
 
 pytestmark = pytest.mark.postgres
 
@@ -19,10 +19,7 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 def engine(pg_url: str) -> Iterator[sa.Engine]:
-    db.upgrade(pg_url)
-    engine = db.make_engine(pg_url)
-    yield engine
-    engine.dispose()
+    yield from migrated_engine(pg_url)
 
 
 def _store_messages(engine: sa.Engine, n: int, *, commits: int = 1, start: int = 0) -> None:

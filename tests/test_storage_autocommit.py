@@ -13,16 +13,14 @@ import sqlalchemy as sa
 from services.uow import statement_by_statement
 from storage import db
 from storage.models import Region
+from tests.conftest import migrated_engine
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
 def engine(database_url: str) -> Iterator[sa.Engine]:
-    db.upgrade(database_url)
-    engine = db.make_engine(database_url)
-    yield engine
-    engine.dispose()
+    yield from migrated_engine(database_url)
 
 
 def _stored(engine: sa.Engine, table: str) -> int:
