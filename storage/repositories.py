@@ -125,7 +125,10 @@ class InboxRepo:
     def claim_many(self, inbox_ids: Sequence[int]) -> list[InboxMessage]:
         """The rows among `inbox_ids` that still wait, locked for this transaction, oldest first, as
         objects outside the session: their outcomes go out together (`finish_many`), not one UPDATE
-        each, and building them from plain rows (`storage.direct.new`) skips the session's loading."""
+        each, and building them from plain rows (`storage.direct.new`) skips the session's loading.
+        The rows are found by primary key alone and the waiting ones kept here: with `status` in the
+        query, PostgreSQL took the `(status, id)` index, which keeps an entry for every row that was
+        ever pending until VACUUM removes it, and the claim grew with the inbox."""
         dialect = self.s.get_bind().dialect.name
         t = _INBOX_TABLE
         stmt = _built(("claim_many", dialect), lambda: _locking(self.s, sa.select(t).where(
