@@ -66,8 +66,9 @@ class Dispatcher:
     # --- storing -------------------------------------------------------------------------------
 
     def store(self, msg: Inbound) -> int | None:
-        """Record the message; its inbox id if it still needs processing, None if already done."""
-        with self.services.uow() as uow:
+        """Record the message (its INSERT has committed when this returns, as in `store_many`); its
+        inbox id if it still needs processing, None if already done."""
+        with self.services.autocommit() as uow:
             return self._store_one(uow, msg)
 
     def store_many(self, msgs: Sequence[Inbound]) -> list[int]:

@@ -59,9 +59,9 @@ def make_engine(url: str, *, echo: bool = False, background: bool = False, ping_
             checkpoint_in_background(engine, path)
         return engine
     # connect_timeout: an unreachable server fails fast, so the bot notices an outage and holds
-    # messages instead of hanging; the pool re-checks connections that sat idle (pre-ping).
-    engine = sa.create_engine(url, echo=echo, pool_pre_ping=True, connect_args={"connect_timeout": 5})
-    _ping_only_after_idle(engine, PING_AFTER_IDLE if ping_after_idle is None else ping_after_idle)
+    # messages instead of hanging; the pool re-checks connections that sat idle (`_ping_after_idle`).
+    engine = sa.create_engine(url, echo=echo, connect_args={"connect_timeout": 5})
+    _ping_after_idle(engine, PING_AFTER_IDLE if ping_after_idle is None else ping_after_idle)
     if background:
         from storage.pgstats import keep_statistics
 
@@ -72,31 +72,37 @@ def make_engine(url: str, *, echo: bool = False, background: bool = False, ping_
 PING_AFTER_IDLE = 1.0  # seconds a pooled connection may sit unused before its checkout pings it
 
 
-def _ping_only_after_idle(engine: Engine, after: float) -> None:
-    """The pool's pre-ping for connections that sat idle, not for one back from a batch a moment ago.
+def _ping_after_idle(engine: Engine, after: float) -> None:
+    """The pool's pre-ping, for connections that sat idle: not for one back from a batch a moment ago.
 
-    Pre-ping is one round trip at every checkout: two a batch (storing, then processing), about
-    0.5 ms of a 13 ms PostgreSQL batch. It is there for a connection the server dropped while it
-    waited in the pool (a restart, an outage, an idle timeout), and a connection that was in use
-    less than a second ago is not that. If the server goes away within that second, the batch's
-    first statement fails instead of the ping, a disconnect error all the same: the pool is
-    invalidated and the batch is held and retried as in any outage (bot/resilience.py).
+    SQLAlchemy's `pool_pre_ping` costs one round trip at every checkout: two a batch (storing,
+    then processing). It is there for a connection the server dropped while it waited in the
+    pool (a restart, an outage, an idle timeout), and a connection in use less than a second ago
+    is not that. This is the same check through the pool's public checkout event: a failed ping
+    raises `InvalidatePoolError`, which the pool handles as it does a failed pre-ping (every
+    pooled connection older than now is let go, and a new one is made). If the server goes away
+    within that second, the batch's first statement fails instead of the ping, a disconnect
+    error all the same: the pool is invalidated and the batch is held and retried as in any
+    outage (bot/resilience.py).
     """
     idle_from: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-    ping = engine.dialect.do_ping
 
     @event.listens_for(engine, "checkin")
     def _returned(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
         if dbapi_conn is not None:  # None: the connection was invalidated
             idle_from[dbapi_conn] = time.monotonic()
 
-    def do_ping(dbapi_conn) -> bool:  # type: ignore[no-untyped-def]
-        since = idle_from.get(dbapi_conn)
-        if since is not None and time.monotonic() - since < after:
-            return True
-        return ping(dbapi_conn)
-
-    engine.dialect.do_ping = do_ping  # type: ignore[method-assign]
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn, _record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        since = idle_from.get(dbapi_conn)  # None: just connected
+        if since is None or time.monotonic() - since < after:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise sa.exc.InvalidatePoolError() from exc
+        if not alive:
+            raise sa.exc.InvalidatePoolError()
 
 
 def is_transient(exc: BaseException) -> bool:

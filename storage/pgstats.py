@@ -12,8 +12,8 @@ table was small are also what cached (prepared) plans were made from; ANALYZE re
 So every `every` commits of the bot's engine, this thread asks PostgreSQL which of the schema's
 tables changed by more than `threshold` rows + `scale` × the rows the last ANALYZE saw, and
 analyzes those. The plans need each table's size and spread to within a factor of two, no finer:
-with `scale` 1 a table is analyzed as it doubles (a dozen times on its way to 100,000 rows, most of
-them while it is small and cheap to sample), where autovacuum's 10 % would analyze a filling table
+with `scale` 1 a table is analyzed as it doubles (about eight times on its way to 100,000 rows,
+most of them while it is small and cheap to sample), where autovacuum's 10 % would analyze a filling table
 every few seconds, each ANALYZE taking the server's time beside the bot's batches (the benchmark's
 slowest batches coincided with them). Finer statistics of a grown table are autovacuum's job.
 
@@ -54,6 +54,7 @@ class StatisticsKeeper:
         self.analyzed: dict[str, int] = {}  # table → how many times this process analyzed it
         self._commits = 0
         self._thread: threading.Thread | None = None
+        self._starting = threading.Lock()  # commits may come from several threads (delivery, schedules)
         self._stopped = False
         self._autovacuum_checked = False
 
@@ -64,11 +65,12 @@ class StatisticsKeeper:
 
     def check_soon(self) -> None:
         """Start a check on the thread, unless one is running or the keeper stopped."""
-        if self._stopped or (self._thread is not None and self._thread.is_alive()):
-            return
-        self._commits = 0
-        self._thread = threading.Thread(target=self._check_logged, name="pg-statistics", daemon=True)
-        self._thread.start()
+        with self._starting:
+            if self._stopped or (self._thread is not None and self._thread.is_alive()):
+                return
+            self._commits = 0
+            self._thread = threading.Thread(target=self._check_logged, name="pg-statistics", daemon=True)
+            self._thread.start()
 
     def wait(self) -> None:
         """Until the running check (if any) is done."""

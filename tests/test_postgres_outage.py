@@ -26,7 +26,6 @@ OUTAGE = float(os.environ.get("SHANZHI_OUTAGE_SECONDS", "4"))
 pytestmark = pytest.mark.postgres
 
 
-
 def _status(config_path: Path) -> dict:
     out = subprocess.run([sys.executable, "-m", "bot.cli", "status", "--json", "--config", str(config_path)],
                          cwd=REPO, capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})

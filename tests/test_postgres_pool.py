@@ -14,7 +14,6 @@ from storage import db
 pytestmark = pytest.mark.postgres
 
 
-
 @pytest.fixture
 def admin(pg_server_url: str) -> Iterator[sa.Engine]:
     engine = db.make_engine(pg_server_url)

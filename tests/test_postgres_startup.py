@@ -14,7 +14,6 @@ from tests.pgproxy import PgProxy
 pytestmark = pytest.mark.postgres
 
 
-
 async def test_bot_started_before_the_database_waits_and_starts_when_it_answers(pg_server_url: str, caplog) -> None:  # type: ignore[no-untyped-def]
     proxy, proxied = PgProxy.for_url(pg_server_url)
     proxy.down()

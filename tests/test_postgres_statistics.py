@@ -16,7 +16,6 @@ from tests.conftest import migrated_engine
 pytestmark = pytest.mark.postgres
 
 
-
 @pytest.fixture
 def engine(pg_url: str) -> Iterator[sa.Engine]:
     yield from migrated_engine(pg_url)
