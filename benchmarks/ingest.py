@@ -12,6 +12,10 @@ A message's time is the time its batch took from arrival to the commit of its pr
 it waits before its replies can go out), so p50/p99 grow with the batch size; the throughput
 is messages over the whole run. In the same run, on the same database, bare single-row inbox
 inserts (one commit each, SQLAlchemy Core) give the baseline.
+
+The VM this runs on changes speed by 2-4x between days, so the run also reports the process's own
+CPU time per batch and a fixed pure-Python reference loop timed in the same process: a figure
+from a slow day and one from a fast day can then be told apart from a change in the code.
 """
 
 from __future__ import annotations
@@ -44,6 +48,18 @@ def dev_texts(path: Path | None = None) -> list[str]:
             with Path(p).open(encoding="utf-8-sig", newline="") as f:
                 return [r["text"] for r in csv.DictReader(f) if r.get("text")]
     raise FileNotFoundError("no dev set found (../shared/data/dev/messages.csv or tests/data/dev_messages.csv)")
+
+
+def reference_loop_ms(rounds: int = 3) -> float:
+    """The best of `rounds` timings of a fixed pure-Python loop: the CPU's speed at the moment."""
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        acc = 0
+        for i in range(1_000_000):
+            acc += i
+        best = min(best, time.perf_counter() - t0)
+    return best * 1000
 
 
 def _percentile(xs: list[float], q: float) -> float:
@@ -130,6 +146,8 @@ async def _run(config: Config, database_url: str | None, n: int, n_base: int, pr
         await app.start(background=False)
         freeze_loaded()  # as `shanzhi run` does after start-up
         times: list[float] = []
+        ref_before = reference_loop_ms()
+        cpu_all = time.process_time()
         t_all = time.perf_counter()
         pending: list[Inbound] = []
         for i in range(n):
@@ -150,6 +168,8 @@ async def _run(config: Config, database_url: str | None, n: int, n_base: int, pr
                 progress(i, n)
             pending = []
         elapsed = time.perf_counter() - t_all
+        cpu = time.process_time() - cpu_all
+        ref = (ref_before + reference_loop_ms()) / 2
         with app.services.uow() as uow:
             tickets = uow.session.exec(sa.select(sa.func.count()).select_from(sa.text("ticket"))).one()[0]  # type: ignore[call-overload]
             outbox = uow.outbox.count_unsent()
@@ -161,6 +181,7 @@ async def _run(config: Config, database_url: str | None, n: int, n_base: int, pr
             "p99_ms": round(_percentile(times, 0.99) * 1000, 2), "baseline_inserts_per_s": round(base, 1),
             "ratio": round(rate / base, 3), "rss_mb": round(rss, 1), "db": app.engine.dialect.name,
             "tickets": int(tickets), "outbox_rows": int(outbox), "seconds": round(elapsed, 1), "batch": batch,
+            "cpu_ms_per_batch": round(cpu * 1000 / -(-n // batch), 2), "reference_loop_ms": round(ref, 1),
         }
         await app.stop()
         return result

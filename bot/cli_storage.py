@@ -138,7 +138,9 @@ def register(app: typer.Typer, bench_app: typer.Typer, feedback_app: typer.Typer
         typer.echo(f"throughput: {r['msgs_per_s']} msg/s   per message (its batch of {r['batch']}: arrival → commit) "
                    f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms")
         typer.echo(f"baseline (bare inbox inserts, one commit each): {r['baseline_inserts_per_s']}/s   ratio {r['ratio']}")
-        typer.echo(f"rss: {r['rss_mb']} MB")
+        typer.echo(f"rss: {r['rss_mb']} MB   process CPU {r['cpu_ms_per_batch']} ms a batch   "
+                   f"reference loop {r['reference_loop_ms']} ms (the CPU's speed during the run)")
         if as_json:
-            keys = ("messages", "msgs_per_s", "p99_ms", "baseline_inserts_per_s", "ratio", "rss_mb", "db", "p50_ms", "batch", "tickets")
+            keys = ("messages", "msgs_per_s", "p99_ms", "baseline_inserts_per_s", "ratio", "rss_mb", "db", "p50_ms", "batch", "tickets",
+                    "cpu_ms_per_batch", "reference_loop_ms")
             typer.echo(json.dumps({k: r[k] for k in keys}))

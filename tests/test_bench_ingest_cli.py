@@ -25,5 +25,6 @@ def test_bench_ingest_prints_its_figures_as_one_json_line(database_url: str) -> 
     assert r["messages"] == 120 and r["batch"] == 8
     assert r["db"] == ("sqlite" if database_url.startswith("sqlite") else "postgresql")
     assert r["tickets"] > 10  # the dev sample's complaints became tickets: the replay did real work
+    assert r["cpu_ms_per_batch"] > 0 and r["reference_loop_ms"] > 0  # the machine's state, reported beside the figures
     # the printed figures are rounded; the ratio is of the unrounded ones
     assert r["ratio"] == pytest.approx(r["msgs_per_s"] / r["baseline_inserts_per_s"], rel=0.01, abs=0.002)
