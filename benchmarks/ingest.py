@@ -13,7 +13,7 @@ it waits before its replies can go out), so p50/p99 grow with the batch size; th
 is messages over the whole run. In the same run, on the same database, bare single-row inbox
 inserts (one commit each, SQLAlchemy Core) give the baseline.
 
-The VM this runs on changes speed by 2-4x between days, so the run also reports the process's own
+The VM this runs on has changed speed by up to about 3x between days, so the run also reports the process's own
 CPU time per batch and a fixed pure-Python reference loop timed in the same process: a figure
 from a slow day and one from a fast day can then be told apart from a change in the code.
 """
