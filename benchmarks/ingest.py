@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import math
 import os
 import statistics
 import tempfile
@@ -181,7 +182,7 @@ async def _run(config: Config, database_url: str | None, n: int, n_base: int, pr
             "p99_ms": round(_percentile(times, 0.99) * 1000, 2), "baseline_inserts_per_s": round(base, 1),
             "ratio": round(rate / base, 3), "rss_mb": round(rss, 1), "db": app.engine.dialect.name,
             "tickets": int(tickets), "outbox_rows": int(outbox), "seconds": round(elapsed, 1), "batch": batch,
-            "cpu_ms_per_batch": round(cpu * 1000 / -(-n // batch), 2), "reference_loop_ms": round(ref, 1),
+            "cpu_ms_per_batch": round(cpu * 1000 / math.ceil(n / batch), 2), "reference_loop_ms": round(ref, 1),
         }
         await app.stop()
         return result
