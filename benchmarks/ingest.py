@@ -44,11 +44,11 @@ VILLAGES = ("heping", "shiqiao", "nanmen")
 def dev_texts(path: Path | None = None) -> list[str]:
     if path is not None and not Path(path).exists():
         raise FileNotFoundError(f"no such file: {path}")
-    for p in (path, DEV_SET, REPO_ROOT / "tests" / "data" / "dev_messages.csv"):
+    for p in (path, DEV_SET, REPO_ROOT / "classifiers" / "data" / "dev" / "lanjiang.csv"):
         if p is not None and Path(p).exists():
             with Path(p).open(encoding="utf-8-sig", newline="") as f:
                 return [r["text"] for r in csv.DictReader(f) if r.get("text")]
-    raise FileNotFoundError("no dev set found (../shared/data/dev/messages.csv or tests/data/dev_messages.csv)")
+    raise FileNotFoundError("no dev set found (../shared/data/dev/messages.csv or classifiers/data/dev/lanjiang.csv)")
 
 
 def reference_loop_ms(rounds: int = 3) -> float:

@@ -13,7 +13,7 @@ from bot.messages import Button, ChatType, Outbound
 from bot.outbox import enqueue, pick_account
 from services import events as ev
 from services.org import OrgService
-from services.tickets import STATUS_LABELS
+from services.tickets import PRIVATE_EMERGENCIES, STATUS_LABELS
 from services.uow import UnitOfWork
 from storage.models import Person, Ticket
 
@@ -126,6 +126,9 @@ class Announcer:
         unit = self.unit_name(uow, t.unit_code)
         deadline = t.deadline  # set by the dispatch that always follows opening, in the same unit of work
         label = self.config.category_label(t.category)
+        if t.emergency in PRIVATE_EMERGENCIES:
+            self.tell_reporters(uow, t, texts.self_harm_reply(), purpose="receipt")
+            return
         if t.private:
             self.tell_reporters(uow, t, texts.receipt_private(t.no, label, unit, deadline), purpose="receipt")
             return
@@ -145,7 +148,11 @@ class Announcer:
         note = str(e.data.get("note", ""))
         note = "" if note in ("自动派单", "确认后派单") else note
         text = texts.dispatch_notice(t.no, label, self.group_title(uow, t), t.deadline, t.urgent, t.text, note)
-        for p in self.owners(uow, t):
+        people = self.owners(uow, t)
+        if t.emergency in PRIVATE_EMERGENCIES:  # the one who knows the family goes too
+            known = {p.id for p in people}
+            people += [p for p in self.org.grid_workers(uow, t.region_code) if p.id not in known]
+        for p in people:
             self.tell_person(uow, p, text, purpose="dispatch", ticket=t, buttons=staff_buttons(t.no), urgent=t.urgent)
 
     def on_ticket_merged(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:

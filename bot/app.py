@@ -46,16 +46,16 @@ def _attach(module: str, app: "BotApp") -> None:
     mod.attach(app)
 
 
-def load_classifier(config: Config, extra_rules: Sequence[str] = ()) -> Classify:
-    """The configured rules, loaded once per process, as a text → Classification function."""
-    from classifiers.pipeline import classify, load_rules
+def load_classifier(config: Config, model_path: str | None = None) -> Classify:
+    """The configured model, loaded once per process, as a text → Classification function."""
+    from classifiers.model import classify, load_model
 
-    paths = list(config.classifier.rules) + list(extra_rules)
-    rules = load_rules(paths or None, include_default=config.classifier.include_default_rules)
+    path = model_path or config.classifier.model
+    model = load_model(path, urgent_threshold=config.classifier.urgent)
     # Tables built on first use (jieba's dictionary as log-probabilities, ~0.5 s) are built now:
     # otherwise the first complaint after a start waits for them, and its whole batch with it.
-    classify(WARM_UP_TEXT, rules)
-    return lambda text: classify(text, rules)
+    classify(WARM_UP_TEXT, model)
+    return lambda text: classify(text, model)
 
 
 WARM_UP_TEXT = "村口的路灯坏了好几天了，晚上走路太黑，希望尽快修一下"  # a complaint: takes every path of the classifier

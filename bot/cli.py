@@ -14,7 +14,7 @@ import typer
 from bot.config import ConfigError, load_config
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="善治 shanzhi: village group chat → tracked tickets")
-rules_app = typer.Typer(no_args_is_help=True, help="Classifier rule files")
+rules_app = typer.Typer(no_args_is_help=True, help="The classifier: train its model from labelled messages")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (figures as ratios to a baseline run in the same process)")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema")
 feedback_app = typer.Typer(no_args_is_help=True, help="Corrections made by grid workers, as labelled data")
@@ -62,7 +62,7 @@ def replay(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV (id,text[,group,sender,sent_at]) or JSONL"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object on the last line"),
     db: Optional[str] = typer.Option(None, "--db", help="database URL (default: a fresh temporary SQLite file)"),
-    rules: list[Path] = typer.Option([], "--rules", help="extra rule file(s) for the classifier"),
+    model: Optional[Path] = typer.Option(None, "--model", help="classifier model file (default: config's)"),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Feed a file of messages through the whole pipeline, non-interactively."""
@@ -71,7 +71,7 @@ def replay(
     cfg = _config(config)
     _logging(log_file=cfg.data_dir / "replay.log")
     try:
-        counts = replay_file(cfg, file, database_url=db, rules=[str(r) for r in rules])
+        counts = replay_file(cfg, file, database_url=db, model=str(model) if model else None)
     except ValueError as e:
         typer.echo(f"replay: {e}", err=True)
         raise typer.Exit(2) from e

@@ -105,7 +105,7 @@ def register(app: typer.Typer, bench_app: typer.Typer, feedback_app: typer.Typer
     @bench_app.command("ingest")
     def bench_ingest(
         file: Optional[Path] = typer.Argument(None, exists=True, dir_okay=False, help="messages CSV (column `text`) to repeat; default: the dev set "
-                                                          "(../shared/data/dev/messages.csv, else tests/data/dev_messages.csv)"),
+                                                          "(../shared/data/dev/messages.csv, else classifiers/data/dev/lanjiang.csv)"),
         db: Optional[str] = typer.Option(None, "--db", help="database URL (default: a fresh temporary SQLite file; "
                                          "on PostgreSQL a temporary schema, dropped afterwards)"),
         messages: int = typer.Option(20000, "--messages", "-n"),

@@ -28,8 +28,8 @@ class Strict(BaseModel):
 
 
 class ClassifierConfig(Strict):
-    rules: list[str] = Field(default_factory=list)
-    include_default_rules: bool = True
+    model: str | None = None  # a model file from `shanzhi rules train` (default: the shipped one)
+    urgent: float | None = Field(None, ge=0, le=1)  # urgency threshold (default: the model's own)
     high: float = Field(0.75, ge=0, le=1)
     middle: float = Field(0.45, ge=0, le=1)
 
@@ -262,6 +262,9 @@ def load_config(path: Path | str | None = None, overrides: dict | None = None) -
     raw["org_file"] = str(org_file)
     data_dir = Path(raw.get("data_dir", "data"))
     raw["data_dir"] = str(data_dir if data_dir.is_absolute() else base / data_dir)
+    clf = raw.get("classifier")
+    if isinstance(clf, dict) and isinstance(clf.get("model"), str) and not Path(clf["model"]).is_absolute():
+        raw["classifier"] = {**clf, "model": str(base / clf["model"])}
     db = raw.get("database", "sqlite:///data/shanzhi.db")
     if isinstance(db, str) and db.startswith("sqlite:///") and not db.startswith("sqlite:////"):
         rel = db[len("sqlite:///"):]

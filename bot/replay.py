@@ -89,11 +89,11 @@ def _group_resolver(config: Config):  # type: ignore[no-untyped-def]
     return resolve
 
 
-def replay_file(config: Config, path: Path, *, database_url: str | None = None, rules: list[str] | None = None) -> dict[str, int]:
-    return asyncio.run(_replay(config, path, database_url, rules or []))
+def replay_file(config: Config, path: Path, *, database_url: str | None = None, model: str | None = None) -> dict[str, int]:
+    return asyncio.run(_replay(config, path, database_url, model))
 
 
-async def _replay(config: Config, path: Path, database_url: str | None, rules: list[str]) -> dict[str, int]:
+async def _replay(config: Config, path: Path, database_url: str | None, model: str | None) -> dict[str, int]:
     rows = list(read_rows(path))
     tmp = None
     if database_url is None:
@@ -101,7 +101,7 @@ async def _replay(config: Config, path: Path, database_url: str | None, rules: l
         database_url = f"sqlite:///{tmp.name}/replay.db"
     clock = ManualClock(REPLAY_START)
     local = LocalAdapter(clock)
-    app = BotApp(config, clock=clock, database_url=database_url, adapters=[local], classify=load_classifier(config, rules))
+    app = BotApp(config, clock=clock, database_url=database_url, adapters=[local], classify=load_classifier(config, model))
     await app.start(background=False)
     resolve = _group_resolver(config)
     parse_errors = 0

@@ -61,6 +61,12 @@ def receipt_private(no: str, category: str, unit: str, deadline: datetime | None
     return f"已收到您的反映，工单号：{no}（{category}），承办单位：{unit}，{when(deadline)}前办结。我们会为您保密。"
 
 
+def self_harm_reply() -> str:
+    """To someone who said they want to harm themselves: privately, gently, with a number to call now."""
+    return ("看到您的消息了，您不是一个人。我们已经请网格员马上联系您。"
+            "如果现在很难受，请拨打心理援助热线 12356（24小时），或者找身边信得过的人陪着您；有危险请立即拨打 110 或 120。")
+
+
 def dispatch_notice(no: str, category: str, group: str, deadline: datetime | None, urgent: bool, text: str, note: str = "") -> str:
     head = "【紧急工单】请立即处置" if urgent else "【新工单】请签收办理"
     extra = f"\n说明：{note}" if note else ""

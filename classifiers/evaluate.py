@@ -1,125 +1,38 @@
-"""Score the classifier on a labelled CSV (``shanzhi eval``).
+"""Figures of a classifier on labelled messages (``shanzhi eval``, cross-validation).
 
-The intent scored is the one the bot acts on: the top label if its confidence reaches the middle
-threshold, else ``other``. Every score with nothing to score is ``None`` (JSON ``null``), never NaN.
+The intent scored is the one the bot acts on: an emergency is a complaint; otherwise the top label if its
+confidence reaches the middle threshold, else ``other``. Every figure with nothing to score is ``None`` (JSON
+``null``), never NaN.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from classifiers.pipeline import RuleSet, classify
-from classifiers.types import INTENTS, Classification
+from classifiers.corpus import Example
+from classifiers.types import EMERGENCY_KINDS, INTENTS, Classification
 
 ACTIONABLE = ("complaint", "consultation")
-TRUE_VALUES = {"1", "true", "yes", "y", "t", "是", "urgent"}
-FALSE_VALUES = {"0", "false", "no", "n", "f", "否", ""}
-
-
-@dataclass(frozen=True)
-class Row:
-    id: str
-    text: str
-    intent: str | None = None  # gold
-    category: str | None = None  # gold (complaints)
-    urgent: bool | None = None  # gold
 
 
 @dataclass(frozen=True)
 class Scored:
-    row: Row
+    row: Example
     result: Classification
     acted: str  # intent the bot acts on
 
     @property
     def predicted_urgent(self) -> bool:
-        return self.acted == "complaint" and self.result.urgent
+        return self.result.urgent
 
 
-def _raise_csv_limit() -> None:
-    limit = sys.maxsize
-    while True:
-        try:
-            csv.field_size_limit(limit)
-            return
-        except OverflowError:
-            limit //= 10
-
-
-def read_rows(
-    path: Path | str,
-    *,
-    text_columns: Sequence[str] | None = None,
-    label_column: str | None = None,
-    intent: str | None = None,
-    id_column: str = "id",
-    split_key: str | None = None,
-    split: str | None = None,
-) -> list[Row]:
-    """Read a labelled CSV.
-
-    ``text_columns``: one or more columns joined with "。" (default ``text``); ``label_column``: the gold
-    category (default ``category``); ``intent``: a fixed gold intent for files without an ``intent``
-    column. Without an id column the 1-based row number is the id. ``split`` ("train" or "test") keeps
-    the rows whose ``split_key`` column (empty cell or no column: the id) hashes into the 4/5 train or
-    the 1/5 test part (see ``holdout_of``).
-    """
-    _raise_csv_limit()
-    text_columns = list(text_columns or ["text"])
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        fields = reader.fieldnames or []
-        missing = [c for c in text_columns if c not in fields]
-        if missing:
-            raise ValueError(f"{path}: no column {', '.join(missing)} (columns: {', '.join(fields)})")
-        if label_column and label_column not in fields:
-            raise ValueError(f"{path}: no label column {label_column} (columns: {', '.join(fields)})")
-        if intent is not None and intent not in INTENTS:
-            raise ValueError(f"--intent must be one of {', '.join(INTENTS)}")
-        cat_col = label_column or ("category" if "category" in fields else None)
-        if split not in (None, "train", "test", "all"):
-            raise ValueError("--split must be train, test or all")
-        if split_key and split_key not in fields:
-            raise ValueError(f"{path}: no split column {split_key} (columns: {', '.join(fields)})")
-        rows: list[Row] = []
-        for n, rec in enumerate(reader, 1):
-            parts = [(rec.get(c) or "").strip() for c in text_columns]
-            text = "。".join(p for p in parts if p)
-            rid = (rec.get(id_column) or "").strip() if id_column in fields else ""
-            gold_intent = intent
-            if gold_intent is None and "intent" in fields:
-                gold_intent = (rec.get("intent") or "").strip() or None
-                if gold_intent is not None and gold_intent not in INTENTS:
-                    raise ValueError(f"{path}: row {n}: unknown intent {gold_intent!r}")
-            category = ((rec.get(cat_col) or "").strip() or None) if cat_col else None
-            urgent: bool | None = None
-            if "urgent" in fields:
-                raw = (rec.get("urgent") or "").strip().lower()
-                urgent = True if raw in TRUE_VALUES else False if raw in FALSE_VALUES else None
-            if split in ("train", "test"):
-                key = ((rec.get(split_key) or "").strip() if split_key else "") or rid or str(n)
-                if holdout_of(key) != (split == "test"):
-                    continue
-            rows.append(Row(id=rid or str(n), text=text, intent=gold_intent, category=category, urgent=urgent))
-    return rows
-
-
-def holdout_of(row_id: str, fraction: int = 5) -> bool:
-    """True for the fifth of the rows (by a hash of the id) kept out of tuning."""
-    return int(hashlib.sha1(row_id.encode("utf-8")).hexdigest(), 16) % fraction == 0
-
-
-def score_rows(rows: Iterable[Row], rules: RuleSet, middle: float = 0.45) -> list[Scored]:
+def score_rows(rows: Iterable[Example], classify: Callable[[str], Classification], middle: float = 0.45) -> list[Scored]:
     out = []
     for row in rows:
-        res = classify(row.text, rules)
+        res = classify(row.text)
         out.append(Scored(row=row, result=res, acted=res.acted_intent(middle)))
     return out
 
@@ -171,13 +84,22 @@ def metrics(scored: Sequence[Scored]) -> dict[str, Any]:
     utp = sum(1 for s in with_urg if s.predicted_urgent and s.row.urgent)
     ufp = sum(1 for s in with_urg if s.predicted_urgent and not s.row.urgent)
     ufn = sum(1 for s in with_urg if not s.predicted_urgent and s.row.urgent)
-    urgent = {"precision": _ratio(utp, utp + ufp), "recall": _ratio(utp, utp + ufn)}
+    urgent: dict[str, Any] = {"precision": _ratio(utp, utp + ufp), "recall": _ratio(utp, utp + ufn)}
+    kinds = {}
+    for kind in EMERGENCY_KINDS:
+        of_kind = [s for s in with_urg if s.row.urgent and s.row.emergency == kind]
+        if of_kind:
+            kinds[kind] = {"n": len(of_kind), "recall": _ratio(sum(1 for s in of_kind if s.predicted_urgent),
+                                                               len(of_kind))}
+    if kinds:
+        urgent["by_kind"] = kinds
     return {"n": len(scored), "intent": intent, "actionable": actionable, "category": category, "urgent": urgent}
 
 
-def evaluate_rows(rows: Iterable[Row], rules: RuleSet, middle: float = 0.45) -> dict[str, Any]:
+def evaluate_rows(rows: Iterable[Example], classify: Callable[[str], Classification],
+                  middle: float = 0.45) -> dict[str, Any]:
     """Classify ``rows`` and return the eval JSON object (see ``metrics``)."""
-    return metrics(score_rows(rows, rules, middle))
+    return metrics(score_rows(rows, classify, middle))
 
 
 # ---------------------------------------------------------------- readable report
@@ -217,6 +139,8 @@ def report(scored: Sequence[Scored], m: dict[str, Any] | None = None, worst: int
         f"category      accuracy {_fmt(c['accuracy'])}  macro-F1 {_fmt(c['macro_f1'])}  (gold complaints)",
         f"urgent        precision {_fmt(u['precision'])}  recall {_fmt(u['recall'])}",
     ]
+    for kind, d in (u.get("by_kind") or {}).items():
+        lines.append(f"  {kind:<20}recall {_fmt(d['recall'])}  (n {d['n']})")
     if gold:
         lines += ["", "confusion (rows gold, columns acted on):", " " * 14 + "".join(f"{p:>14}" for p in INTENTS)]
         for g in INTENTS:

@@ -2,7 +2,7 @@
 
 A dismissal (不是诉求 / 忽略) says the text was not a complaint; a re-categorisation gives the
 right category; a confirmation (立案) of an uncertain message says it was one. Exported in the
-eval CSV format (id,text,intent,category,urgent) so `shanzhi rules learn` can take them beside
+eval CSV format (id,text,intent,category,urgent) so `shanzhi rules train` can take them beside
 the dev set.
 """
 

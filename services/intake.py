@@ -125,6 +125,7 @@ class IntakeService:
             text=text, category=category, urgent=urgent, confidence=c.confidence, evidence=c.explain(),
             platform=row.platform, chat_id=row.chat_id, region_code=region, source_message_id=row.message_id,
             source_inbox_id=row.id, private=group is None, attachment=row.attachment,
+            emergency=c.emergency if urgent else None,
         )
         t = self.tickets.open(uow, actor, req, pending=pending)
         row.ticket_id = t.id

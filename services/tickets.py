@@ -63,6 +63,12 @@ class OpenRequest:
     source_inbox_id: int | None
     private: bool = False
     attachment: str | None = None
+    emergency: str | None = None  # the kind of emergency, for urgent tickets
+
+
+#: What someone says about harming themselves is never echoed in the group: their ticket is handled as if reported
+#: privately (every message to them goes to them alone), and the group's grid worker is told as well.
+PRIVATE_EMERGENCIES = ("self_harm",)
 
 
 class TicketService:
@@ -157,7 +163,8 @@ class TicketService:
             chat_id=req.chat_id,
             source_message_id=req.source_message_id,
             source_inbox_id=req.source_inbox_id,
-            private=req.private,
+            private=req.private or req.emergency in PRIVATE_EMERGENCIES,
+            emergency=req.emergency if req.urgent else None,
             region_code=req.region_code,
             reporter_id=reporter.id,
             confidence=req.confidence,

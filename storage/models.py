@@ -173,6 +173,7 @@ class Ticket(SQLModel, table=True):
     status: str = Field(max_length=16, index=True)
     category: str = Field(max_length=32, index=True)
     urgent: bool = False
+    emergency: Optional[str] = Field(default=None, max_length=32)  # the kind, for urgent tickets (fire, gas, ...)
     text: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
     details: Optional[list] = json_field()  # further messages that add detail
     attachments: Optional[list] = json_field()

@@ -14,7 +14,7 @@ from tests.conftest import PG_URL
 
 
 def test_bench_ingest_prints_its_figures_as_one_json_line(database_url: str) -> None:
-    sample = Path(__file__).parent / "data" / "dev_messages.csv"
+    sample = Path(__file__).parents[1] / "classifiers" / "data" / "dev" / "lanjiang.csv"
     args = ["bench", "ingest", str(sample), "--messages", "120", "--baseline", "40", "--batch", "8", "--json"]
     if not database_url.startswith("sqlite"):
         args += ["--db", PG_URL]  # the bench makes a temporary schema of its own and drops it afterwards

@@ -221,6 +221,25 @@ async def test_urgent_fire_alerts_officials_at_once(chat: Chat) -> None:
     assert chat.ticket().urgent
 
 
+async def test_a_two_word_emergency_opens_an_urgent_ticket_and_alerts(chat: Chat) -> None:
+    """着火了 says little, and the intent reading may be unsure: the urgency reading alone opens the ticket."""
+    replies = await chat.say("周满爹", "着火了")
+    t = chat.ticket()
+    assert t is not None and t.urgent and t.emergency == "fire" and t.status == "dispatched"
+    assert [l for l in replies if l.chat.startswith("私聊:") and "紧急工单" in l.text]
+
+
+async def test_a_self_harm_statement_is_answered_privately_and_never_echoed_in_the_group(chat: Chat) -> None:
+    replies = await chat.say("刘姐", "活着真没意思 我不想活了 今晚就去河边")
+    t = chat.ticket()
+    assert t is not None and t.urgent and t.emergency == "self_harm" and t.private
+    assert not [l for l in replies if l.chat == "和平村群"]
+    to_her = [l for l in replies if l.chat == "私聊:刘姐"]
+    assert to_her and "12356" in to_her[0].text and "不想活" not in to_her[0].text
+    grid = [l for l in replies if l.chat == "私聊:李网格"]
+    assert grid and "紧急工单" in grid[0].text
+
+
 async def test_private_report_from_unknown_village_is_asked_where_they_live(chat: Chat) -> None:
     replies = await chat.dm("陌生人", "村干部作风太差了，办事找不到人，打电话也不接")
     assert chat.tickets() == []
