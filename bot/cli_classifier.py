@@ -58,6 +58,8 @@ def eval_command(
                                            "shipped recipe (the FILES are added to its training data)")] = None,
     worst: Annotated[int, typer.Option("--worst", help="misses listed in the text report")] = 25,
     corpus: Corpus = None,
+    baseline: Annotated[bool, typer.Option("--baseline", help="also train TF-IDF + LinearSVC on the shipped "
+                                           "recipe's data and score it on the same rows")] = False,
 ) -> None:
     """Score the classifier on labelled CSVs (id,text,intent,category,urgent[,emergency,county]), or
     cross-validate it county by county (--cv county)."""
@@ -79,10 +81,18 @@ def eval_command(
     _err(f"scoring {len(rows)} messages with {m_.source} ({len(m_)} features, {len(m_.rules.rules)} rules) …")
     scored = score_rows(rows, lambda t: classify(t, m_), middle)
     m = metrics(scored)
+    svm = None
+    if baseline:
+        from classifiers import recipe
+        from classifiers.crossval import SvmBaseline
+
+        svm = metrics(score_rows(rows, SvmBaseline(recipe.shipped_examples(corpus)).classify, middle))
     if json_out:
-        typer.echo(json.dumps(m, ensure_ascii=False))
+        typer.echo(json.dumps({"model": m, "svm": svm} if baseline else m, ensure_ascii=False))
     else:
         typer.echo(report(scored, m, worst=worst))
+        if svm is not None:
+            typer.echo("\nTF-IDF + LinearSVC trained on the same data:\n" + json.dumps(svm, ensure_ascii=False))
 
 
 def _cross_validate(extra: list[Any], json_out: bool, middle: float, folder: Path | None) -> None:

@@ -29,7 +29,7 @@ _QUESTION_END_RE = re.compile(r"(?:[?？]|吗|么|呢|不|没|冇|啥|咩|伐|�
 class FeatureConfig:
     """Which kinds of feature the model uses; written in the model file so training and scoring agree."""
 
-    char_ngrams: tuple[int, ...] = (2, 3)
+    char_ngrams: tuple[int, ...] = (1, 2, 3)
     word_pairs: bool = True
 
     def to_json(self) -> dict[str, object]:

@@ -149,7 +149,9 @@ class Model:
         else:
             s, total = 1.0, [0.0] * self.weights.shape[1]
         urgency = self._urgency(total)
-        urgent = urgency >= self.urgent_threshold
+        # A message of nothing but punctuation, emoji or its length ("!!!", "🆘🆘") says neither what is happening
+        # nor where: however its marks read, there is nothing for anyone to act on.
+        urgent = urgency >= self.urgent_threshold and any(self.keys[r][0] in _CONTENT for r in rows)
         p = self._probabilities(total, urgent)
         ih = self.heads["intent"]
         pi = p["intent"]
@@ -186,6 +188,10 @@ class Model:
                 row = rows[j]
                 out.append(Evidence(keys[row], name, label, matched.get(row) or shown(keys[row]), round(v, 3)))
         return tuple(out)
+
+
+#: first letters of the feature kinds that carry content (rule, word, pair, chars), not form (shape, sym)
+_CONTENT = frozenset("rwpc")
 
 
 def shown(key: str) -> str:

@@ -18,8 +18,13 @@ PUBLIC_WEIGHT = 0.5
 TEDDY_LABELLED = corpus.DATA_DIR / "public" / "teddy_subjects_labelled.csv"
 
 
+EVERYDAY_DIR = corpus.DATA_DIR / "everyday"
+
+
 def public_examples() -> list[Example]:
-    out = corpus.read_govqa(weight=PUBLIC_WEIGHT)
+    """Always in training, never a county held out: public text, and everyday chit-chat of no county."""
+    out = corpus.read_corpus(EVERYDAY_DIR) if EVERYDAY_DIR.exists() else []
+    out += corpus.read_govqa(weight=PUBLIC_WEIGHT)
     if TEDDY_LABELLED.exists():
         out += corpus.read_csv(TEDDY_LABELLED, county="public:teddycup", weight=PUBLIC_WEIGHT)
     return out
@@ -35,7 +40,8 @@ def chat_examples(folder: Path | None = None) -> list[Example]:
 
 def training_files(folder: Path | None = None) -> list[Path]:
     chat = corpus.corpus_files(folder) if folder is not None else corpus.corpus_files() + [corpus.DEV_SET]
-    return chat + [corpus.GOVQA] + ([TEDDY_LABELLED] if TEDDY_LABELLED.exists() else [])
+    everyday = corpus.corpus_files(EVERYDAY_DIR) if EVERYDAY_DIR.exists() else []
+    return chat + everyday + [corpus.GOVQA] + ([TEDDY_LABELLED] if TEDDY_LABELLED.exists() else [])
 
 
 def shipped_examples(folder: Path | None = None) -> list[Example]:

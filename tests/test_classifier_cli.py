@@ -76,8 +76,11 @@ def test_eval_on_the_dev_set_prints_its_figures(app, capsys):
     assert 0 < held["n"] < 400
 
 
-def test_eval_text_report_has_table_confusion_and_misses_with_their_reasons(app):
-    out = run(app, "eval", DEV_SET, "--worst", "5").stdout
+def test_eval_text_report_has_table_confusion_and_misses_with_their_reasons(app, tmp_path):
+    f = tmp_path / "few.csv"
+    f.write_text("id,text,intent,category,urgent\n1,村口路灯坏了三天了,complaint,road,0\n2,收到,complaint,road,0\n"
+                 "3,请问低保怎么申请,consultation,,0\n", encoding="utf-8")
+    out = run(app, "eval", f, "--worst", "5").stdout
     assert "precision" in out and "confusion" in out
     assert "worst misses" in out and "rules:" in out
 
@@ -154,7 +157,7 @@ def test_a_hand_edited_weight_changes_the_decision(tmp_path):
 
     meta, weights = read_model_file(DEFAULT_MODEL)
     assert classify("收到", load_model()).acted_intent(0.45) == "other"
-    weights["word:收到"] = {"intent": {"complaint": 80.0}}
+    weights["word:收到"]["intent"] = {"complaint": 80.0}
     out = tmp_path / "edited.jsonl"
     write_model_file(out, meta, weights)
     c = classify("收到", load_model(out))
@@ -195,7 +198,7 @@ def test_cross_validation_holds_each_county_out_beside_the_svm(app, small_corpus
     s = last_json(res.stdout)
     counties = {f["county"] for f in s["folds"]}
     assert len(counties) == 3
-    for name in ("complaint P", "complaint R", "consultation F1", "category macro-F1", "urgent P", "urgent R"):
+    for name in ("complaint P", "complaint R", "category macro-F1", "urgent R"):  # all defined even on this small corpus
         row = s["figures"][name]
         assert {"mean", "worst", "worst_county"} <= set(row["model"]) and "mean" in row["svm"]
         assert row["model"]["worst"] <= row["model"]["mean"]

@@ -161,7 +161,7 @@ async def test_similar_complaint_from_another_resident_merges(chat: Chat) -> Non
 async def test_same_reporter_adds_detail_within_minutes(chat: Chat) -> None:
     no = await open_streetlight(chat)
     chat.clock.advance(minutes=2)
-    replies = await chat.say("王大妈", "就是靠近小卖部那根电线杆")
+    replies = await chat.say("王大妈", "就在小卖部门口那一根")
     assert any("已补充到工单" in l.text for l in replies)
     t = chat.ticket(no)
     assert len(chat.tickets()) == 1 and "小卖部" in t.details[0]["text"]
@@ -194,7 +194,7 @@ async def test_resident_sees_own_tickets(chat: Chat) -> None:
 
 
 async def test_grid_worker_confirms_uncertain_message_then_it_is_dispatched(chat: Chat) -> None:
-    replies = await chat.say("王大妈", "我家门口那条路好像有点问题，不晓得归哪个管")
+    replies = await chat.say("王大妈", "路边的树是不是该修一下了")
     prompt = [l for l in replies if l.chat == "私聊:李网格"]
     assert len(prompt) == 1 and "立案" in prompt[0].text and "忽略" in prompt[0].text
     assert not [l for l in replies if l.chat == "和平村群"]  # nothing public until confirmed
@@ -205,7 +205,7 @@ async def test_grid_worker_confirms_uncertain_message_then_it_is_dispatched(chat
 
 
 async def test_grid_worker_ignores_uncertain_message_and_nobody_is_told(chat: Chat) -> None:
-    replies = await chat.say("王大妈", "我家门口那条路好像有点问题，不晓得归哪个管")
+    replies = await chat.say("王大妈", "路边的树是不是该修一下了")
     no = ticket_no([l for l in replies if l.chat == "私聊:李网格"])
     replies = await chat.dm("李网格", f"忽略 {no}")
     assert [l.chat for l in replies] == ["私聊:李网格"]
