@@ -95,7 +95,10 @@ class IntakeService:
             follow_start = uow.now - timedelta(minutes=self.config.merge.followup_minutes)
             # someone first seen in this very transaction has reported nothing yet
             own = None if actor.new else uow.tickets.latest_by_reporter_in_chat(actor.id, row.platform, row.chat_id, follow_start)
-            new_problem = intent == "complaint" and c.confidence >= th.high and c.category not in (None, own.category if own else None)
+            # an emergency is never "more detail" of what its reporter said before (着火了 after a streetlight)
+            urgent_now = c.urgent and not (own is not None and own.urgent)
+            new_problem = urgent_now or (intent == "complaint" and c.confidence >= th.high
+                                         and c.category not in (None, own.category if own else None))
             adds_something = intent != "other" or (len(text) >= 8 and not is_acknowledgement(text))
             if own is not None and not new_problem and adds_something:
                 self.tickets.add_detail(uow, own, actor, text, row.attachment)

@@ -229,6 +229,16 @@ async def test_a_two_word_emergency_opens_an_urgent_ticket_and_alerts(chat: Chat
     assert [l for l in replies if l.chat.startswith("私聊:") and "紧急工单" in l.text]
 
 
+async def test_an_emergency_right_after_another_report_is_its_own_urgent_ticket(chat: Chat) -> None:
+    no = await open_streetlight(chat)
+    chat.clock.advance(minutes=1)
+    replies = await chat.say("王大妈", "着火了")
+    assert not any("已补充到工单" in l.text for l in replies)
+    urgent = [t for t in chat.tickets() if t.no != no]
+    assert len(urgent) == 1 and urgent[0].urgent and urgent[0].emergency == "fire"
+    assert not chat.ticket(no).details
+
+
 async def test_a_self_harm_statement_is_answered_privately_and_never_echoed_in_the_group(chat: Chat) -> None:
     replies = await chat.say("刘姐", "活着真没意思 我不想活了 今晚就去河边")
     t = chat.ticket()
