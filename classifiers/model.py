@@ -275,6 +275,3 @@ def classify(text: str, model: Model) -> Classification:
         log.exception("classifier failed on a message of %d chars", len(text) if isinstance(text, str) else -1)
         return _unreadable()
 
-
-def classify_many(texts: Sequence[str], model: Model) -> list[Classification]:
-    return [classify(t, model) for t in texts]
