@@ -100,11 +100,8 @@ class CrossValidation:
                 row[who] = {"mean": round(sum(v for v, _ in vals) / len(vals), 4), "worst": worst[0],
                             "worst_county": worst[1]}
             out[name] = row
-        kinds: dict[str, Any] = {}
-        for kind, d in (self.pooled.get("urgent", {}).get("by_kind") or {}).items():
-            kinds[kind] = d
         return {"figures": out, "pooled": self.pooled, "pooled_svm": self.pooled_baseline,
-                "urgent_by_kind": kinds, "reliability": self.reliability,
+                "urgent_by_kind": dict(self.pooled.get("urgent", {}).get("by_kind") or {}), "reliability": self.reliability,
                 "folds": [{"county": f.county, "n": f.n, "model": f.model, "svm": f.baseline} for f in self.folds]}
 
 
