@@ -176,13 +176,15 @@ class Model:
         picked = [(name, label, self.heads[name]) for name, label in chosen.items()
                   if label is not None and name in self.heads]
         cols = [h.start + h.labels.index(label) for _n, label, h in picked]
-        sub = (self.weights[rows][:, cols] * s).T.tolist()  # one row of contributions per chosen label
+        sub = self.weights[np.ix_(rows, cols)] * s  # a column of contributions per chosen label
+        order = np.argsort(-sub, axis=0, kind="stable")  # largest first; ties keep the rows' order
         out: list[Evidence] = []
         keys = self.keys
-        for (name, label, _h), contrib in zip(picked, sub):
-            top = sorted(range(len(contrib)), key=contrib.__getitem__, reverse=True)[:EVIDENCE_PER_HEAD[name]]
-            for j in top:
-                v = contrib[j]
+        for c, (name, label, _h) in enumerate(picked):
+            k = EVIDENCE_PER_HEAD[name]
+            top = order[:k, c].tolist()
+            vals = sub[top, c].tolist()
+            for j, v in zip(top, vals):
                 if v <= 0.005:
                     break
                 row = rows[j]
