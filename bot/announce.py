@@ -127,8 +127,10 @@ class Announcer:
         deadline = t.deadline  # set by the dispatch that always follows opening, in the same unit of work
         label = self.config.category_label(t.category)
         if t.emergency in PRIVATE_EMERGENCIES:
-            self.tell_reporters(uow, t, texts.self_harm_reply(), purpose="receipt")
+            self.tell_reporters(uow, t, texts.self_harm_reply(self.config.emergency.crisis_line), purpose="receipt")
             return
+        if t.emergency and not t.private:
+            return  # the group's safety advice, sent with the alert, carries the ticket number
         if t.private:
             self.tell_reporters(uow, t, texts.receipt_private(t.no, label, unit, deadline), purpose="receipt")
             return
@@ -146,12 +148,11 @@ class Announcer:
         assert t is not None
         label = self.config.category_label(t.category)
         note = str(e.data.get("note", ""))
+        if t.emergency and note == "自动派单":
+            return  # the emergency alert goes to this unit and everyone else who must act
         note = "" if note in ("自动派单", "确认后派单") else note
         text = texts.dispatch_notice(t.no, label, self.group_title(uow, t), t.deadline, t.urgent, t.text, note)
         people = self.owners(uow, t)
-        if t.emergency in PRIVATE_EMERGENCIES:  # the one who knows the family goes too
-            known = {p.id for p in people}
-            people += [p for p in self.org.grid_workers(uow, t.region_code) if p.id not in known]
         for p in people:
             self.tell_person(uow, p, text, purpose="dispatch", ticket=t, buttons=staff_buttons(t.no), urgent=t.urgent)
 

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from bot.adapters.base import Adapter
 from bot.announce import Announcer
+from bot.announce_emergency import EmergencyAnnouncer
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.delivery import Delivery
@@ -90,6 +91,7 @@ class BotApp:
         self.engine = db.make_engine(self.database_url, background=True)
         self.services = Services(config, self.engine, self.clock)
         self.announcer = Announcer(config, self.services.org)
+        self.announcer.extensions.append(EmergencyAnnouncer(self.announcer))
         self.services.announce = self.announcer
         self.dispatcher = Dispatcher(config, self.services, classify or load_classifier(config))
         self.deliveries = {a.platform: Delivery(self.services, a, self.clock, config.delivery) for a in self.adapters}

@@ -28,12 +28,17 @@ COMMANDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "rate": (("rate",), ()),
     "notice": (("notice",), ("发通知",)),
     "start": (("start",), ()),
+    "ack": (("ack",), ("收到",)),
+    "onsite": (("onsite", "arrived"), ("已到场", "到场")),
 }
 # Commands whose Chinese word alone (without a ticket number) is still a command.
 BARE_WORDS_OK = {"mine", "my", "help", "accept", "show"}
 # Commands whose word may be followed straight by their text, without a ticket number, where the
 # sender's words are meant for the bot (`parse(..., text_without_number=True)`): staff in private.
 TEXT_WITHOUT_NUMBER = {"resolve", "return", "transfer", "recat", "dismiss"}
+# Commands whose word alone is one only where the sender's words are meant for the bot (staff in private): in a
+# group, 收到 is what everyone answers to a notice.
+BARE_WORDS_PRIVATE = {"ack", "onsite"}
 _SEPARATORS = (" ", "\u3000", ":", "：", "，", ",")
 
 TICKET_NO = re.compile(r"\b([A-Za-z]{1,6}\d{8}-\d{3,6})\b")
@@ -95,6 +100,8 @@ def parse(text: str, *, text_without_number: bool = False) -> Command | UnknownC
             if name in ("bind", "notice") and rest.strip():
                 return Command(name, None, rest.strip(), t)
             if not rest.strip() and name in BARE_WORDS_OK | {"resolve", "return", "dismiss", "confirm", "ignore"}:
+                return Command(name, None, "", t)
+            if text_without_number and name in BARE_WORDS_PRIVATE and not rest.strip(" \u3000。.!！"):
                 return Command(name, None, "", t)
             if text_without_number and name in TEXT_WITHOUT_NUMBER and rest.startswith(_SEPARATORS) and rest.strip(" \u3000:：，,"):
                 return Command(name, None, rest.strip(" \u3000:：，,"), t)

@@ -15,6 +15,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from classifiers.types import EMERGENCY_KINDS
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / "config.yaml"
 
@@ -83,6 +85,20 @@ class RetentionConfig(Strict):
     purge_after_days: int = Field(365, ge=1)
 
 
+class EmergencyConfig(Strict):
+    """Emergencies (应急处突): how fast the circle widens, and the county's own numbers in the group's advice."""
+
+    ack_minutes: float = Field(5, gt=0)  # nobody has said 收到 within this: alert again, to more people
+    repeat_minutes: float = Field(5, gt=0)  # and again every this many minutes until someone acknowledges
+    follow_minutes: float = Field(60, gt=0)  # messages in the group about it within this attach to it
+    # Numbers shown in the group's advice (the national ones 110/119/120 are always there):
+    gas_repair: str | None = None  # 燃气抢修
+    power: str = "95598"  # 供电抢修
+    police_station: str | None = None  # 派出所
+    clinic: str | None = None  # 卫生院
+    crisis_line: str = "12356"  # 心理援助热线, in the private reply to someone who speaks of harming themselves
+
+
 class TelegramConfig(Strict):
     enabled: Literal["auto", True, False] = "auto"
     mode: Literal["polling", "webhook"] = "polling"
@@ -125,6 +141,9 @@ class PersonSpec(Strict):
     region: str | None = None
     unit: str | None = None
     accounts: dict[str, str] = Field(default_factory=dict)
+    duty: bool = False  # on the duty roster (值班): alerted at once in an emergency
+    leader: bool = False  # alerted when nobody has acknowledged an emergency in time
+    public_name: bool = True  # false: the group is told "网格员已收到", never the name
 
 
 class GroupSpec(Strict):
@@ -140,12 +159,30 @@ class GroupSpec(Strict):
         return str(v)
 
 
+
+
+class OrgEmergency(Strict):
+    """Who is alerted in an emergency besides the village's and township's own people."""
+
+    duty_desk: str | None = None  # the county duty desk (总值班室) unit: alerted when nobody acknowledges
+    units: dict[str, list[str]] = Field(default_factory=dict)  # kind → county units alerted at once
+
+    @field_validator("units")
+    @classmethod
+    def _known_kinds(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for kind in v:
+            if kind not in EMERGENCY_KINDS:
+                raise ValueError(f"unknown kind of emergency {kind!r} (one of {', '.join(EMERGENCY_KINDS)})")
+        return v
+
+
 class OrgConfig(Strict):
     county: str
     regions: list[RegionSpec]
     units: list[UnitSpec]
     people: list[PersonSpec] = Field(default_factory=list)
     groups: list[GroupSpec] = Field(default_factory=list)
+    emergency: OrgEmergency = OrgEmergency()
 
     @model_validator(mode="after")
     def _references(self) -> "OrgConfig":
@@ -169,6 +206,13 @@ class OrgConfig(Strict):
         for g in self.groups:
             if g.region not in regions:
                 raise ValueError(f"groups.{g.chat_id}.region: unknown region {g.region!r}")
+        e = self.emergency
+        if e.duty_desk and e.duty_desk not in units:
+            raise ValueError(f"emergency.duty_desk: unknown unit {e.duty_desk!r}")
+        for kind, codes in e.units.items():
+            for code in codes:
+                if code not in units:
+                    raise ValueError(f"emergency.units.{kind}: unknown unit {code!r}")
         return self
 
 
@@ -186,6 +230,7 @@ class Config(Strict):
     delivery: DeliveryConfig = DeliveryConfig()
     resilience: ResilienceConfig = ResilienceConfig()
     retention: RetentionConfig = RetentionConfig()
+    emergency: EmergencyConfig = EmergencyConfig()
     platforms: PlatformsConfig = PlatformsConfig()
     schedules: dict = Field(default_factory=dict)  # validated by services.reminders.ScheduleSettings
     org: OrgConfig | None = None  # loaded from org_file

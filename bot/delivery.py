@@ -68,7 +68,7 @@ class Delivery:
             out = []
             for r in sorted(rows, key=lambda r: r.id):  # type: ignore[arg-type,return-value]
                 key = r.chat_id if not r.callback_id else f"cb:{r.id}"
-                if key in blocked:
+                if key in blocked and not r.urgent:  # an emergency's message is never held behind a retry
                     continue
                 if r.next_attempt_at is not None and r.next_attempt_at > now:
                     blocked.add(key)
@@ -81,15 +81,28 @@ class Delivery:
         """Send what is due now; returns how many rows were attempted."""
         async with self.lock:
             attempted = 0
-            blocked: set[str] = set()
-            for outbox_id, chat_id, _urgent in self._due_ids():
-                if chat_id in blocked:
-                    continue
-                ok = await self._deliver_one(outbox_id)
-                attempted += 1
-                if ok is False:
-                    blocked.add(chat_id)
-            return attempted
+            while True:
+                blocked: set[str] = set()
+                due = self._due_ids()
+                newest = max((i for i, _c, _u in due), default=0)
+                for outbox_id, chat_id, urgent in due:
+                    if chat_id in blocked and not urgent:
+                        continue
+                    ok = await self._deliver_one(outbox_id)
+                    attempted += 1
+                    if ok is False:
+                        blocked.add(chat_id)
+                    if not urgent and self._urgent_since(newest):
+                        break  # an emergency came in while this pass was sending: its messages go next
+                else:
+                    return attempted
+
+    def _urgent_since(self, after_id: int) -> bool:
+        with self.services.uow() as uow:
+            return uow.session.exec(
+                select(OutboxMessage.id).where(OutboxMessage.platform == self.platform, OutboxMessage.status == "pending",
+                                               col(OutboxMessage.urgent).is_(True), col(OutboxMessage.id) > after_id).limit(1)
+            ).first() is not None
 
     async def _deliver_one(self, outbox_id: int) -> bool | None:
         if self.paused_until is not None and self.clock.now() < self.paused_until:
@@ -100,8 +113,9 @@ class Delivery:
                 return None
             is_group = row.chat_type == ChatType.GROUP.value
             paced = row.callback_id is None
+            urgent = bool(row.urgent)
         if paced:
-            wait = self.pacer.wait(row.chat_id, is_group, self.clock.now())
+            wait = self.pacer.wait(row.chat_id, is_group, self.clock.now(), urgent=urgent)
             if wait > 0:
                 await self.clock.sleep(wait)
         with self.services.uow() as uow:

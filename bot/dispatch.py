@@ -374,6 +374,24 @@ class Dispatcher:
         self._reply(uow, row, texts.reopened(t.no) if cmd.arg == "3" else texts.rated_thanks(t.no, label), ticket_id=t.id)
         return RESULT_COMMAND
 
+    def _cmd_ack(self, uow, row, actor, group, cmd) -> str | None:  # type: ignore[no-untyped-def]
+        """收到: someone alerted to an emergency is on it; the re-alerts stop and the group is told."""
+        return self._emergency_step(uow, row, actor, cmd, self.services.emergencies.acknowledge, texts.emergency_ack_reply)
+
+    def _cmd_onsite(self, uow, row, actor, group, cmd) -> str | None:  # type: ignore[no-untyped-def]
+        """到场: they have arrived (an acknowledgement too, if nobody had given one)."""
+        return self._emergency_step(uow, row, actor, cmd, self.services.emergencies.on_site, texts.emergency_on_site_reply)
+
+    def _emergency_step(self, uow, row, actor, cmd, step, reply) -> str | None:  # type: ignore[no-untyped-def]
+        if not actor.is_staff:
+            return None  # a resident's 收到 is conversation
+        alert = self.services.emergencies.live_for(uow, actor, cmd.ticket_no)
+        if alert is None:
+            return None  # 收到 said to a reminder or a notice: nothing to act on
+        t = step(uow, actor, alert)
+        self._reply(uow, row, reply(t.no), ticket_id=t.id)
+        return RESULT_COMMAND
+
     def _work(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
         """A staff command on a ticket: find the ticket, ask for a missing argument, or apply it."""
         if not actor.is_staff:

@@ -14,6 +14,11 @@ from datetime import datetime
 from bot.adapters.base import PaceLimits
 
 
+#: Seconds between two urgent messages where the limits are only our own caution: an emergency's advice and
+#: alerts go out at once, but never as a burst of dozens in one second.
+URGENT_GAP = 1.0
+
+
 class Pacer:
     def __init__(self, limits: PaceLimits, *, rng: random.Random | None = None) -> None:
         self.limits = limits
@@ -24,20 +29,23 @@ class Pacer:
         self._hour_window: deque[datetime] = deque()
         self._jitter: dict[str, float] = {}
 
-    def wait(self, chat_id: str, is_group: bool, now: datetime) -> float:
-        """Seconds to wait before sending to `chat_id` at `now` (0 when it may go now)."""
+    def wait(self, chat_id: str, is_group: bool, now: datetime, *, urgent: bool = False) -> float:
+        """Seconds to wait before sending to `chat_id` at `now` (0 when it may go now). An urgent message keeps
+        only the platform's own limits (`PaceLimits.hard`), without jitter or the hourly cap."""
         lim = self.limits
+        if urgent and not lim.hard:
+            return 0.0 if self._last_any is None else max(0.0, URGENT_GAP - (now - self._last_any).total_seconds())
         waits = [0.0]
         if lim.global_per_second and self._last_any is not None:
             waits.append(1.0 / lim.global_per_second - (now - self._last_any).total_seconds())
         last = self._last_chat.get(chat_id)
         if lim.per_chat_interval and last is not None:
-            jitter = self._jitter.setdefault(chat_id, self.rng.uniform(0, lim.jitter) if lim.jitter else 0.0)
+            jitter = 0.0 if urgent else self._jitter.setdefault(chat_id, self.rng.uniform(0, lim.jitter) if lim.jitter else 0.0)
             waits.append(lim.per_chat_interval + jitter - (now - last).total_seconds())
         window = self._group_window.get(chat_id)
         if is_group and lim.per_group_per_minute and window and len(window) >= lim.per_group_per_minute:
             waits.append(60.0 - (now - window[0]).total_seconds())
-        if lim.per_hour and len(self._hour_window) >= lim.per_hour:
+        if lim.per_hour and not urgent and len(self._hour_window) >= lim.per_hour:
             waits.append(3600.0 - (now - self._hour_window[0]).total_seconds())
         return max(waits)
 

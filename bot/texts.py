@@ -61,10 +61,10 @@ def receipt_private(no: str, category: str, unit: str, deadline: datetime | None
     return f"已收到您的反映，工单号：{no}（{category}），承办单位：{unit}，{when(deadline)}前办结。我们会为您保密。"
 
 
-def self_harm_reply() -> str:
+def self_harm_reply(crisis_line: str = "12356") -> str:
     """To someone who said they want to harm themselves: privately, gently, with a number to call now."""
     return ("看到您的消息了，您不是一个人。我们已经请网格员马上联系您。"
-            "如果现在很难受，请拨打心理援助热线 12356（24小时），或者找身边信得过的人陪着您；有危险请立即拨打 110 或 120。")
+            f"如果现在很难受，请拨打心理援助热线 {crisis_line}（24小时），或者找身边信得过的人陪着您；有危险请立即拨打 110 或 120。")
 
 
 def dispatch_notice(no: str, category: str, group: str, deadline: datetime | None, urgent: bool, text: str, note: str = "") -> str:
@@ -227,6 +227,8 @@ ERRORS = {
     "admin_only": "这个命令只有管理员可以使用。",
     "group_only": "请在要绑定的群里发送这个命令。",
     "officials_only": "这个命令只有工作人员（干部）和管理员可以使用。",
+    "no_alert": "工单 {no} 没有正在处置的紧急警报。",
+    "ambiguous_alert": "您收到了几起紧急警报，请写明工单号，如：收到 SG20261125-0007。",
 }
 
 ACTION_LABELS = {
@@ -322,3 +324,96 @@ def notice_post(text: str) -> str:
 
 def notice_created(notice_id: int, at: datetime | None, groups: int) -> str:
     return f"已创建通知 #{notice_id}，将于 {when(at)} 发送到 {groups} 个群。查看进度：通知状态 {notice_id}"
+
+
+# === emergencies (issue 22): the group's advice and the alerts ==================================
+# Short and calm: read on a phone by someone frightened. The national numbers (110 police, 119 fire and
+# rescue, 120 ambulance, 122 traffic) are always given; the county's own (燃气抢修, 供电, 派出所, 卫生院)
+# come from config.yaml's `emergency:` section.
+
+EMERGENCY_LABELS = {
+    "fire": "火情", "gas": "燃气泄漏", "flood": "水情", "landslide": "山体滑坡", "collapse": "房屋险情",
+    "live_wire": "电线断落", "drowning": "落水", "trapped": "被困", "missing": "人员走失", "domestic_violence": "家庭暴力",
+    "weapon_fight": "持械斗殴", "self_harm": "轻生风险", "poisoning": "中毒", "road_accident": "交通事故",
+    "crowd": "人员聚集",
+}
+
+_ADVICE = {
+    "fire": "请立即拨打 119。人先撤到安全的地方，不要乘电梯，不要回去拿东西；烟大时用湿毛巾捂住口鼻、弯腰走。",
+    "gas": "不要开关电灯电器、不要打火，屋里不要打电话；轻轻打开门窗、关掉阀门，人到室外后拨打{gas}119。",
+    "flood": "请马上往高处转移，不要蹚水，不要开车过水淹的路；有人被困请拨打 119。",
+    "landslide": "请立即撤离，往滑坡两侧的高处跑，不要顺着滑坡方向跑，不要回去拿东西；拨打 119。",
+    "collapse": "请立即撤离，远离墙体和房屋；有人被压请拨打 119、120，不要贸然进去。",
+    "live_wire": "请远离断线 8 到 10 米，小步挪开或单脚跳开，不要用手或湿木棍去碰；拨打供电抢修 {power}。",
+    "drowning": "请大声喊人，向落水的人抛救生圈、木板、绳子等能漂的东西，不会水不要下水；拨打 120、119。",
+    "trapped": "请拨打 119（电梯里可按电梯内的报警按钮）；被困的人不要扒门撬门，保持通话。",
+    "missing": "请马上拨打 110{police}，在群里发走失人的照片、穿着和最后见到的地点，大家帮忙留意。",
+    "domestic_violence": "请拨打 110{police}；先保护好自己和孩子，到安全的地方去。",
+    "weapon_fight": "请拨打 110{police}；大家远离现场，不要围观、不要上前，有人受伤拨打 120。",
+    "poisoning": "请拨打 120{clinic}；留下吃过的东西或药瓶，不要乱喂东西；煤气中毒先开窗、把人移到通风处。",
+    "road_accident": "请拨打 120、122；在车后方放警示标志，不要随意搬动伤者。",
+    "crowd": "请大家保持冷静，不要围观、不要起冲突；需要时拨打 110{police}。",
+}
+_ADVICE_OTHER = "有危险请先拨打 110、119 或 120。"
+
+
+def emergency_advice(kind: str, no: str, numbers: object) -> str:
+    """The group's message, at once: what to do now, and that the people who must act are told."""
+    gas = getattr(numbers, "gas_repair", None)
+    police = getattr(numbers, "police_station", None)
+    clinic = getattr(numbers, "clinic", None)
+    advice = _ADVICE.get(kind, _ADVICE_OTHER).format(
+        gas=f"燃气抢修 {gas} 或 " if gas else "", power=getattr(numbers, "power", "95598"),
+        police=f"，或派出所 {police}" if police else "", clinic=f"，或卫生院 {clinic}" if clinic else "",
+    )
+    label = EMERGENCY_LABELS.get(kind, "紧急情况")
+    return f"【{label}】{advice}\n已通知网格员、村委会和镇值班人员马上处置（工单 {no}）。"
+
+
+def emergency_alert(kind: str, no: str, group: str, reporter: str, account: str, at: datetime | None, places: list[str],
+                    text: str, round_: int = 0, minutes: int = 0) -> str:
+    """To everyone who must act, privately: everything they need to go, unmasked."""
+    label = EMERGENCY_LABELS.get(kind, "紧急情况")
+    head = f"【紧急警报·{label}】请立即处置" if round_ == 0 else f"【紧急警报·{label}·第{round_ + 1}次】已 {minutes} 分钟无人确认收到，请立即处置"
+    where = f"\n地点：{'、'.join(places)}" if places else ""
+    return (f"{head}\n工单号：{no}\n来源：{group}\n报告人：{reporter}（{account}）\n时间：{when(at)}{where}\n内容：{text[:1000]}\n"
+            f"请回复 收到；到达现场后回复 到场。")
+
+
+def emergency_responder(role: str, name: str | None, unit: str | None) -> str:
+    """How the group is told who is coming: 网格员李明, 和平村委会张主任 — or no name where the county says so."""
+    if role == "grid_worker":
+        return f"网格员{name or ''}"
+    return f"{unit or ''}{name or '工作人员'}"
+
+
+def emergency_ack_group(who: str) -> str:
+    return f"{who}已收到，正在赶往处置。"
+
+
+def emergency_on_site_group(who: str) -> str:
+    return f"{who}已到达现场处置。"
+
+
+def emergency_ack_circle(no: str, name: str, at: datetime | None) -> str:
+    return f"【紧急警报 {no}】{name} 已于 {when(at)} 确认收到，正在赶往。"
+
+
+def emergency_on_site_circle(no: str, name: str, at: datetime | None) -> str:
+    return f"【紧急警报 {no}】{name} 已于 {when(at)} 到达现场。"
+
+
+def emergency_ack_reply(no: str) -> str:
+    return f"已确认收到 {no}，已告知群里和其他值班人员。到达现场后请回复 到场。"
+
+
+def emergency_on_site_reply(no: str) -> str:
+    return f"已记录到场 {no}。处置完请回复 办结 {no} 处置结果。"
+
+
+def emergency_follow_up(no: str, name: str, at: datetime | None, text: str) -> str:
+    return f"【紧急警报 {no}·群里新消息】{name}（{when(at)}）：{text[:500]}"
+
+
+def emergency_closed(no: str, reason: str) -> str:
+    return f"【紧急警报解除】{no}：{reason[:120]}。不再重复提醒；工单请按实际处置情况办结。"

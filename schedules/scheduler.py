@@ -112,12 +112,13 @@ class ScheduleRunner:
         """Everything due by `now` (default: the clock's now), each part in its own transaction."""
         now = now or self.clock.now()
         counts: dict[str, int] = {}
-        for part in (self.reminders, self.notices, self.reports):
+        for part in (self.services.emergencies, self.reminders, self.notices, self.reports):
             with self.services.uow() as uow:
                 uow.now = now
                 for k, v in part.run_due(uow, now).items():
                     counts[k] = counts.get(k, 0) + v
         self.last_counts = counts
+        self._schedule_next_alert()
         if self.wake is not None:
             self.wake()
         if self.swept is not None:
@@ -176,6 +177,15 @@ class ScheduleRunner:
         sched.start()
         self.scheduler = sched
         log.info("schedules: leading; sweep every %ss", s.sweep_seconds)
+
+    def _schedule_next_alert(self) -> None:
+        """A dated job at the next emergency re-alert, so it goes on the minute rather than at the next sweep."""
+        if self.scheduler is None:
+            return
+        with self.services.uow() as uow:
+            at = self.services.emergencies.next_due(uow)
+        if at is not None:
+            self.scheduler.add_job(jobs.sweep, "date", run_date=at, id="shanzhi-emergency", replace_existing=True)
 
     def schedule_notice(self, notice_id: int, at: datetime) -> None:
         """A dated job at the notice's time (the sweep would post it within `sweep_seconds` anyway)."""

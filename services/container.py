@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 
 from bot.clock import Clock
 from bot.config import Config
+from services.emergencies import EmergencyService
 from services.intake import IntakeService
 from services.org import OrgService
 from services.tickets import TicketService
@@ -26,7 +27,8 @@ class Services:
         self.calendar = WorkCalendar(holidays=config.calendar.holidays, workdays=config.calendar.workdays)
         self.org = OrgService(config)
         self.tickets = TicketService(config, self.org, self.calendar)
-        self.intake = IntakeService(config, self.org, self.tickets)
+        self.emergencies = EmergencyService(config, self.org, self.tickets)
+        self.intake = IntakeService(config, self.org, self.tickets, self.emergencies)
 
     def uow(self) -> AbstractContextManager[UnitOfWork]:
         """One transaction at the clock's current time; commits on success (announcing its events)."""

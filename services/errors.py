@@ -39,3 +39,15 @@ class UnknownUnit(ShanzhiError):
 
 class AmbiguousTicket(ShanzhiError):
     code = "ambiguous_ticket"
+
+
+class NoAlert(ShanzhiError):
+    """收到 / 到场 named no live emergency."""
+
+    code = "no_alert"
+
+
+class AmbiguousAlert(ShanzhiError):
+    """收到 / 到场 without a number from someone alerted to several live emergencies."""
+
+    code = "ambiguous_alert"

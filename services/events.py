@@ -47,3 +47,10 @@ REMINDER_DUE = "reminder_due"  # data: kind, due_at, late, held, tier, admins (t
 DAILY_DIGEST = "daily_digest"  # data: person_id, date, open, due_today, overdue (lists of ticket summaries)
 WEEKLY_DIGEST = "weekly_digest"  # data: the week's figures (services.reports.Figures.as_dict())
 NOTICE_DUE = "notice_due"  # data: notice_id (delivery rows exist; the announcer posts one message per group)
+
+# --- emergencies (issue 22) ---
+EMERGENCY_ALERT = "emergency_alert"  # data: alert_id, round (0 first), people (ids to alert now), minutes
+EMERGENCY_ACK = "emergency_ack"  # actor said 收到
+EMERGENCY_ON_SITE = "emergency_on_site"  # actor said 到场
+EMERGENCY_FOLLOW_UP = "emergency_follow_up"  # data: alert_id, text (a group message about it, from actor)
+EMERGENCY_CLOSED = "emergency_closed"  # data: alert_id, reason

@@ -15,6 +15,7 @@ from sqlmodel import select
 from bot.config import Config
 from classifiers.types import Classification
 from services import events as ev
+from services.emergencies import EmergencyService
 from services.org import Actor, OrgService
 from services.similarity import bigrams, is_acknowledgement, is_me_too, kept_bigrams, overlap
 from services.tickets import OpenRequest, TicketService
@@ -24,17 +25,18 @@ from storage.models import ChatGroup, Consultation, InboxMessage, Ticket
 from storage.repositories import OPEN_STATUSES
 
 # Outcomes recorded on the inbox row (and counted by `shanzhi replay`).
-OPENED, MERGED, DETAIL, PROMPTED, CONSULTATION, IGNORED, URGENT = (
-    "ticket", "merged", "detail", "prompt", "consultation", "ignored", "urgent",
+OPENED, MERGED, DETAIL, PROMPTED, CONSULTATION, IGNORED, URGENT, EMERGENCY_FOLLOW_UP = (
+    "ticket", "merged", "detail", "prompt", "consultation", "ignored", "urgent", "emergency_detail",
 )
 BIGRAM_MEMO = 20_000  # open tickets' bigram sets kept (a few hundred bytes each)
 
 
 class IntakeService:
-    def __init__(self, config: Config, org: OrgService, tickets: TicketService) -> None:
+    def __init__(self, config: Config, org: OrgService, tickets: TicketService, emergencies: EmergencyService) -> None:
         self.config = config
         self.org = org
         self.tickets = tickets
+        self.emergencies = emergencies
         self._ticket_bigrams: dict[tuple[int, str], KeysView[str]] = {}
 
     def prepare_batch(self, uow: UnitOfWork, rows: list[InboxMessage]) -> None:
@@ -80,6 +82,9 @@ class IntakeService:
         th = self.config.classifier
         intent = c.acted_intent(th.middle)
 
+        if group is not None and self.emergencies.follow_up(uow, row.platform, row.chat_id, actor, text, c) is not None:
+            return EMERGENCY_FOLLOW_UP  # about an emergency of this group the last hour: it goes to who is acting
+
         replied = self._ticket_replied_to(uow, row)
         if replied is not None and replied.status in OPEN_STATUSES + ("followup",):
             return self._join(uow, replied, actor, row, text)
@@ -96,7 +101,7 @@ class IntakeService:
             # someone first seen in this very transaction has reported nothing yet
             own = None if actor.new else uow.tickets.latest_by_reporter_in_chat(actor.id, row.platform, row.chat_id, follow_start)
             # an emergency is never "more detail" of what its reporter said before (着火了 after a streetlight)
-            urgent_now = c.urgent and not (own is not None and own.urgent)
+            urgent_now = c.urgent and not (own is not None and own.urgent and own.emergency in (c.emergency, None))
             new_problem = urgent_now or (intent == "complaint" and c.confidence >= th.high
                                          and c.category not in (None, own.category if own else None))
             adds_something = intent != "other" or (len(text) >= 8 and not is_acknowledgement(text))
@@ -132,6 +137,8 @@ class IntakeService:
         )
         t = self.tickets.open(uow, actor, req, pending=pending)
         row.ticket_id = t.id
+        if urgent and t.emergency:
+            self.emergencies.raise_(uow, t, row.sent_at)
         if pending:
             return PROMPTED
         return URGENT if urgent else OPENED

@@ -69,6 +69,7 @@ class OrgService:
             if person is None:
                 person = uow.org.person_by_name(p.name, p.role) or Person(name=p.name, created_at=uow.now)
             person.name, person.role, person.region_code, person.unit_code = p.name, p.role, p.region, p.unit
+            person.duty, person.leader, person.public_name = p.duty, p.leader, p.public_name
             if p.unit and not p.region:
                 unit = s.get(Unit, p.unit)
                 person.region_code = unit.region_code if unit else None

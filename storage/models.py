@@ -68,6 +68,11 @@ class Person(SQLModel, table=True):
     region_code: Optional[str] = Field(default=None, max_length=64, index=True)
     unit_code: Optional[str] = Field(default=None, max_length=64, index=True)
     created_at: Optional[datetime] = dt_field()
+    # In an emergency (org file): on the duty roster, alerted at once; a leader, alerted when nobody acknowledges;
+    # whether the group may be told their name when they acknowledge ("网格员李明已收到").
+    duty: bool = False
+    leader: bool = False
+    public_name: bool = True
 
 
 class Account(SQLModel, table=True):
@@ -269,3 +274,32 @@ class PlatformState(SQLModel, table=True):
 
 # --- schedules (reminders, notices): their own module, imported so alembic and SQLModel see them ---
 from storage.models_schedules import *  # noqa: E402,F401,F403
+
+
+class EmergencyAlert(SQLModel, table=True):
+    """An emergency being alerted (应急处突): who was told, when, and who acknowledged and arrived.
+
+    One per urgent ticket with a kind of emergency. While `status` is ``alerting`` the sweep alerts again, a
+    wider circle each round, at `next_alert_at`; an acknowledgement (收到) stops it."""
+
+    __tablename__ = "emergency_alert"
+    __table_args__ = (sa.Index("ix_emergency_alert_status_next", "status", "next_alert_at"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    ticket_id: int = Field(unique=True)
+    kind: str = Field(max_length=32)
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=128, index=True)
+    region_code: str = Field(max_length=64)
+    private: bool = False  # nothing of it is posted to the group (self-harm)
+    status: str = Field(default="alerting", max_length=16)  # alerting | acknowledged | on_site | closed
+    round: int = 0  # alert rounds sent after the first
+    alerted: Optional[list] = json_field()  # person ids alerted so far
+    reported_at: Optional[datetime] = dt_field()  # when the resident sent the message
+    raised_at: Optional[datetime] = dt_field()  # when the bot read it and alerted
+    next_alert_at: Optional[datetime] = dt_field()
+    acknowledged_at: Optional[datetime] = dt_field()
+    acknowledged_by: Optional[int] = Field(default=None)
+    on_site_at: Optional[datetime] = dt_field()
+    on_site_by: Optional[int] = Field(default=None)
+    closed_at: Optional[datetime] = dt_field()
+    close_reason: Optional[str] = text_field()

@@ -214,9 +214,9 @@ async def test_grid_worker_ignores_uncertain_message_and_nobody_is_told(chat: Ch
 
 async def test_urgent_fire_alerts_officials_at_once(chat: Chat) -> None:
     replies = await chat.say("周满爹", "快来人啊 后山着火了 风好大 往周家那边烧过来了")
-    receipt = [l for l in replies if l.chat == "和平村群"]
-    assert receipt and "紧急" in receipt[0].text
-    alerts = [l for l in replies if l.chat.startswith("私聊:") and "紧急工单" in l.text]
+    advice = [l for l in replies if l.chat == "和平村群"]
+    assert advice and "119" in advice[0].text
+    alerts = [l for l in replies if l.chat.startswith("私聊:") and "紧急警报" in l.text]
     assert alerts
     assert chat.ticket().urgent
 
@@ -226,7 +226,7 @@ async def test_a_two_word_emergency_opens_an_urgent_ticket_and_alerts(chat: Chat
     replies = await chat.say("周满爹", "着火了")
     t = chat.ticket()
     assert t is not None and t.urgent and t.emergency == "fire" and t.status == "dispatched"
-    assert [l for l in replies if l.chat.startswith("私聊:") and "紧急工单" in l.text]
+    assert [l for l in replies if l.chat.startswith("私聊:") and "紧急警报" in l.text]
 
 
 async def test_an_emergency_right_after_another_report_is_its_own_urgent_ticket(chat: Chat) -> None:
@@ -247,7 +247,7 @@ async def test_a_self_harm_statement_is_answered_privately_and_never_echoed_in_t
     to_her = [l for l in replies if l.chat == "私聊:刘姐"]
     assert to_her and "12356" in to_her[0].text and "不想活" not in to_her[0].text
     grid = [l for l in replies if l.chat == "私聊:李网格"]
-    assert grid and "紧急工单" in grid[0].text
+    assert grid and "紧急警报" in grid[0].text
 
 
 async def test_private_report_from_unknown_village_is_asked_where_they_live(chat: Chat) -> None:

@@ -28,6 +28,9 @@ class PaceLimits:
     per_group_per_minute: int = 0
     per_hour: int = 0  # cap over all chats (WeChat account safety)
     jitter: float = 0.0  # up to this many seconds added at random to each wait
+    # True: these are the platform's own limits (Telegram's), which even an emergency must keep; False: they are
+    # our caution (WeChat's account safety), which an emergency does not wait for.
+    hard: bool = False
 
 
 class Adapter(ABC):

@@ -123,7 +123,7 @@ class TelegramAdapter(Adapter):
     """
 
     platform = PLATFORM
-    limits = PaceLimits(global_per_second=30, per_chat_interval=1.0, per_group_per_minute=20)
+    limits = PaceLimits(global_per_second=30, per_chat_interval=1.0, per_group_per_minute=20, hard=True)
 
     def __init__(
         self,

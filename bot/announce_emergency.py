@@ -1,0 +1,109 @@
+"""Who is told what in an emergency: alert events → outbox messages, all of them urgent.
+
+An extension of the bot's `Announcer` (registered by `bot.app`). Every message here is `urgent`: the delivery
+loop sends it before anything already queued and without the pacing waits that are only our own caution.
+The group gets the safety advice at once and is told when someone has acknowledged; nothing of a self-harm
+alert is ever posted to the group.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot import texts
+from bot.announce import Announcer
+from bot.messages import Button, Outbound
+from bot.outbox import enqueue
+from services import events as ev
+from services.emergencies import places
+from services.uow import UnitOfWork
+from storage.models import EmergencyAlert, Person, Ticket
+
+log = logging.getLogger(__name__)
+
+
+def alert_buttons(no: str) -> tuple[tuple[Button, ...], ...]:
+    return ((Button("收到", f"/ack {no}"), Button("到场", f"/onsite {no}")), (Button("办结", f"/resolve {no}"),))
+
+
+class EmergencyAnnouncer:
+    def __init__(self, parent: Announcer) -> None:
+        self.parent = parent
+
+    @property
+    def config(self):  # type: ignore[no-untyped-def]
+        return self.parent.config
+
+    def _alert(self, uow: UnitOfWork, e: ev.Event) -> EmergencyAlert | None:
+        return uow.session.get(EmergencyAlert, e.data.get("alert_id")) if e.data.get("alert_id") else None
+
+    def _people(self, uow: UnitOfWork, ids: list[int] | None) -> list[Person]:
+        return [p for p in (uow.org.person(i) for i in ids or []) if p is not None]
+
+    def _to_group(self, uow: UnitOfWork, t: Ticket, text: str, purpose: str) -> None:
+        if t.private:
+            return
+        enqueue(uow, Outbound(platform=t.platform, chat_id=t.chat_id, text=text, reply_to=t.source_message_id, urgent=True),
+                purpose=purpose, ticket_id=t.id)
+
+    def _tell(self, uow: UnitOfWork, people: list[Person], t: Ticket, text: str, purpose: str, *, buttons: tuple = (),
+              skip: int | None = None) -> None:
+        for p in people:
+            if p.id != skip:
+                self.parent.tell_person(uow, p, text, purpose=purpose, ticket=t, buttons=buttons, urgent=True)
+
+    def _responder(self, uow: UnitOfWork, p: Person) -> str:
+        unit = uow.org.unit(p.unit_code) if p.unit_code else None
+        return texts.emergency_responder(p.role, p.name if p.public_name else None, unit.name if unit else None)
+
+    # --- events --------------------------------------------------------------------------------
+
+    def on_emergency_alert(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+        alert = self._alert(uow, e)
+        if t is None or alert is None:
+            return
+        first = int(e.data.get("round", 0)) == 0
+        if first:
+            self._to_group(uow, t, texts.emergency_advice(alert.kind, t.no, self.config.emergency), "emergency_advice")
+        reporter = uow.org.person(t.reporter_id)
+        acc = next((a for a in uow.org.accounts_of(t.reporter_id) if a.platform == t.platform), None)
+        account = f"{t.platform} {acc.display_name or acc.user_id}" if acc else t.platform
+        text = texts.emergency_alert(alert.kind, t.no, self.parent.group_title(uow, t), reporter.name if reporter else "",
+                                     account, alert.reported_at, places(t.text), t.text, int(e.data.get("round", 0)),
+                                     int(e.data.get("minutes", 0)))
+        self._tell(uow, self._people(uow, e.data.get("people")), t, text, "emergency_alert", buttons=alert_buttons(t.no))
+
+    def on_emergency_ack(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+        alert = self._alert(uow, e)
+        who = uow.org.person(e.actor_id) if e.actor_id else None
+        if t is None or alert is None or who is None:
+            return
+        self._to_group(uow, t, texts.emergency_ack_group(self._responder(uow, who)), "emergency_ack")
+        self._tell(uow, self._people(uow, alert.alerted), t, texts.emergency_ack_circle(t.no, who.name, alert.acknowledged_at),
+                   "emergency_ack", skip=who.id)
+
+    def on_emergency_on_site(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+        alert = self._alert(uow, e)
+        who = uow.org.person(e.actor_id) if e.actor_id else None
+        if t is None or alert is None or who is None:
+            return
+        self._to_group(uow, t, texts.emergency_on_site_group(self._responder(uow, who)), "emergency_on_site")
+        self._tell(uow, self._people(uow, alert.alerted), t, texts.emergency_on_site_circle(t.no, who.name, alert.on_site_at),
+                   "emergency_on_site", skip=who.id)
+
+    def on_emergency_follow_up(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+        """To whoever acknowledged; to everyone alerted while nobody has."""
+        alert = self._alert(uow, e)
+        sender = uow.org.person(e.actor_id) if e.actor_id else None
+        if t is None or alert is None:
+            return
+        ids = [alert.on_site_by or alert.acknowledged_by] if alert.acknowledged_by else alert.alerted
+        text = texts.emergency_follow_up(t.no, sender.name if sender else "", uow.now, str(e.data.get("text", "")))
+        self._tell(uow, self._people(uow, ids), t, text, "emergency_follow_up", skip=e.actor_id)
+
+    def on_emergency_closed(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+        alert = self._alert(uow, e)
+        if t is None or alert is None:
+            return
+        self._tell(uow, self._people(uow, alert.alerted), t, texts.emergency_closed(t.no, str(e.data.get("reason", ""))),
+                   "emergency_closed", skip=e.actor_id)

@@ -1,0 +1,304 @@
+"""Emergencies (应急处突): everyone who must act alerted at once, again and wider until one of them acts.
+
+An urgent ticket with a kind of emergency gets an `EmergencyAlert`. The first round goes, in parallel, to the
+group's grid worker, the village committee, the township's duty officials, the county units the org file names
+for that kind, and the unit the ticket went to. If nobody has said 收到 after `emergency.ack_minutes`, the sweep
+alerts again and adds the township's leaders, the county duty desk and the admins, and keeps doing so every
+`emergency.repeat_minutes` until someone acknowledges. Quiet hours never hold an alert.
+
+Messages in the group about the same emergency within `emergency.follow_minutes` ("烧到后山了", "人已经救上来了")
+attach to it and are forwarded to whoever acknowledged (to everyone alerted while nobody has); "已经没事了" closes
+the alert, as does the ticket leaving the open states (办结, 撤销). Every round, acknowledgement, arrival and
+closing is in the ticket's audit trail with its time.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlmodel import col, select
+
+from bot.config import Config
+from classifiers.types import Classification
+from services import events as ev
+from services.errors import AmbiguousAlert, NoAlert, NotAuthorised
+from services.org import Actor, OrgService
+from services.tickets import TicketService
+from services.uow import UnitOfWork
+from storage.models import EmergencyAlert, Person, Ticket
+from storage.repositories import OPEN_STATUSES
+
+log = logging.getLogger(__name__)
+
+ALERTING, ACKNOWLEDGED, ON_SITE, CLOSED = "alerting", "acknowledged", "on_site", "closed"
+LIVE = (ALERTING, ACKNOWLEDGED, ON_SITE)
+
+#: A resident saying the danger is over. Said in the group while an alert is live, it closes the alert (no more
+#: re-alerts; the ticket stays with its unit until someone 办结 it).
+ALL_CLEAR = re.compile(
+    r"(?:已经|现在|都)?(?:没事了|没得事了|冇事了|没有事了|不要紧了|没危险了|安全了)|(?:火|明火)(?:已经|都)?(?:灭了|扑灭了?|熄了)"
+    r"|(?:已经|都)?扑灭了|救上来了|捞上来了|(?:人|娃|孩子|老人|老人家)(?:已经)?找到了|虚惊一场|误会一场|警报解除|(?:已经)?处理好了"
+)
+
+#: Words that tie a message said soon after an emergency to that emergency, by kind (and for every kind).
+_COMMON = ("救护车", "消防车", "警察", "民警", "120", "119", "110", "赶到", "到了没", "还没来", "快点", "严重", "受伤", "送医院")
+KIND_WORDS: dict[str, tuple[str, ...]] = {
+    "fire": ("火", "烧", "烟", "灭"),
+    "gas": ("气", "味", "阀", "窗"),
+    "flood": ("水", "淹", "涨", "洪", "堤", "冲"),
+    "landslide": ("山", "塌", "滑", "泥", "石", "坡"),
+    "collapse": ("塌", "倒", "墙", "房", "裂", "压"),
+    "live_wire": ("电", "线", "杆", "火花"),
+    "drowning": ("水", "河", "塘", "救", "捞", "落"),
+    "trapped": ("困", "电梯", "出不来", "卡住", "门"),
+    "missing": ("找", "走丢", "看到", "看见", "回来", "监控"),
+    "domestic_violence": ("打", "家暴", "伤", "哭", "跑"),
+    "weapon_fight": ("打", "刀", "伤", "架", "血", "棍"),
+    "self_harm": (),
+    "poisoning": ("毒", "吐", "药", "晕", "医院", "吃"),
+    "road_accident": ("车", "撞", "伤", "血", "翻", "路"),
+    "crowd": ("人", "堵", "闹", "围", "聚", "横幅"),
+}
+#: Kinds that are one emergency seen differently (a gas leak catching fire, a flood bringing a house down).
+RELATED = {
+    frozenset(("fire", "gas")), frozenset(("fire", "collapse")), frozenset(("flood", "landslide")),
+    frozenset(("flood", "collapse")), frozenset(("landslide", "collapse")), frozenset(("flood", "drowning")),
+    frozenset(("weapon_fight", "crowd")), frozenset(("weapon_fight", "domestic_violence")),
+    frozenset(("live_wire", "fire")),
+}
+
+#: Place words a resident uses to say where (后山, 三组, 河边, 5栋): shown in the alert so people know where to run.
+_PLACE = re.compile(
+    r"[\u4e00-\u9fff0-9一二三四五六七八九十]{1,5}?(?:村|组|屯|庄|湾|坪|社区|小区|花园|路|街|巷|桥|河|河边|塘|山|坡|镇|栋|楼|号|单元"
+    r"|门口|旁边|附近|边上|对面|路口|学校|市场|厂|店|场)"
+)
+
+
+def places(text: str, limit: int = 4) -> list[str]:
+    out: list[str] = []
+    for m in _PLACE.finditer(text):
+        w = m.group(0)
+        if w not in out:
+            out.append(w)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _unique(people: Iterable[Person]) -> list[Person]:
+    seen: set[int] = set()
+    out = []
+    for p in people:
+        if p.id is not None and p.id not in seen:
+            seen.add(p.id)
+            out.append(p)
+    return out
+
+
+class EmergencyService:
+    def __init__(self, config: Config, org: OrgService, tickets: TicketService) -> None:
+        self.config = config
+        self.org = org
+        self.tickets = tickets
+
+    @property
+    def settings(self):  # type: ignore[no-untyped-def]
+        return self.config.emergency
+
+    # --- who -----------------------------------------------------------------------------------
+
+    def circle(self, uow: UnitOfWork, t: Ticket, kind: str, *, wide: bool) -> list[Person]:
+        """Who is alerted: the first round's people, and with `wide` also leaders, the duty desk and admins."""
+        org = self.org
+        people: list[Person] = list(org.grid_workers(uow, t.region_code))
+        village = org.unit_for_tier(uow, t.region_code, "village")
+        if village is not None:
+            people += org.officials(uow, village.code)
+        township = org.unit_for_tier(uow, t.region_code, "township")
+        town_staff = org.officials(uow, township.code) if township is not None else []
+        duty = [p for p in town_staff if p.duty]
+        people += duty or town_staff  # a township that keeps no roster: all its officials
+        spec = self.config.org.emergency if self.config.org else None
+        for code in (spec.units.get(kind, []) if spec else []):
+            people += org.officials(uow, code)
+        people += org.officials(uow, t.unit_code)
+        if wide:
+            leaders = [p for p in town_staff if p.leader]
+            people += leaders or town_staff
+            if spec and spec.duty_desk:
+                people += org.officials(uow, spec.duty_desk)
+            people += org.admins(uow)
+        return _unique(people) or _unique(org.admins(uow))
+
+    # --- raising and widening ------------------------------------------------------------------
+
+    def raise_(self, uow: UnitOfWork, t: Ticket, reported_at: datetime | None) -> EmergencyAlert:
+        kind = t.emergency or "other"
+        people = self.circle(uow, t, kind, wide=False)
+        alert = EmergencyAlert(
+            ticket_id=t.id, kind=kind, platform=t.platform, chat_id=t.chat_id, region_code=t.region_code,
+            private=t.private, status=ALERTING, round=0, alerted=[p.id for p in people],
+            reported_at=reported_at or uow.now, raised_at=uow.now,
+            next_alert_at=uow.now + timedelta(minutes=self.settings.ack_minutes),
+        )
+        uow.session.add(alert)
+        uow.session.flush()
+        self._audit(uow, t, None, "alert", f"第1轮警报：{_names(people)}")
+        uow.emit(ev.Event(ev.EMERGENCY_ALERT, t.id, None, {"alert_id": alert.id, "round": 0,
+                                                          "people": [p.id for p in people]}))
+        return alert
+
+    def run_due(self, uow: UnitOfWork, now: datetime) -> dict[str, int]:
+        """Alert again every live alert nobody has acknowledged in time; close those whose ticket is done."""
+        due = uow.session.exec(
+            select(EmergencyAlert).where(EmergencyAlert.status == ALERTING, col(EmergencyAlert.next_alert_at) <= now)
+            .order_by(col(EmergencyAlert.id)).with_for_update(skip_locked=True)
+        ).all()
+        counts = {"emergency_realerts": 0, "emergency_closed": 0}
+        for alert in due:
+            t = uow.tickets.get(alert.ticket_id)
+            if t is None or t.status not in OPEN_STATUSES:
+                self._close(uow, alert, t, None, "工单已办结" if t is not None and t.status != "dismissed" else "工单已撤销")
+                counts["emergency_closed"] += 1
+                continue
+            alert.round += 1
+            people = self.circle(uow, t, alert.kind, wide=True)
+            alert.alerted = sorted(set(alert.alerted or []) | {p.id for p in people})  # type: ignore[misc]
+            late = (now - (alert.raised_at or now)).total_seconds() / 60
+            alert.next_alert_at = now + timedelta(minutes=self.settings.repeat_minutes)
+            self._audit(uow, t, None, "alert", f"第{alert.round + 1}轮警报（{late:.0f} 分钟无人确认）：{_names(people)}")
+            uow.emit(ev.Event(ev.EMERGENCY_ALERT, t.id, None, {"alert_id": alert.id, "round": alert.round,
+                                                              "people": [p.id for p in people],
+                                                              "minutes": round(late)}))
+            counts["emergency_realerts"] += 1
+        return counts
+
+    def next_due(self, uow: UnitOfWork) -> datetime | None:
+        return uow.session.exec(
+            select(EmergencyAlert.next_alert_at).where(EmergencyAlert.status == ALERTING)
+            .order_by(col(EmergencyAlert.next_alert_at)).limit(1)
+        ).first()
+
+    # --- acting ----------------------------------------------------------------------------------
+
+    def live_for(self, uow: UnitOfWork, actor: Actor, no: str | None) -> EmergencyAlert | None:
+        """The live alert 收到/到场 means: the ticket named, or the only live one the person was alerted to.
+        None when they name none and have none (their 收到 was said to something else)."""
+        if no:
+            t = self.tickets.get(uow, no)
+            alert = self.of_ticket(uow, t.id)  # type: ignore[arg-type]
+            if alert is None or alert.status == CLOSED:
+                raise NoAlert(no=no)
+            return alert
+        mine = [a for a in self.live(uow) if actor.id in (a.alerted or [])]
+        if len(mine) > 1:
+            raise AmbiguousAlert()
+        return mine[0] if mine else None
+
+    def live(self, uow: UnitOfWork) -> list[EmergencyAlert]:
+        return list(uow.session.exec(
+            select(EmergencyAlert).where(col(EmergencyAlert.status).in_(LIVE)).order_by(col(EmergencyAlert.id))
+        ).all())
+
+    def of_ticket(self, uow: UnitOfWork, ticket_id: int) -> EmergencyAlert | None:
+        return uow.session.exec(select(EmergencyAlert).where(EmergencyAlert.ticket_id == ticket_id)).first()
+
+    def _may_act(self, uow: UnitOfWork, actor: Actor, alert: EmergencyAlert, t: Ticket) -> None:
+        if not actor.is_staff:
+            raise NotAuthorised(ticket=t.no)
+        if actor.id not in (alert.alerted or []) and not self.org.may_work(uow, actor, t):
+            raise NotAuthorised(ticket=t.no)
+
+    def acknowledge(self, uow: UnitOfWork, actor: Actor, alert: EmergencyAlert) -> Ticket:
+        t = uow.tickets.get(alert.ticket_id)
+        assert t is not None
+        self._may_act(uow, actor, alert, t)
+        if alert.status != ALERTING:
+            return t  # someone was first: nothing to stop, nobody to tell again
+        alert.status, alert.acknowledged_at, alert.acknowledged_by = ACKNOWLEDGED, uow.now, actor.id
+        alert.next_alert_at = None
+        self._audit(uow, t, actor.id, "ack", f"{actor.person.name} 收到")
+        uow.emit(ev.Event(ev.EMERGENCY_ACK, t.id, actor.id, {"alert_id": alert.id}))
+        if t.status == "dispatched" and self.org.may_work(uow, actor, t):
+            self.tickets.accept(uow, actor, t.no)
+        return t
+
+    def on_site(self, uow: UnitOfWork, actor: Actor, alert: EmergencyAlert) -> Ticket:
+        t = uow.tickets.get(alert.ticket_id)
+        assert t is not None
+        self._may_act(uow, actor, alert, t)
+        if alert.status == ALERTING:
+            self.acknowledge(uow, actor, alert)
+        if alert.on_site_at is not None:
+            return t
+        alert.status, alert.on_site_at, alert.on_site_by = ON_SITE, uow.now, actor.id
+        self._audit(uow, t, actor.id, "on_site", f"{actor.person.name} 到场")
+        uow.emit(ev.Event(ev.EMERGENCY_ON_SITE, t.id, actor.id, {"alert_id": alert.id}))
+        return t
+
+    # --- the group's follow-up messages ------------------------------------------------------------
+
+    def follow_up(self, uow: UnitOfWork, platform: str, chat_id: str, actor: Actor, text: str,
+                  c: Classification) -> EmergencyAlert | None:
+        """If this message is about a live emergency of its group, attach it (and close the alert on an all-clear);
+        the alert, or None when the message is not about one."""
+        since = uow.now - timedelta(minutes=self.settings.follow_minutes)
+        alerts = uow.session.exec(
+            select(EmergencyAlert).where(EmergencyAlert.platform == platform, EmergencyAlert.chat_id == chat_id,
+                                         col(EmergencyAlert.status).in_(LIVE), col(EmergencyAlert.raised_at) >= since)
+            .order_by(col(EmergencyAlert.id).desc())
+        ).all()
+        for alert in alerts:
+            if alert.private:
+                continue
+            t = uow.tickets.get(alert.ticket_id)
+            if t is None:
+                continue
+            if not self._about(alert, t, actor, text, c):
+                continue
+            self._attach(uow, alert, t, actor, text)
+            if ALL_CLEAR.search(text) and not c.urgent:
+                self._close(uow, alert, t, actor, f"{actor.person.name}：{text[:60]}")
+            return alert
+        return None
+
+    @staticmethod
+    def _about(alert: EmergencyAlert, t: Ticket, actor: Actor, text: str, c: Classification) -> bool:
+        if c.urgent and c.emergency and c.emergency != alert.kind and frozenset((c.emergency, alert.kind)) not in RELATED:
+            return False  # another emergency: its own alert
+        if c.urgent or ALL_CLEAR.search(text):
+            return True
+        if actor.id == t.reporter_id and len(text.strip()) >= 2:
+            return True
+        words = KIND_WORDS.get(alert.kind, ()) + _COMMON
+        return any(w in text for w in words)
+
+    def _attach(self, uow: UnitOfWork, alert: EmergencyAlert, t: Ticket, actor: Actor, text: str) -> None:
+        details = list(t.details or [])
+        details.append({"by": actor.person.name, "at": uow.now.isoformat(), "text": text[:2000]})
+        t.details = details
+        self._audit(uow, t, actor.id, "follow_up", text[:500])
+        uow.emit(ev.Event(ev.EMERGENCY_FOLLOW_UP, t.id, actor.id, {"alert_id": alert.id, "text": text[:1000]}))
+
+    def close_by(self, uow: UnitOfWork, actor: Actor, alert: EmergencyAlert, reason: str) -> None:
+        t = uow.tickets.get(alert.ticket_id)
+        self._close(uow, alert, t, actor, reason)
+
+    def _close(self, uow: UnitOfWork, alert: EmergencyAlert, t: Ticket | None, actor: Actor | None, reason: str) -> None:
+        if alert.status == CLOSED:
+            return
+        alert.status, alert.closed_at, alert.close_reason, alert.next_alert_at = CLOSED, uow.now, reason[:500], None
+        if t is not None:
+            self._audit(uow, t, actor.id if actor else None, "alert_closed", reason)
+            uow.emit(ev.Event(ev.EMERGENCY_CLOSED, t.id, actor.id if actor else None,
+                              {"alert_id": alert.id, "reason": reason}))
+
+    def _audit(self, uow: UnitOfWork, t: Ticket, actor_id: int | None, action: str, note: str) -> None:
+        uow.tickets.add_event(t, uow.now, actor_id, action, t.status, t.status, note)
+
+
+def _names(people: Iterable[Person]) -> str:
+    return "、".join(p.name for p in people)
