@@ -166,6 +166,8 @@ class Announcer:
 
     def on_ticket_accepted(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
         assert t is not None
+        if t.emergency:
+            return  # the group was told who is coming when they said 收到 (see announce_emergency)
         self.tell_reporters(uow, t, texts.accepted(t.no, self.unit_name(uow, t.unit_code)), purpose="accepted")
 
     def on_ticket_resolved(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:

@@ -47,10 +47,13 @@ class EmergencyAnnouncer:
                 purpose=purpose, ticket_id=t.id)
 
     def _tell(self, uow: UnitOfWork, people: list[Person], t: Ticket, text: str, purpose: str, *, buttons: tuple = (),
-              skip: int | None = None) -> None:
+              skip: int | None = None, fallback: bool = False) -> None:
+        """Privately. Only the alert itself falls back to an @-mention in the group for someone the bot cannot
+        write to (someone must come); news of who acknowledged is not worth a post in the group."""
         for p in people:
             if p.id != skip:
-                self.parent.tell_person(uow, p, text, purpose=purpose, ticket=t, buttons=buttons, urgent=True)
+                self.parent.tell_person(uow, p, text, purpose=purpose, ticket=t, buttons=buttons, urgent=True,
+                                        fallback=fallback)
 
     def _responder(self, uow: UnitOfWork, p: Person) -> str:
         unit = uow.org.unit(p.unit_code) if p.unit_code else None
@@ -71,7 +74,8 @@ class EmergencyAnnouncer:
         text = texts.emergency_alert(alert.kind, t.no, self.parent.group_title(uow, t), reporter.name if reporter else "",
                                      account, alert.reported_at, places(t.text), t.text, int(e.data.get("round", 0)),
                                      int(e.data.get("minutes", 0)))
-        self._tell(uow, self._people(uow, e.data.get("people")), t, text, "emergency_alert", buttons=alert_buttons(t.no))
+        self._tell(uow, self._people(uow, e.data.get("people")), t, text, "emergency_alert", buttons=alert_buttons(t.no),
+                   fallback=True)
 
     def on_emergency_ack(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
         alert = self._alert(uow, e)

@@ -26,6 +26,9 @@ REPORT_COLUMNS = [
 ]
 OVERDUE_COLUMNS = [("no", "工单号"), ("category", "类别"), ("unit", "承办单位"), ("township", "乡镇"),
                    ("deadline", "办结时限"), ("overdue_hours", "超期(小时)")]
+EMERGENCY_COLUMNS = [("no", "工单号"), ("kind", "类型"), ("reported_at", "报告时间"), ("to_alert_minutes", "至首次警报(分钟)"),
+                     ("to_ack_minutes", "至收到(分钟)"), ("to_on_site_minutes", "至到场(分钟)"), ("rounds", "警报轮数"),
+                     ("acknowledged_by", "收到人"), ("status", "状态")]
 
 
 def _services(config_path: Optional[Path], db: Optional[str]):  # type: ignore[no-untyped-def]
@@ -73,6 +76,10 @@ def write_xlsx(fig: dict, path: Path) -> None:
     ws.append([label for _, label in OVERDUE_COLUMNS])
     for w in fig["worst_overdue"]:
         ws.append([w[key] for key, _ in OVERDUE_COLUMNS])
+    ws = wb.create_sheet("紧急警报")
+    ws.append([label for _, label in EMERGENCY_COLUMNS])
+    for e in fig.get("emergencies", []):
+        ws.append([e[key] for key, _ in EMERGENCY_COLUMNS])
     ws = wb.create_sheet("说明")
     ws.append(["期间", f"{fig['from']} 至 {fig['to']}（含首尾）"])
     ws.append(["统计时间", fig["as_of"]])
@@ -197,6 +204,12 @@ def _print_report(fig: dict, xlsx: Optional[Path]) -> None:
         typer.echo(f"\n{title}")
         for r in fig[key]:
             typer.echo("  " + line(r))
+    if fig.get("emergencies"):
+        from bot.texts import emergency_figures_line
+
+        typer.echo("\n紧急警报（从居民报告起，分钟）")
+        for e in fig["emergencies"]:
+            typer.echo("  " + emergency_figures_line(e))
     if fig["worst_overdue"]:
         typer.echo("\n超期最久")
         for w in fig["worst_overdue"]:

@@ -34,7 +34,8 @@ class Pacer:
         only the platform's own limits (`PaceLimits.hard`), without jitter or the hourly cap."""
         lim = self.limits
         if urgent and not lim.hard:
-            return 0.0 if self._last_any is None else max(0.0, URGENT_GAP - (now - self._last_any).total_seconds())
+            gap = URGENT_GAP if (lim.global_per_second or lim.per_chat_interval) else 0.0
+            return 0.0 if self._last_any is None else max(0.0, gap - (now - self._last_any).total_seconds())
         waits = [0.0]
         if lim.global_per_second and self._last_any is not None:
             waits.append(1.0 / lim.global_per_second - (now - self._last_any).total_seconds())

@@ -199,7 +199,9 @@ def done(action: str, no: str) -> str:
 
 
 def fallback_mention(name: str, text: str) -> str:
-    return f"@{name} 机器人无法私聊您，请先私聊机器人（Telegram 点“开始”/微信加好友）。{text}"
+    """A private message that could not be delivered, posted in the group instead: masked like everything there
+    (an emergency alert carries the resident's text unmasked for the people who must act)."""
+    return f"机器人无法私聊您，请先私聊机器人（Telegram 点“开始”/微信加好友）。{mask(text)}"  # the @name is the mention
 
 
 def fallback_admin(name: str, platform: str) -> str:
@@ -314,6 +316,9 @@ def digest_weekly(fig: dict) -> str:
     if fig["worst_overdue"]:
         lines.append("超期最久：")
         lines += [f"· {w['no']}｜{w['unit']}｜{w['category']}｜已超期 {w['overdue_hours'] / 24:.1f} 天" for w in fig["worst_overdue"]]
+    if fig.get("emergencies"):
+        lines.append("紧急警报（从居民报告起，分钟）：")
+        lines += [emergency_figures_line(e) for e in fig["emergencies"]]
     lines.append("明细：shanzhi report --from 日期 --to 日期 --xlsx 文件")
     return "\n".join(lines)
 
@@ -417,3 +422,15 @@ def emergency_follow_up(no: str, name: str, at: datetime | None, text: str) -> s
 
 def emergency_closed(no: str, reason: str) -> str:
     return f"【紧急警报解除】{no}：{reason[:120]}。不再重复提醒；工单请按实际处置情况办结。"
+
+
+def _mins(v: float | None) -> str:
+    return "—" if v is None else f"{v:g}"
+
+
+def emergency_figures_line(e: dict) -> str:
+    """One emergency in the figures: minutes from the resident's message to the first alert, 收到 and 到场."""
+    label = EMERGENCY_LABELS.get(e["kind"], e["kind"])
+    who = f"（{e['acknowledged_by']}）" if e.get("acknowledged_by") else ""
+    return (f"· {e['no']}｜{label}｜首次警报 {_mins(e['to_alert_minutes'])}｜收到 {_mins(e['to_ack_minutes'])}{who}｜"
+            f"到场 {_mins(e['to_on_site_minutes'])}｜警报 {e['rounds']} 轮")

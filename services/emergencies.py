@@ -124,7 +124,8 @@ class EmergencyService:
         spec = self.config.org.emergency if self.config.org else None
         for code in (spec.units.get(kind, []) if spec else []):
             people += org.officials(uow, code)
-        people += org.officials(uow, t.unit_code)
+        if township is None or t.unit_code != township.code:  # the township's own: its roster above
+            people += org.officials(uow, t.unit_code)
         if wide:
             leaders = [p for p in town_staff if p.leader]
             people += leaders or town_staff
@@ -175,6 +176,9 @@ class EmergencyService:
                                                               "minutes": round(late)}))
             counts["emergency_realerts"] += 1
         return counts
+
+    def figures(self, uow: UnitOfWork, since: datetime, until: datetime) -> list[dict]:
+        return figures(uow, since, until)
 
     def next_due(self, uow: UnitOfWork) -> datetime | None:
         return uow.session.exec(
@@ -302,3 +306,35 @@ class EmergencyService:
 
 def _names(people: Iterable[Person]) -> str:
     return "、".join(p.name for p in people)
+
+
+def _minutes(a: datetime | None, b: datetime | None) -> float | None:
+    return None if a is None or b is None else round((b - a).total_seconds() / 60, 1)
+
+
+def figures(uow: UnitOfWork, since: datetime, until: datetime) -> list[dict]:
+    """Each emergency reported in [since, until): minutes from the resident's message to the first alert delivered,
+    to the first 收到, to the first 到场 (None: not yet), and how many rounds it took."""
+    from storage.models import OutboxMessage
+
+    alerts = uow.session.exec(
+        select(EmergencyAlert).where(col(EmergencyAlert.reported_at) >= since, col(EmergencyAlert.reported_at) < until)
+        .order_by(col(EmergencyAlert.reported_at))
+    ).all()
+    out = []
+    for a in alerts:
+        t = uow.tickets.get(a.ticket_id)
+        first_sent = uow.session.exec(
+            select(OutboxMessage.sent_at).where(OutboxMessage.ticket_id == a.ticket_id,
+                                                OutboxMessage.purpose == "emergency_alert",
+                                                col(OutboxMessage.sent_at).is_not(None))
+            .order_by(col(OutboxMessage.sent_at)).limit(1)
+        ).first()
+        by = uow.org.person(a.acknowledged_by) if a.acknowledged_by else None
+        out.append({
+            "no": t.no if t else str(a.ticket_id), "kind": a.kind, "reported_at": a.reported_at.isoformat() if a.reported_at else None,
+            "to_alert_minutes": _minutes(a.reported_at, first_sent), "to_ack_minutes": _minutes(a.reported_at, a.acknowledged_at),
+            "to_on_site_minutes": _minutes(a.reported_at, a.on_site_at), "rounds": a.round + 1,
+            "acknowledged_by": by.name if by else None, "status": a.status,
+        })
+    return out

@@ -25,6 +25,7 @@ from sqlmodel import col, select
 
 from bot.config import Config
 from services import events as ev
+from services.emergencies import figures as emergency_figures
 from services.reminders import ACTIVE, ScheduleSettings, insert_ignore
 from services.uow import UnitOfWork
 from services.workcalendar import WorkCalendar
@@ -79,6 +80,7 @@ class Figures:
     by_township: list[Row] = field(default_factory=list)
     by_unit: list[Row] = field(default_factory=list)
     worst_overdue: list[dict] = field(default_factory=list)
+    emergencies: list[dict] = field(default_factory=list)  # services.emergencies.figures
 
     def as_dict(self) -> dict:
         return {
@@ -89,6 +91,7 @@ class Figures:
             "by_township": [r.as_dict() for r in self.by_township],
             "by_unit": [r.as_dict() for r in self.by_unit],
             "worst_overdue": self.worst_overdue,
+            "emergencies": self.emergencies,
         }
 
 
@@ -166,8 +169,10 @@ class ReportService:
                 elif f.satisfaction in ("satisfied", "basic", "unsatisfied"):
                     row.rated += 1
                     setattr(row, f.satisfaction, getattr(row, f.satisfaction) + 1)
+        lo, hi = self._bounds(start, end)
         return Figures(start, end, now, summary, sorted(towns.values(), key=lambda r: r.name),
-                       sorted(units.values(), key=lambda r: r.name), self.worst_overdue(uow, now))
+                       sorted(units.values(), key=lambda r: r.name), self.worst_overdue(uow, now),
+                       emergency_figures(uow, lo, hi))
 
     def worst_overdue(self, uow: UnitOfWork, now: datetime, limit: int | None = None) -> list[dict]:
         rows = uow.session.exec(

@@ -434,3 +434,30 @@ async def test_burst_of_300_group_notices_is_paced_under_telegram_limits(bot: Bo
         assert (all_ts[i + 30] - all_ts[i]).total_seconds() >= 1.0 - 1e-6  # ≤ 30 per second overall
     # and it did not dawdle: 150 per group at 20/min is 7.5 minutes
     assert all_ts[-1] - t0 < timedelta(minutes=8)
+
+
+# ---------------------------------------------------------------- emergencies
+
+
+async def test_an_emergency_gets_advice_in_the_group_and_alerts_with_buttons_in_private(bot: Bot):
+    bot.api.private_text(GRID, "/start")
+    bot.api.private_text(OFFICIAL, "/start")
+    await bot.turn()
+    report = bot.api.group_text(HEPING, RESIDENT, "着火了 快来人 后山烧起来了")
+    await bot.turn()
+    (advice,) = [m for m in bot.sent(HEPING) if "无法私聊" not in m["text"]]
+    assert "119" in advice["text"] and advice["reply_to"] == report["message_id"]
+    # those who never pressed Start are called by name in the group, the alert masked like everything there
+    called = [m for m in bot.sent(HEPING) if "无法私聊" in m["text"]]
+    assert called and all("紧急警报" in m["text"] for m in called)
+    no = bot.ticket().no
+    (alert,) = [m for m in bot.sent(2001) if "紧急警报" in m["text"]]
+    assert "着火了" in alert["text"] and "王大妈" in alert["text"]
+    assert bot.buttons(alert) == {"收到": f"/ack {no}", "到场": f"/onsite {no}", "办结": f"/resolve {no}"}
+    assert [m for m in bot.sent(3001) if "紧急警报" in m["text"]]
+    n = len(bot.api.sent)
+    bot.api.callback(GRID, alert["message_id"], f"/ack {no}")
+    await bot.turn()
+    told = [m["text"] for m in bot.sent(HEPING, n)]
+    assert told == ["网格员李网格已收到，正在赶往处置。"]
+    assert any("李网格 已于" in m["text"] for m in bot.sent(3001, n))

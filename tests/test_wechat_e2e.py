@@ -221,3 +221,18 @@ async def test_nothing_is_left_unsent(bot: Bot):
 async def _until(cond) -> None:
     while not cond():
         await asyncio.sleep(0.002)
+
+
+async def test_an_emergency_gets_advice_in_the_room_and_alerts_in_private_acknowledged_by_text(bot: Bot):
+    bot.puppet.say(RESIDENT, "着火了 快来人 后山烧起来了", room=ROOM)
+    await bot.turn()
+    advice = [s for s in bot.said(ROOM) if "119" in s.text]
+    assert len(advice) == 1
+    no = bot.ticket().no
+    assert [s for s in bot.said(GRID) if "紧急警报" in s.text and no in s.text]
+    assert [s for s in bot.said(OFFICIAL) if "紧急警报" in s.text]
+    n = len(bot.puppet.said)
+    bot.puppet.say(GRID, "收到")
+    await bot.turn()
+    assert [s.text for s in bot.said(ROOM, n)] == ["网格员李网格已收到，正在赶往处置。"]
+    assert [s for s in bot.said(GRID, n) if "已确认收到" in s.text]
