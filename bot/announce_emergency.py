@@ -78,22 +78,22 @@ class EmergencyAnnouncer:
                    fallback=True)
 
     def on_emergency_ack(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
-        alert = self._alert(uow, e)
-        who = uow.org.person(e.actor_id) if e.actor_id else None
-        if t is None or alert is None or who is None:
-            return
-        self._to_group(uow, t, texts.emergency_ack_group(self._responder(uow, who)), "emergency_ack")
-        self._tell(uow, self._people(uow, alert.alerted), t, texts.emergency_ack_circle(t.no, who.name, alert.acknowledged_at),
-                   "emergency_ack", skip=who.id)
+        self._someone_acts(uow, e, t, "emergency_ack", texts.emergency_ack_group, texts.emergency_ack_circle,
+                           lambda a: a.acknowledged_at)
 
     def on_emergency_on_site(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+        self._someone_acts(uow, e, t, "emergency_on_site", texts.emergency_on_site_group, texts.emergency_on_site_circle,
+                           lambda a: a.on_site_at)
+
+    def _someone_acts(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None, purpose: str, to_group, to_circle,  # type: ignore[no-untyped-def]
+                      at) -> None:
+        """The group is told who is coming (or has come); the others alerted, who it was and when."""
         alert = self._alert(uow, e)
         who = uow.org.person(e.actor_id) if e.actor_id else None
         if t is None or alert is None or who is None:
             return
-        self._to_group(uow, t, texts.emergency_on_site_group(self._responder(uow, who)), "emergency_on_site")
-        self._tell(uow, self._people(uow, alert.alerted), t, texts.emergency_on_site_circle(t.no, who.name, alert.on_site_at),
-                   "emergency_on_site", skip=who.id)
+        self._to_group(uow, t, to_group(self._responder(uow, who)), purpose)
+        self._tell(uow, self._people(uow, alert.alerted), t, to_circle(t.no, who.name, at(alert)), purpose, skip=who.id)
 
     def on_emergency_follow_up(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
         """To whoever acknowledged; to everyone alerted while nobody has."""
