@@ -57,7 +57,7 @@ async def test_message_stored_but_not_processed_before_a_crash_is_processed_on_r
     with second.services.uow() as uow:
         assert uow.session.exec(select(InboxMessage.status)).all() == ["done"]
         assert len(uow.session.exec(select(Ticket)).all()) == 1
-    assert len([l for l in local.bot_lines("和平村群") if "工单号" in l.text]) == 1
+    assert len([l for l in local.bot_lines("和平村群") if "119" in l.text]) == 1  # the safety advice, once
     await second.stop()
 
 
@@ -71,7 +71,7 @@ async def test_the_same_platform_message_delivered_twice_is_processed_once(confi
     with app.services.uow() as uow:
         assert len(uow.session.exec(select(InboxMessage)).all()) == 1
         assert len(uow.session.exec(select(Ticket)).all()) == 1
-    assert len([l for l in local.bot_lines("和平村群") if "工单号" in l.text]) == 1
+    assert len([l for l in local.bot_lines("和平村群") if "119" in l.text]) == 1  # the safety advice, once
     await app.stop()
 
 

@@ -109,6 +109,7 @@ EXPECTED_REMINDERS = [
     ("10-08 22:00", "钱主任", "reminder:due_soon_2h", "B"),  # due 21:59, before quiet hours
     ("10-08 22:00", "赵网格", "reminder:due_soon_2h", "B"),
     ("10-09 11:30", "陈镇长", "reminder:accept", "B"),  # at the township, 4 h after the escalation
+    ("10-09 11:30", "杨干事", "reminder:accept", "B"),  # the township's other official
     ("10-09 11:30", "赵网格", "reminder:accept", "B"),
     ("10-10 14:00", "刘局长", "reminder:accept", "D"),  # at the county, on the 调休 Saturday
     ("10-10 14:00", "李网格", "reminder:accept", "D"),
@@ -117,8 +118,10 @@ EXPECTED_REMINDERS = [
 EXPECTED_ESCALATIONS = [
     ("09-30 10:00", "张主任", "escalated", "H"),  # returned 3 times: 村 → 镇
     ("10-01 23:00", "陈镇长", "escalated", "E"),  # urgent, overdue: 镇 → 县
+    ("10-01 23:00", "杨干事", "escalated", "E"),
     ("10-09 07:30", "钱主任", "escalated", "B"),  # overdue at 23:59, held to the morning: 村 → 镇
     ("10-10 10:00", "陈镇长", "escalated", "D"),  # reopened (不满意) 3 times: 镇 → 县
+    ("10-10 10:00", "杨干事", "escalated", "D"),
 ]
 EXPECTED_FOLLOWUP_CLOSED = [
     ("10-11 10:00", "钱婆婆", "followup_closed", "H"),  # resolved 10-08 10:00, no answer in 3 days
@@ -131,10 +134,11 @@ EXPECTED_DIGESTS = [
     ("09-30 08:30", "张主任", "digest", ""), ("09-30 08:30", "钱主任", "digest", ""), ("09-30 08:30", "郑主任", "digest", ""),
     ("10-05 08:30", "周管理", "weekly_digest", ""),
     ("10-08 08:30", "张主任", "digest", ""), ("10-08 08:30", "钱主任", "digest", ""), ("10-08 08:30", "陈镇长", "digest", ""),
-    ("10-08 08:30", "郑主任", "digest", ""),
+    ("10-08 08:30", "杨干事", "digest", ""), ("10-08 08:30", "郑主任", "digest", ""),
     ("10-09 08:30", "张主任", "digest", ""), ("10-09 08:30", "钱主任", "digest", ""), ("10-09 08:30", "陈镇长", "digest", ""),
-    ("10-10 08:30", "钱主任", "digest", ""), ("10-10 08:30", "陈镇长", "digest", ""),
-    ("10-12 08:30", "陈镇长", "digest", ""), ("10-12 08:30", "刘局长", "digest", ""), ("10-12 08:30", "周管理", "weekly_digest", ""),
+    ("10-09 08:30", "杨干事", "digest", ""),
+    ("10-10 08:30", "钱主任", "digest", ""), ("10-10 08:30", "陈镇长", "digest", ""), ("10-10 08:30", "杨干事", "digest", ""),
+    ("10-12 08:30", "陈镇长", "digest", ""), ("10-12 08:30", "杨干事", "digest", ""), ("10-12 08:30", "刘局长", "digest", ""), ("10-12 08:30", "周管理", "weekly_digest", ""),
 ]
 FINAL = {  # label: (status, unit, tier, satisfaction)
     "A": ("closed", "heping_cwh", "village", "satisfied"),

@@ -129,7 +129,7 @@ async def test_report_figures_match_the_database_in_text_json_and_excel(config: 
     assert {w["no"] for w in fig["worst_overdue"]} <= {nos["B"], nos["D"]}
 
     wb = load_workbook(xlsx)
-    assert wb.sheetnames == ["汇总", "按乡镇", "按单位", "超期工单", "说明"]
+    assert wb.sheetnames == ["汇总", "按乡镇", "按单位", "超期工单", "紧急警报", "说明"]
     head = [c.value for c in wb["汇总"][1]]
     row = dict(zip(head, [c.value for c in wb["汇总"][2]]))
     assert (row["受理"], row["办结"], row["评价"], row["未表态"]) == (7, 5, 3, 2)

@@ -53,7 +53,8 @@ async def test_urgent_ticket_reminds_and_escalates_in_the_night(config: Config, 
             ("11-26 00:00", "张主任", "reminder:due_soon_2h", no),
             ("11-26 00:00", "李网格", "reminder:due_soon_2h", no),
             ("11-26 02:00", "张主任", "escalated", no),
-            ("11-26 04:00", "陈镇长", "reminder:due_soon_2h", no),  # the township's new 4-hour limit, 06:00
+            ("11-26 04:00", "杨干事", "reminder:due_soon_2h", no),  # the township's new 4-hour limit, 06:00
+            ("11-26 04:00", "陈镇长", "reminder:due_soon_2h", no),
             ("11-26 04:00", "李网格", "reminder:due_soon_2h", no),
         ])
         t = bot.ticket(no)
