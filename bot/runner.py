@@ -131,7 +131,9 @@ def _print_line(line: Line) -> None:
 async def run_local_chat(config: Config, clock: SystemClock) -> int:
     local = LocalAdapter(clock, echo=_print_line)
     app = BotApp(config, clock=clock, adapters=[local])
-    await app.start(background=False)
+    # the delivery loop runs in the background too: what the schedules send on their own (reminders, an
+    # emergency's re-alerts) is printed when it is sent, not when someone next types
+    await app.start(background=True)
     freeze_loaded()
     groups = [g.chat_id for g in (config.org.groups if config.org else []) if g.platform == "local"]
     term = Terminal(app, local, groups)
