@@ -263,8 +263,9 @@ class EmergencyService:
                 continue
             if not self._about(alert, t, actor, text, c):
                 continue
-            self._attach(uow, alert, t, actor, text)
-            if ALL_CLEAR.search(text) and not c.urgent:
+            clear = bool(ALL_CLEAR.search(text)) and not c.urgent
+            self._attach(uow, alert, t, actor, text, announce=not clear)  # an all-clear is announced as the closing
+            if clear:
                 self._close(uow, alert, t, actor, f"{actor.person.name}：{text[:60]}")
             return alert
         return None
@@ -280,16 +281,14 @@ class EmergencyService:
         words = KIND_WORDS.get(alert.kind, ()) + _COMMON
         return any(w in text for w in words)
 
-    def _attach(self, uow: UnitOfWork, alert: EmergencyAlert, t: Ticket, actor: Actor, text: str) -> None:
+    def _attach(self, uow: UnitOfWork, alert: EmergencyAlert, t: Ticket, actor: Actor, text: str, *,
+                announce: bool = True) -> None:
         details = list(t.details or [])
         details.append({"by": actor.person.name, "at": uow.now.isoformat(), "text": text[:2000]})
         t.details = details
         self._audit(uow, t, actor.id, "follow_up", text[:500])
-        uow.emit(ev.Event(ev.EMERGENCY_FOLLOW_UP, t.id, actor.id, {"alert_id": alert.id, "text": text[:1000]}))
-
-    def close_by(self, uow: UnitOfWork, actor: Actor, alert: EmergencyAlert, reason: str) -> None:
-        t = uow.tickets.get(alert.ticket_id)
-        self._close(uow, alert, t, actor, reason)
+        if announce:
+            uow.emit(ev.Event(ev.EMERGENCY_FOLLOW_UP, t.id, actor.id, {"alert_id": alert.id, "text": text[:1000]}))
 
     def _close(self, uow: UnitOfWork, alert: EmergencyAlert, t: Ticket | None, actor: Actor | None, reason: str) -> None:
         if alert.status == CLOSED:
