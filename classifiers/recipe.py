@@ -1,7 +1,8 @@
 """What the shipped model is trained on, and how: one place, so `shanzhi rules train` rebuilds
 ``classifiers/model/default.jsonl`` exactly and cross-validation scores the same recipe.
 
-- the written corpus (``classifiers/data/corpus/``, ten counties) and the dev set (岚江县), at full weight;
+- the written corpus (``classifiers/data/corpus/``, fourteen counties) and the dev set (岚江县), at full weight;
+- everyday chit-chat of no county (``classifiers/data/everyday/``), at full weight, in every fold;
 - real public text nobody here wrote: the public-service FAQ's questions (consultations in the written register)
   and labelled Teddy Cup subjects (``classifiers/data/public/``), at ``PUBLIC_WEIGHT``: there are thousands of
   them, and a village group is not a message board.

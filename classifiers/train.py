@@ -43,8 +43,9 @@ class TrainConfig:
     #: those mostly actionable, and a model that believes most messages are tickets opens false ones)
     intent_mix: dict[str, float] = field(default_factory=lambda: {"complaint": 0.40, "consultation": 0.15,
                                                                    "other": 0.45})
-    #: inner folds over the village counties (13: each held out once, as in the outer leave-one-county-out, so the
-    #: inner models are nearly as strong as the one shipped and the urgent threshold does not overshoot its recall)
+    #: inner folds over the village counties (13: about one county held out per fold, as in the outer
+    #: leave-one-county-out, so the inner models are nearly as strong as the one shipped and the urgent threshold
+    #: does not overshoot its recall as it did with 5 folds: 0.974 found instead of 0.95, at precision 0.75)
     calibration_folds: int = 13
     #: examples of these "counties" (everyday chit-chat, public text) are in every inner fold's training part, as
     #: they are in every fold of leave-one-county-out and in the shipped model: only village-group counties are
@@ -63,6 +64,7 @@ class TrainConfig:
         d = asdict(self)
         d["features"] = self.features.to_json()
         d["balanced"] = list(self.balanced)
+        d["always_train"] = list(self.always_train)
         return d
 
 

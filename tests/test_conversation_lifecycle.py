@@ -194,7 +194,7 @@ async def test_resident_sees_own_tickets(chat: Chat) -> None:
 
 
 async def test_grid_worker_confirms_uncertain_message_then_it_is_dispatched(chat: Chat) -> None:
-    replies = await chat.say("王大妈", "路边的树是不是该修一下了")
+    replies = await chat.say("王大妈", "路边的树枝挡住路灯了，有空修剪一下吧")
     prompt = [l for l in replies if l.chat == "私聊:李网格"]
     assert len(prompt) == 1 and "立案" in prompt[0].text and "忽略" in prompt[0].text
     assert not [l for l in replies if l.chat == "和平村群"]  # nothing public until confirmed
@@ -205,7 +205,7 @@ async def test_grid_worker_confirms_uncertain_message_then_it_is_dispatched(chat
 
 
 async def test_grid_worker_ignores_uncertain_message_and_nobody_is_told(chat: Chat) -> None:
-    replies = await chat.say("王大妈", "路边的树是不是该修一下了")
+    replies = await chat.say("王大妈", "路边的树枝挡住路灯了，有空修剪一下吧")
     no = ticket_no([l for l in replies if l.chat == "私聊:李网格"])
     replies = await chat.dm("李网格", f"忽略 {no}")
     assert [l.chat for l in replies] == ["私聊:李网格"]
