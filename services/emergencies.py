@@ -261,7 +261,7 @@ class EmergencyService:
             t = uow.tickets.get(alert.ticket_id)
             if t is None:
                 continue
-            if not self._about(alert, t, actor, text, c):
+            if not self._about(alert, t, actor, text, c, self.config.classifier.high):
                 continue
             clear = bool(ALL_CLEAR.search(text)) and not c.urgent
             self._attach(uow, alert, t, actor, text, announce=not clear)  # an all-clear is announced as the closing
@@ -271,13 +271,15 @@ class EmergencyService:
         return None
 
     @staticmethod
-    def _about(alert: EmergencyAlert, t: Ticket, actor: Actor, text: str, c: Classification) -> bool:
+    def _about(alert: EmergencyAlert, t: Ticket, actor: Actor, text: str, c: Classification, high: float) -> bool:
         if c.urgent and c.emergency and c.emergency != alert.kind and frozenset((c.emergency, alert.kind)) not in RELATED:
             return False  # another emergency: its own alert
         if c.urgent or ALL_CLEAR.search(text):
             return True
         if actor.id == t.reporter_id and len(text.strip()) >= 2:
             return True
+        if c.intent == "complaint" and c.confidence >= high and c.category != t.category:
+            return False  # a neighbour's own problem of another kind ("路灯又不亮了 怕是烧掉了"): its own ticket
         words = KIND_WORDS.get(alert.kind, ()) + _COMMON
         return any(w in text for w in words)
 

@@ -229,3 +229,10 @@ async def test_the_weekly_digest_lists_each_emergency_with_its_minutes(chat: Cha
     text = digest_weekly(fig.as_dict())
     line = next(l for l in text.splitlines() if no in l)
     assert "火情" in line and "收到 4" in line and "张主任" in line and "到场 —" in line
+
+
+async def test_a_neighbours_own_complaint_of_another_kind_during_a_fire_is_its_own_ticket(chat: Chat) -> None:
+    await chat.say("周满爹", FIRE)
+    replies = await chat.say("王大妈", "村口路灯又不亮了 怕是烧掉了 晚上黑得很")
+    assert [t.category for t in chat.tickets()] == ["security", "road"]
+    assert not alerted(replies, "群里新消息")
