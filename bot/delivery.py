@@ -92,8 +92,9 @@ class Delivery:
                     attempted += 1
                     if ok is False:
                         blocked.add(chat_id)
-                    if not urgent and self._urgent_since(newest):
-                        break  # an emergency came in while this pass was sending: its messages go next
+                    # new work is announced on `wake`: only then can an emergency have come in during this pass
+                    if not urgent and self.wake.is_set() and self._urgent_since(newest):
+                        break  # its messages go next
                 else:
                     return attempted
 
