@@ -53,8 +53,8 @@ def load_classifier(config: Config, model_path: str | None = None) -> Classify:
 
     path = model_path or config.classifier.model
     model = load_model(path, urgent_threshold=config.classifier.urgent)
-    # Tables built on first use (jieba's dictionary as log-probabilities, ~0.5 s) are built now:
-    # otherwise the first complaint after a start waits for them, and its whole batch with it.
+    # What is built on first use (jieba's dictionary, ~0.5 s, and the compiled cutter) is built now:
+    # otherwise the first complaint after a start waits for it, and its whole batch with it.
     classify(WARM_UP_TEXT, model)
     return lambda text: classify(text, model)
 

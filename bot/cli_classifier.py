@@ -171,6 +171,7 @@ def bench_command(
     repeat_to: Annotated[int, typer.Option("--repeat-to", help="repeat the messages up to N")] = 0,
     text_column: TextColumns = None,
     model: Annotated[Path | None, typer.Option("--model", help="model file (default: the shipped one)")] = None,
+    rounds: Annotated[int, typer.Option("--rounds", min=1, help="alternate rounds of both loops; best kept")] = 3,
 ) -> None:
     """Throughput of the full classifier vs plain jieba.lcut on the same messages, and the process's RSS."""
     from classifiers.bench import bench, read_texts
@@ -179,7 +180,7 @@ def bench_command(
     if not texts:
         _err("error: no messages in the file")
         raise typer.Exit(2)
-    res = bench(texts, model=model, progress=_err)
+    res = bench(texts, model=model, rounds=rounds, progress=_err)
     if json_out:
         typer.echo(json.dumps(res))
     else:

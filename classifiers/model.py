@@ -17,6 +17,7 @@ A reviewer can read, diff and hand-edit it; `shanzhi rules train` writes it.
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import math
@@ -102,8 +103,11 @@ class Model:
                     w[i, head.start + j] = float(v)
         if self.scale == "idf":  # a feature's value is its idf (over the message's length): fold it in once
             w *= idf[:, None]
-        self.weights = w
-        self.idf2 = (idf * idf).astype(np.float64)
+        # the last column is each feature's idf²: one gather gives a message's scores and its length together
+        self.weights = np.hstack([w, (idf * idf)[:, None]]).astype(np.float32)
+        self.n_cols = col
+        self.bias = np.array([b for h in heads for b in h.bias], dtype=np.float64)
+        self.temperature = np.array([h.temperature for h in heads for _ in h.labels], dtype=np.float64)
         self.reader = feats.Reader(self.keys, rules, self.config)
         default_threshold = float(meta.get("urgent_threshold", 0.5))
         self.urgent_threshold = default_threshold if urgent_threshold is None else float(urgent_threshold)
@@ -116,75 +120,72 @@ class Model:
     def __len__(self) -> int:
         return len(self.keys)
 
-    def _urgency(self, total: list[float]) -> float:
-        h = self.heads.get("urgent")
-        if h is None:
-            return 0.0
-        z = (total[h.start] + h.bias[0]) / h.temperature
-        return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
-
-    def _probabilities(self, total: list[float], urgent: bool) -> dict[str, list[float]]:
-        out = {}
-        exp = math.exp
-        for h in self.heads.values():
-            if h.name == "emergency" and not urgent:
-                continue
-            t = h.temperature
-            z = [(v + b) / t for v, b in zip(total[h.columns], h.bias)]
-            if h.name != "urgent":
-                m = max(z)
-                e = [exp(v - m) for v in z]
-                tot = sum(e)
-                out[h.name] = [v / tot for v in e]
-        return out
+    def _softmax(self, z: list[float], head: Head) -> list[float]:
+        part = z[head.columns]
+        m = max(part)
+        e = [math.exp(v - m) for v in part]
+        tot = sum(e)
+        return [v / tot for v in e]
 
     def classify(self, text: str) -> Classification:
         rows, matched = self.reader.read(text)
+        n = self.n_cols
         if rows:
+            idx = np.sort(np.fromiter(rows, np.intp, len(rows)))
+            g = self.weights.take(idx, axis=0)  # the present features' weights, a row each; idf² last
+            sums = g.sum(axis=0, dtype=np.float64)
             if self.scale == "idf":
-                s = 1.0 / math.sqrt(float(self.idf2[rows].sum()))
+                s = 1.0 / math.sqrt(float(sums[n]))
             else:
                 s = 1.0 / math.sqrt(len(rows)) if self.scale == "sqrt" else 1.0
-            total = (self.weights[rows].sum(axis=0) * s).tolist()
+            z = ((sums[:n] * s + self.bias) / self.temperature).tolist()
         else:
-            s, total = 1.0, [0.0] * self.weights.shape[1]
-        urgency = self._urgency(total)
+            idx, g, s = np.zeros(0, np.intp), self.weights[:0], 1.0
+            z = (self.bias / self.temperature).tolist()
+        uh = self.heads.get("urgent")
+        if uh is None:
+            urgency = 0.0
+        else:
+            zu = z[uh.start]
+            urgency = 1.0 / (1.0 + math.exp(-zu)) if zu > -700 else 0.0
         # A message of nothing but punctuation, emoji or its length ("!!!", "🆘🆘") says neither what is happening
         # nor where: however its marks read, there is nothing for anyone to act on.
-        urgent = urgency >= self.urgent_threshold and any(self.keys[r][0] in _CONTENT for r in rows)
-        p = self._probabilities(total, urgent)
+        keys = self.keys
+        urgent = urgency >= self.urgent_threshold and any(keys[r][0] in _CONTENT for r in rows)
         ih = self.heads["intent"]
-        pi = p["intent"]
+        pi = self._softmax(z, ih)
         k = max(range(len(pi)), key=pi.__getitem__)
         intent = ih.labels[k]
         category = emergency = None
-        if "category" in p:
-            pc = p["category"]
-            category = self.heads["category"].labels[max(range(len(pc)), key=pc.__getitem__)]
-        if urgent and "emergency" in p:
-            pe = p["emergency"]
-            emergency = self.heads["emergency"].labels[max(range(len(pe)), key=pe.__getitem__)]
+        ch = self.heads.get("category")
+        if ch is not None:
+            zc = z[ch.columns]
+            category = ch.labels[max(range(len(zc)), key=zc.__getitem__)]
+        eh = self.heads.get("emergency")
+        if urgent and eh is not None:
+            ze = z[eh.columns]
+            emergency = eh.labels[max(range(len(ze)), key=ze.__getitem__)]
         chosen = {"intent": intent, "category": category if intent == "complaint" or urgent else None,
                   "urgent": "urgent" if urgent else None, "emergency": emergency}
-        evidence: Sequence[Evidence] = Reasons(lambda: self._evidence(rows, matched, s, chosen)) if rows else ()
+        evidence: Sequence[Evidence] = (Reasons(lambda: self._evidence(idx, g, matched, s, chosen))
+                                        if rows else ())
         return Classification(intent=intent, confidence=round(pi[k], 4), category=category, urgent=urgent,
                               scores={lb: round(v, 4) for lb, v in zip(ih.labels, pi)},
                               evidence=evidence, urgency=round(urgency, 4), emergency=emergency)
 
-    def _evidence(self, rows: list[int], matched: dict[int, str], s: float,
+    def _evidence(self, idx: np.ndarray, g: np.ndarray, matched: dict[int, str], s: float,
                   chosen: dict[str, str | None]) -> tuple[Evidence, ...]:
         picked = [(name, label, self.heads[name]) for name, label in chosen.items()
                   if label is not None and name in self.heads]
         cols = [h.start + h.labels.index(label) for _n, label, h in picked]
-        sub = self.weights[np.ix_(rows, cols)] * s  # a column of contributions per chosen label
-        order = np.argsort(-sub, axis=0, kind="stable")  # largest first; ties keep the rows' order
+        sub = (g[:, cols] * s).T.tolist()  # a list of contributions per chosen label, rows in file order
         out: list[Evidence] = []
         keys = self.keys
-        for c, (name, label, _h) in enumerate(picked):
-            k = EVIDENCE_PER_HEAD[name]
-            top = order[:k, c].tolist()
-            vals = sub[top, c].tolist()
-            for j, v in zip(top, vals):
+        rows = idx.tolist()
+        for contrib, (name, label, _h) in zip(sub, picked):
+            # largest first; equal contributions in the order of the features in the model file
+            for j in heapq.nlargest(EVIDENCE_PER_HEAD[name], range(len(rows)), key=contrib.__getitem__):
+                v = contrib[j]
                 if v <= 0.005:
                     break
                 row = rows[j]

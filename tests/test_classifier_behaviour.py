@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from classifiers import features, segment
+from classifiers import corpus, features, segment
 from classifiers.handrules import RuleError, RuleSet
 from classifiers.model import classify, load_model
 from classifiers.types import DEFAULT_CATEGORIES, EMERGENCY_KINDS
@@ -132,9 +132,10 @@ def test_the_first_complaint_after_a_start_finds_the_classifier_ready(monkeypatc
     from bot.app import load_classifier
     from bot.config import load_config
 
-    monkeypatch.setattr(segment, "_LOGP", None)
+    monkeypatch.setattr(segment, "_READY", False)
+    monkeypatch.setattr(segment, "_CUTTER", None)
     load_classifier(load_config(None))
-    assert segment._LOGP is not None
+    assert segment._CUTTER is not None
 
 
 def test_very_long_and_odd_inputs_do_not_raise(model):
@@ -150,18 +151,34 @@ def test_classify_never_raises(model, text):
     assert list(c.evidence) is not None
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.text(alphabet="村口路灯坏了三天晚上黑漆漆的请问低保怎么申请县区镇政府投诉噪音扰民a1b2K6县", max_size=40))
-def test_fast_block_cutter_gives_jiebas_words(model, text):
+def _route_logprob(jieba, ws: list[str]) -> float:
     import math
 
-    import jieba
+    total = math.log(jieba.dt.total)
+    return sum(math.log(jieba.dt.FREQ.get(w) or 1) - total for w in ws)
 
-    cut = jieba.dt._Tokenizer__cut_DAG_NO_HMM
-    logp = segment.logprob_table(jieba.dt.FREQ, jieba.dt.total)
+
+def _assert_jiebas_route(jieba, text: str) -> None:
+    """The words of every block are jieba's (precise mode, no HMM), or a route through the block exactly as
+    likely as jieba's (喂喂喂: 喂喂+喂 or 喂+喂喂, a tie the two implementations break differently)."""
     for blk in jieba.re_han_default.split(text):
         if blk and jieba.re_han_default.match(blk):
-            assert segment.cut_block(blk, logp.get, -math.log(jieba.dt.total)) == list(cut(blk))
+            ours, theirs = segment.words(blk), jieba.lcut(blk, HMM=False)
+            if ours != theirs:
+                assert "".join(ours) == blk
+                assert abs(_route_logprob(jieba, ours) - _route_logprob(jieba, theirs)) < 1e-9, (ours, theirs)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet="村口路灯坏了三天晚上黑漆漆的请问低保怎么申请县区镇政府投诉噪音扰民a1b2K6县喂喂喂", max_size=40))
+def test_the_compiled_cutter_gives_jiebas_words(model, text):
+    _assert_jiebas_route(segment.jieba_module(), text)
+
+
+def test_the_compiled_cutter_gives_jiebas_words_on_every_dev_message(model):
+    jieba = segment.jieba_module()
+    for e in corpus.read_csv(corpus.DEV_SET):
+        _assert_jiebas_route(jieba, segment.normalize(e.text))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

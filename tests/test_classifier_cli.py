@@ -212,6 +212,8 @@ def test_cross_validation_holds_each_county_out_beside_the_svm(app, small_corpus
 def test_bench_reports_both_throughputs_and_memory(app, tmp_path):
     f = tmp_path / "m.csv"
     f.write_text("text\n路灯坏了三天了\n收到\n请问低保怎么申请\n", encoding="utf-8")
-    m = last_json(run(app, "bench", "classify", f, "--json", "--repeat-to", "30").stdout)
-    assert set(m) == {"messages", "classifier_msgs_per_s", "jieba_msgs_per_s", "ratio", "cpu_ratio", "rss_mb"}
-    assert m["messages"] == 30 and m["ratio"] > 0 and m["cpu_ratio"] > 0 and m["rss_mb"] > 0
+    m = last_json(run(app, "bench", "classify", f, "--json", "--repeat-to", "30", "--rounds", "2").stdout)
+    assert set(m) == {"messages", "rounds", "classifier_msgs_per_s", "jieba_msgs_per_s", "ratio", "cpu_ratio",
+                      "acted_on", "rss_mb"}
+    assert m["messages"] == 30 and m["rounds"] == 2 and m["ratio"] > 0 and m["cpu_ratio"] > 0 and m["rss_mb"] > 0
+    assert 0 < m["acted_on"] < 30  # 路灯坏了 and 低保 are acted on, 收到 is not
