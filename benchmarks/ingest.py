@@ -34,7 +34,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bot.config import REPO_ROOT, Config
+from core.config import REPO_ROOT, Config
 
 BATCH = 16  # messages handed over together by default (`--batch`)
 DEV_SET = REPO_ROOT.parent / "shared" / "data" / "dev" / "messages.csv"
@@ -128,7 +128,7 @@ async def _run(config: Config, database_url: str | None, n: int, n_base: int, pr
 
     from bot.adapters.local import LocalAdapter
     from bot.app import BotApp, freeze_loaded, load_classifier
-    from bot.clock import ManualClock, SHANGHAI
+    from core.clock import ManualClock, SHANGHAI
     from bot.messages import ChatType, Inbound
     from storage.models import ChatGroup
 

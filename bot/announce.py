@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from bot import texts
-from bot.config import Config
+from core.config import Config
 from bot.messages import Button, ChatType, Outbound
 from bot.outbox import enqueue, pick_account
 from services import events as ev

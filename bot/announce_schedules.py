@@ -15,10 +15,9 @@ from bot.announce import Announcer, staff_buttons
 from bot.messages import Outbound
 from bot.outbox import enqueue
 from services import events as ev
-from services.reminders import ScheduleSettings
+from core.config import ScheduleSettings
 from services.uow import UnitOfWork
-from storage.models import Person, Ticket
-from storage.models_schedules import Notice, NoticeDelivery, Reminder
+from storage.models import Notice, NoticeDelivery, Person, Reminder, Ticket
 
 log = logging.getLogger(__name__)
 

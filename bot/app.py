@@ -14,14 +14,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from bot.adapters.base import Adapter
 from bot.announce import Announcer
 from bot.announce_emergency import EmergencyAnnouncer
-from bot.clock import Clock, SystemClock
-from bot.config import Config
+from bot.announce_schedules import ScheduleAnnouncer
+from core.clock import Clock, ManualClock, SystemClock
+from core.config import Config
+from core.environment import environment
 from bot.delivery import Delivery
 from bot.dispatch import Classify, Dispatcher
 from bot.messages import Inbound, Outbound
 from bot.outbox import enqueue
+from bot.resilience import Resilience
 from bot import texts
 from services import events as ev
+from schedules.scheduler import ScheduleRunner
 from services.container import Services
 from storage import db
 from storage.models import PlatformState
@@ -30,22 +34,6 @@ log = logging.getLogger(__name__)
 
 # Inbox rows processed in one transaction by `on_messages` and `process_pending`.
 BATCH = 32
-
-# Optional modules with an `attach(app: BotApp) -> None` function, wired in when present.
-PLUGINS = ("schedules.wiring", "bot.resilience")
-
-
-def _attach(module: str, app: "BotApp") -> None:
-    import importlib
-
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        if e.name == module:
-            return
-        raise
-    mod.attach(app)
-
 
 def load_classifier(config: Config, model_path: str | None = None) -> Classify:
     """The configured model, loaded once per process, as a text → Classification function."""
@@ -91,7 +79,8 @@ class BotApp:
         self.engine = db.make_engine(self.database_url, background=True)
         self.services = Services(config, self.engine, self.clock)
         self.announcer = Announcer(config, self.services.org)
-        self.announcer.extensions.append(EmergencyAnnouncer(self.announcer))
+        self.announcer.extensions += [EmergencyAnnouncer(self.announcer),
+                                      ScheduleAnnouncer(self.announcer, config.schedules)]
         self.services.announce = self.announcer
         self.dispatcher = Dispatcher(config, self.services, classify or load_classifier(config))
         self.deliveries = {a.platform: Delivery(self.services, a, self.clock, config.delivery) for a in self.adapters}
@@ -99,11 +88,25 @@ class BotApp:
         self.fatal = asyncio.Event()  # set when a platform cannot go on (e.g. a rejected token)
         self.fatal_reason = ""
         self._bootstrap_org()
-        # Modules that plug into the app (schedules, storage tools) register start/stop hooks here.
         self.on_start: list[Callable[[BotApp], Awaitable[None]]] = []
         self.on_stop: list[Callable[[BotApp], Awaitable[None]]] = []
-        for module in PLUGINS:
-            _attach(module, self)
+        # The schedules. APScheduler runs on wall-clock time, so with a ManualClock (tests, simulations, replay)
+        # it is not started and the caller drives `schedules.sweep(now)`; SHANZHI_SCHEDULER=off keeps a process
+        # from ever leading (e.g. a web-only worker).
+        real_time = not isinstance(self.clock, ManualClock)
+        scheduling = environment().scheduler
+        self.schedules = ScheduleRunner(
+            self.services, self.clock, config.schedules, wake=lambda: self._wake(None),
+            use_apscheduler=real_time and scheduling, catch_up_on_start=real_time and scheduling,
+        )
+        if scheduling:
+            self.on_start.append(self.schedules.on_start)
+            self.on_stop.append(self.schedules.on_stop)
+        # Every message from a platform goes through resilience (spool or hold while the database is down)
+        # before it is stored and processed by `ingest` / `ingest_many`.
+        self.resilience = Resilience(self)
+        self.on_start.append(self.resilience.on_start)
+        self.on_stop.append(self.resilience.on_stop)
 
     def _bootstrap_org(self) -> None:
         """Load the org file; several processes starting together may race: the loser tries again."""
@@ -160,6 +163,18 @@ class BotApp:
     # --- inbound -------------------------------------------------------------------------------
 
     async def on_message(self, msg: Inbound) -> None:
+        """A message from a platform: through resilience to `ingest`."""
+        await self.resilience.on_message(msg)
+
+    async def on_messages(self, msgs: Sequence[Inbound]) -> None:
+        """A batch from a platform: through resilience to `ingest_many`."""
+        await self.resilience.on_messages(list(msgs))
+
+    def status(self) -> dict:
+        """The store's figures (`store_status`) and resilience's state, also while the database is down."""
+        return self.resilience.status()
+
+    async def ingest(self, msg: Inbound) -> None:
         """Store (durably, before returning to the adapter), then process, then wake delivery.
 
         A storage failure propagates so that the adapter does not confirm the message to its
@@ -170,7 +185,7 @@ class BotApp:
             self.dispatcher.process(inbox_id)
         self._wake(None)
 
-    async def on_messages(self, msgs: Sequence[Inbound]) -> None:
+    async def ingest_many(self, msgs: Sequence[Inbound]) -> None:
         """A batch from one adapter (e.g. one Telegram getUpdates answer, a replay): stored in one
         transaction, which has committed when this returns, so the adapter may then confirm the
         whole batch; then processed in one transaction (see `Dispatcher.process_many`).
@@ -285,11 +300,5 @@ class BotApp:
 
     # --- status --------------------------------------------------------------------------------
 
-    def status(self) -> dict:
-        with self.services.uow() as uow:
-            states = {s.platform: {"connected": s.connected, "detail": s.detail, "since": s.since} for s in uow.org.platform_states()}
-            return {
-                "inbox_pending": uow.inbox.count_pending(),
-                "outbox_unsent": uow.outbox.count_unsent(),
-                "platforms": states,
-            }
+    def store_status(self) -> dict:
+        return self.services.backlog()

@@ -16,8 +16,8 @@ from sqlmodel import col, select
 
 from bot import texts
 from bot.adapters.base import Adapter
-from bot.clock import Clock
-from bot.config import DeliveryConfig
+from core.clock import Clock
+from core.config import DeliveryConfig
 from bot.messages import ChatType, DeliveryError, Outbound
 from bot.outbox import enqueue, to_outbound
 from bot.pacing import Pacer

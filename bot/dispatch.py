@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import texts
 from bot.commands import Command, UnknownCommand, parse
-from bot.config import Config
+from core.config import Config
 from bot.messages import ChatType, Inbound, Outbound
 from bot.outbox import enqueue
 from classifiers.types import Classification
@@ -28,6 +28,7 @@ from services.tickets import ALLOWED, STATUS_LABELS
 from services.uow import UnitOfWork
 from storage.db import is_transient, is_unreachable
 from storage.models import ChatGroup, InboxMessage, Ticket
+from storage.status import Status
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ MAX_COMMAND = 1000
 RESULT_COMMAND, RESULT_NON_TEXT, RESULT_EMPTY, RESULT_UNBOUND = "command", "non_text", "empty", "unbound"
 
 # Which of a person's tickets a command without a number can mean: those it may act on now.
-STATUS_FOR = {**ALLOWED, "ignore": ("pending",)}
+STATUS_FOR = {**ALLOWED, "ignore": (Status.PENDING,)}
 
 
 # Staff commands on a ticket: the word the reply uses, and the prompt when the argument is missing.

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import os
-
 from bot.adapters.base import Adapter
-from bot.clock import Clock
-from bot.config import Config
+from core.clock import Clock
+from core.config import Config
+from core.environment import environment
 
 
 def telegram_enabled(config: Config) -> bool:
     tg = config.platforms.telegram
-    return tg.enabled is True or (tg.enabled == "auto" and bool(os.environ.get("TELEGRAM_BOT_TOKEN")))
+    return tg.enabled is True or (tg.enabled == "auto" and bool(environment().telegram_token_value))
 
 
 def wechat_enabled(config: Config) -> bool:
     wx = config.platforms.wechat
-    configured = bool(os.environ.get("WECHATY_PUPPET_SERVICE_TOKEN"))
+    configured = bool(environment().wechat_token_value)
     return wx.enabled is True or (wx.enabled == "auto" and configured)
 
 

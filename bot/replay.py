@@ -17,8 +17,8 @@ from rich.progress import Progress
 
 from bot.adapters.local import LocalAdapter
 from bot.app import BotApp, load_classifier
-from bot.clock import SHANGHAI, ManualClock
-from bot.config import Config
+from core.clock import SHANGHAI, ManualClock
+from core.config import Config
 from storage.models import InboxMessage
 
 REPLAY_START = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)  # a Monday morning

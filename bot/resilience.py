@@ -189,7 +189,7 @@ def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds") if ts else None
 
 
-# --- the plug-in ---------------------------------------------------------------------------------
+# --- between the platforms and the store ---------------------------------------------------------------------------------
 
 class Resilience:
     def __init__(self, app: "BotApp") -> None:
@@ -204,9 +204,6 @@ class Resilience:
         self.caught_up = 0
         self.outages: list[dict[str, Any]] = []
         self.started = time.time()
-        self._orig_on_message = app.on_message
-        self._orig_on_messages = app.on_messages
-        self._orig_status = app.status
         self._spools: dict[str, Spool] = {}
         self._recovering: asyncio.Task | None = None
         self._heartbeat: asyncio.Task | None = None
@@ -234,7 +231,7 @@ class Resilience:
                 self._spool_or_hold(sp, msg)
                 return
         try:
-            await self._orig_on_message(msg)
+            await self.app.ingest(msg)
         except Exception as exc:
             self._outage_or_raise(exc)
             if self.spools(msg.platform):
@@ -251,7 +248,7 @@ class Resilience:
                 await self.on_message(msg)
             return
         try:
-            await self._orig_on_messages(msgs)
+            await self.app.ingest_many(msgs)
         except Exception as exc:
             self._outage_or_raise(exc)
             self.held += len(msgs)
@@ -340,7 +337,7 @@ class Resilience:
                 while sp.count:
                     msgs = sp.read()
                     for msg in msgs:
-                        await self._orig_on_message(msg)
+                        await self.app.ingest(msg)
                         n += 1
                     if len(msgs) >= sp.count:  # nothing was appended meanwhile (no await above)
                         sp.clear()
@@ -369,7 +366,7 @@ class Resilience:
                 tmp.path = path
                 msgs = tmp.read()
                 for msg in msgs:
-                    await self._orig_on_message(msg)
+                    await self.app.ingest(msg)
                 os.ftruncate(fd, 0)
                 os.fsync(fd)
                 log.warning("stored %d messages from spool %s left by an earlier run", len(msgs), path.name)
@@ -448,7 +445,7 @@ class Resilience:
 
     def status(self) -> dict:
         try:
-            st = self._orig_status()
+            st = self.app.store_status()
         except Exception as exc:  # noqa: BLE001
             if not db.is_unreachable(exc):
                 raise
@@ -456,16 +453,6 @@ class Resilience:
             st = {"inbox_pending": None, "outbox_unsent": None, "platforms": {}}
         st["resilience"] = self.state()
         return st
-
-
-def attach(app: "BotApp") -> None:
-    r = Resilience(app)
-    app.resilience = r  # type: ignore[attr-defined]
-    app.on_message = r.on_message  # type: ignore[method-assign]
-    app.on_messages = r.on_messages  # type: ignore[method-assign]
-    app.status = r.status  # type: ignore[method-assign]
-    app.on_start.append(r.on_start)
-    app.on_stop.append(r.on_stop)
 
 
 def format_states(states: list[dict]) -> list[str]:

@@ -11,8 +11,8 @@ import sys
 from bot import texts
 from bot.adapters.local import LocalAdapter, Line
 from bot.app import BotApp, freeze_loaded
-from bot.clock import SystemClock
-from bot.config import Config
+from core.clock import SystemClock
+from core.config import Config
 from bot.platforms import build_adapters
 from bot.resilience import wait_for_database
 

@@ -23,11 +23,12 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from bot.clock import Clock
+from core.clock import Clock
 from schedules import jobs
 from services.container import Services
 from services.notices import NoticeService
-from services.reminders import ReminderService, ScheduleSettings
+from core.config import ScheduleSettings
+from services.reminders import ReminderService
 from services.reports import ReportService
 
 log = logging.getLogger(__name__)

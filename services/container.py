@@ -6,8 +6,8 @@ from contextlib import AbstractContextManager
 
 from sqlalchemy.engine import Engine
 
-from bot.clock import Clock
-from bot.config import Config
+from core.clock import Clock
+from core.config import Config
 from services.emergencies import EmergencyService
 from services.intake import IntakeService
 from services.org import OrgService
@@ -33,6 +33,14 @@ class Services:
     def uow(self) -> AbstractContextManager[UnitOfWork]:
         """One transaction at the clock's current time; commits on success (announcing its events)."""
         return unit_of_work(self.factory, self.clock.now(), self.announce)
+
+    def backlog(self) -> dict:
+        """What `shanzhi status` shows of the store: messages waiting in and out, each platform's connection."""
+        with self.uow() as uow:
+            states = {s.platform: {"connected": s.connected, "detail": s.detail, "since": s.since}
+                      for s in uow.org.platform_states()}
+            return {"inbox_pending": uow.inbox.count_pending(), "outbox_unsent": uow.outbox.count_unsent(),
+                    "platforms": states}
 
     def autocommit(self) -> AbstractContextManager[UnitOfWork]:
         """Each statement its own transaction (see `statement_by_statement`): for storing a batch."""

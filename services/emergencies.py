@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 
-from bot.config import Config
+from core.config import Config
 from classifiers.types import Classification
 from services import events as ev
 from services.errors import AmbiguousAlert, NoAlert, NotAuthorised
@@ -29,7 +29,7 @@ from services.org import Actor, OrgService
 from services.tickets import TicketService
 from services.uow import UnitOfWork
 from storage.models import EmergencyAlert, Person, Ticket
-from storage.repositories import OPEN_STATUSES
+from storage.status import OPEN_STATUSES, Status
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ class EmergencyService:
         for alert in due:
             t = uow.tickets.get(alert.ticket_id)
             if t is None or t.status not in OPEN_STATUSES:
-                self._close(uow, alert, t, None, "工单已办结" if t is not None and t.status != "dismissed" else "工单已撤销")
+                self._close(uow, alert, t, None, "工单已办结" if t is not None and t.status != Status.DISMISSED else "工单已撤销")
                 counts["emergency_closed"] += 1
                 continue
             alert.round += 1
@@ -226,7 +226,7 @@ class EmergencyService:
         alert.next_alert_at = None
         self._audit(uow, t, actor.id, "ack", f"{actor.person.name} 收到")
         uow.emit(ev.Event(ev.EMERGENCY_ACK, t.id, actor.id, {"alert_id": alert.id}))
-        if t.status == "dispatched" and self.org.may_work(uow, actor, t):
+        if t.status == Status.DISPATCHED and self.org.may_work(uow, actor, t):
             self.tickets.accept(uow, actor, t.no)
         return t
 

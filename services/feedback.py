@@ -16,6 +16,7 @@ from sqlmodel import select
 from services.masking import mask
 from services.uow import UnitOfWork
 from storage.models import Ticket, TicketEvent
+from storage.status import Status
 
 FIELDS = ["id", "text", "intent", "category", "urgent", "note"]
 
@@ -30,7 +31,7 @@ def corrections(uow: UnitOfWork) -> list[dict[str, str]]:
         if t is None:
             continue
         actions = [e.action for e in uow.tickets.events(tid)]
-        if t.status == "dismissed":
+        if t.status == Status.DISMISSED:
             intent, category, note = "other", "", "dismissed: not a complaint"
         else:
             intent, category = "complaint", t.category

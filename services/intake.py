@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from bot.config import Config
+from core.config import Config
 from classifiers.types import Classification
 from services import events as ev
 from services.emergencies import EmergencyService
@@ -22,7 +22,7 @@ from services.tickets import OpenRequest, TicketService
 from services.uow import UnitOfWork
 from storage.direct import new
 from storage.models import ChatGroup, Consultation, InboxMessage, Ticket
-from storage.repositories import OPEN_STATUSES
+from storage.status import OPEN_STATUSES, Status
 
 # Outcomes recorded on the inbox row (and counted by `shanzhi replay`).
 OPENED, MERGED, DETAIL, PROMPTED, CONSULTATION, IGNORED, URGENT, EMERGENCY_FOLLOW_UP = (
@@ -86,7 +86,7 @@ class IntakeService:
             return EMERGENCY_FOLLOW_UP  # about an emergency of this group the last hour: it goes to who is acting
 
         replied = self._ticket_replied_to(uow, row)
-        if replied is not None and replied.status in OPEN_STATUSES + ("followup",):
+        if replied is not None and replied.status in OPEN_STATUSES + (Status.FOLLOWUP,):
             return self._join(uow, replied, actor, row, text)
 
         window_start = uow.now - timedelta(hours=self.config.merge.window_hours)
@@ -170,7 +170,7 @@ class IntakeService:
             self.tickets.add_detail(uow, t, actor, text, row.attachment)
             return DETAIL
         self.tickets.add_reporter(uow, t, actor, row.platform, row.chat_id, row.message_id, text)
-        if t.status == "pending":
+        if t.status == Status.PENDING:
             # A second household reporting the same problem is confirmation enough.
             self.tickets.confirm_by_system(uow, t, "另一户居民反映了同一问题")
         return MERGED

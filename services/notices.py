@@ -16,8 +16,7 @@ from sqlmodel import col, select
 from services import events as ev
 from services.errors import BadArgument
 from services.uow import UnitOfWork
-from storage.models import ChatGroup, OutboxMessage
-from storage.models_schedules import Notice, NoticeDelivery
+from storage.models import ChatGroup, Notice, NoticeDelivery, OutboxMessage
 
 MAX_NOTICE = 4000
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.config import Config, OrgConfig
+from core.config import Config, OrgConfig
 from services.errors import NotAuthorised, UnknownRegion
 from services.uow import UnitOfWork
 from storage.direct import new

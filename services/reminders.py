@@ -27,59 +27,22 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
+from core.config import ScheduleSettings
 from services import events as ev
 from services.tickets import TicketService
 from services.uow import UnitOfWork
-from storage.models import Ticket, TicketEvent
-from storage.models_schedules import Reminder
+from storage.models import Reminder, Ticket, TicketEvent
+from storage.status import ACTIVE_STATUSES, Status
 
 log = logging.getLogger(__name__)
 
-ACTIVE = ("dispatched", "accepted", "returned")  # being worked at some unit: deadlines apply
+ACTIVE = ACTIVE_STATUSES
 DEADLINE_FAMILY = ("due_soon", "due_now", "overdue")
 TIERS = ("village", "township", "county")
-
-
-class ScheduleSettings(BaseModel):
-    """The schedules' knobs (defaults follow the county platform's practice)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    accept_hours: float = Field(4, gt=0)  # 签收提醒 when a dispatched ticket is not accepted within this
-    due_soon_hours: tuple[float, ...] = (24, 2)  # reminders this long before the deadline
-    overdue_every_hours: float = Field(24, gt=0)  # overdue reminders repeat (at the top tier)
-    escalate_after_hours: float = Field(0, ge=0)  # overdue this long at a tier → next tier
-    escalate_after_returns: int = Field(3, ge=1)  # returned + reopened this many times → next tier
-    followup_days: float = Field(3, gt=0)  # 回访 unanswered this long → closed as 未表态
-    quiet_start: time = time(22, 0)
-    quiet_end: time = time(7, 30)
-    digest_time: time = time(8, 30)  # daily digest to officials, on working days
-    weekly_weekday: int = Field(0, ge=0, le=6)  # Monday: the week's figures to the county admins
-    late_grace_minutes: float = Field(10, ge=0)
-    sweep_seconds: float = Field(60, gt=0)
-    worst_overdue: int = Field(5, ge=0)
-    timezone: str = "Asia/Shanghai"
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-
-def settings_from(config: object) -> ScheduleSettings:
-    """The `schedules:` section of config.yaml when the config has one, else the defaults."""
-    raw = getattr(config, "schedules", None)
-    if raw is None:
-        return ScheduleSettings()
-    if isinstance(raw, ScheduleSettings):
-        return raw
-    data = raw.model_dump() if hasattr(raw, "model_dump") else dict(raw)  # type: ignore[call-overload]
-    return ScheduleSettings.model_validate(data)
 
 
 @dataclass(frozen=True)
@@ -204,7 +167,7 @@ class ReminderService:
     def plan(self, uow: UnitOfWork, now: datetime) -> int:
         s = self.settings
         tickets = uow.session.exec(
-            select(Ticket).where(col(Ticket.status).in_(ACTIVE + ("followup",))).order_by(Ticket.id)
+            select(Ticket).where(col(Ticket.status).in_(ACTIVE + (Status.FOLLOWUP,))).order_by(Ticket.id)
         ).all()
         if not tickets:
             return 0

@@ -23,14 +23,15 @@ from datetime import date, datetime, time, timedelta
 
 from sqlmodel import col, select
 
-from bot.config import Config
+from core.config import Config
 from services import events as ev
 from services.emergencies import figures as emergency_figures
-from services.reminders import ACTIVE, ScheduleSettings, insert_ignore
+from core.config import ScheduleSettings
+from services.reminders import ACTIVE, insert_ignore
 from services.uow import UnitOfWork
 from services.workcalendar import WorkCalendar
-from storage.models import Person, Ticket, TicketEvent
-from storage.models_schedules import Reminder
+from storage.models import Person, Reminder, Ticket, TicketEvent
+from storage.status import Status
 
 
 @dataclass
@@ -118,7 +119,7 @@ class ReportService:
 
     def received(self, uow: UnitOfWork, start: date, end: date) -> list[Ticket]:
         lo, hi = self._bounds(start, end)
-        return [t for t in uow.tickets.query(created_from=lo, created_to=hi) if t.status not in ("pending", "dismissed")]
+        return [t for t in uow.tickets.query(created_from=lo, created_to=hi) if t.status not in (Status.PENDING, Status.DISMISSED)]
 
     def facts(self, uow: UnitOfWork, t: Ticket) -> TicketFacts:
         events = uow.session.exec(select(TicketEvent).where(TicketEvent.ticket_id == t.id).order_by(TicketEvent.id)).all()
@@ -127,10 +128,10 @@ class ReportService:
         on_time_accept = bool(
             first_dispatch and first_accept and first_accept - first_dispatch <= timedelta(hours=self.settings.accept_hours)
         )
-        resolved = t.status in ("followup", "closed") and t.resolved_at is not None
+        resolved = t.status in (Status.FOLLOWUP, Status.CLOSED) and t.resolved_at is not None
         on_time = bool(resolved and t.deadline is not None and t.resolved_at <= t.deadline)  # type: ignore[operator]
         hours = (t.resolved_at - t.created_at).total_seconds() / 3600 if resolved and t.created_at else None  # type: ignore[operator]
-        return TicketFacts(on_time_accept, resolved, on_time, t.satisfaction if t.status == "closed" else None, hours)
+        return TicketFacts(on_time_accept, resolved, on_time, t.satisfaction if t.status == Status.CLOSED else None, hours)
 
     def township_of(self, uow: UnitOfWork, region_code: str) -> str:
         code: str | None = region_code
@@ -176,7 +177,7 @@ class ReportService:
 
     def worst_overdue(self, uow: UnitOfWork, now: datetime, limit: int | None = None) -> list[dict]:
         rows = uow.session.exec(
-            select(Ticket).where(col(Ticket.status).in_(ACTIVE + ("registered",)), col(Ticket.deadline) < now).order_by(Ticket.deadline, Ticket.id)
+            select(Ticket).where(col(Ticket.status).in_(ACTIVE + (Status.REGISTERED,)), col(Ticket.deadline) < now).order_by(Ticket.deadline, Ticket.id)
         ).all()
         limit = self.settings.worst_overdue if limit is None else limit
         out = []

@@ -25,8 +25,9 @@ from services.masking import _ID, _LANDLINE, _MOBILE
 from services.uow import UnitOfWork
 from storage.models import (Account, Consultation, InboxMessage, OutboxMessage, Person, Ticket, TicketEvent,
                             TicketReporter)
+from storage.status import ENDED_STATUSES
 
-CLOSED = ("closed", "dismissed")
+CLOSED = ENDED_STATUSES
 PHONE, IDNO, NAME = "[电话]", "[证件号]", "某某"
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.config import Config
+from core.config import Config
 from services import events as ev
 from services.errors import BadArgument, InvalidTransition, NotAuthorised, TicketNotFound, UnknownUnit
 from services.org import Actor, OrgService
@@ -17,33 +17,23 @@ from services.uow import UnitOfWork
 from services.workcalendar import WorkCalendar
 from storage.direct import new
 from storage.models import Ticket, TicketReporter
-from storage.repositories import OPEN_STATUSES
+from storage.status import OPEN_STATUSES, Status
 
-STATUS_LABELS = {
-    "pending": "待确认",
-    "registered": "已受理",
-    "dispatched": "已派单",
-    "accepted": "已签收",
-    "returned": "已退单",
-    "resolved": "已办结",
-    "followup": "回访中",
-    "closed": "已销号",
-    "dismissed": "不是诉求",
-}
+STATUS_LABELS = {s.value: s.label for s in Status}
 RATINGS = {"1": "satisfied", "2": "basic", "3": "unsatisfied"}
 RATING_LABELS = {"satisfied": "满意", "basic": "基本满意", "unsatisfied": "不满意", "no_answer": "未表态"}
 
 # action -> statuses it may start from
 ALLOWED = {
-    "confirm": ("pending",),
-    "accept": ("dispatched",),
-    "resolve": ("dispatched", "accepted"),
-    "return": ("dispatched", "accepted"),
-    "transfer": ("dispatched", "accepted", "returned", "registered"),
-    "recat": ("pending", "registered", "dispatched", "accepted", "returned"),
-    "dismiss": ("pending", "registered", "dispatched", "accepted", "returned"),
-    "rate": ("followup",),
-    "escalate": ("dispatched", "accepted", "returned"),
+    "confirm": (Status.PENDING,),
+    "accept": (Status.DISPATCHED,),
+    "resolve": (Status.DISPATCHED, Status.ACCEPTED),
+    "return": (Status.DISPATCHED, Status.ACCEPTED),
+    "transfer": (Status.DISPATCHED, Status.ACCEPTED, Status.RETURNED, Status.REGISTERED),
+    "recat": (Status.PENDING, Status.REGISTERED, Status.DISPATCHED, Status.ACCEPTED, Status.RETURNED),
+    "dismiss": (Status.PENDING, Status.REGISTERED, Status.DISPATCHED, Status.ACCEPTED, Status.RETURNED),
+    "rate": (Status.FOLLOWUP,),
+    "escalate": (Status.DISPATCHED, Status.ACCEPTED, Status.RETURNED),
 }
 
 
@@ -94,12 +84,12 @@ class TicketService:
             return uow.tickets.query(statuses=OPEN_STATUSES, limit=50)
         if not actor.is_staff:
             return []
-        own = uow.tickets.query(statuses=OPEN_STATUSES + ("followup",), unit_codes=[actor.person.unit_code]) if actor.person.unit_code else []
+        own = uow.tickets.query(statuses=OPEN_STATUSES + (Status.FOLLOWUP,), unit_codes=[actor.person.unit_code]) if actor.person.unit_code else []
         area = uow.tickets.query(statuses=OPEN_STATUSES, region_codes=self._area(uow, actor)) if self._area(uow, actor) else []
         seen = {t.id for t in own}
         area = [t for t in area if t.id not in seen and self.org.may_work(uow, actor, t)]
         if actor.role == "official":
-            area = [t for t in area if t.status != "pending"]  # uncertain messages are the grid worker's to confirm
+            area = [t for t in area if t.status != Status.PENDING]  # uncertain messages are the grid worker's to confirm
         return own + area
 
     def _area(self, uow: UnitOfWork, actor: Actor) -> list[str]:
@@ -149,7 +139,7 @@ class TicketService:
 
         A dispatched ticket is written once, already dispatched; its audit trail still records
         both steps (registered, then dispatched)."""
-        status = "pending" if pending else "registered"
+        status = Status.PENDING if pending else Status.REGISTERED
         t = new(
             Ticket,
             no=self._number(uow),
@@ -189,7 +179,7 @@ class TicketService:
             uow.emit(ev.Event(ev.TICKET_PENDING, t.id, reporter.id))
             return t
         uow.emit(ev.Event(ev.TICKET_OPENED, t.id, reporter.id))
-        self._dispatched(uow, t, None, unit, "registered", note="自动派单")
+        self._dispatched(uow, t, None, unit, Status.REGISTERED, note="自动派单")
         return t
 
     def _dispatch(self, uow: UnitOfWork, t: Ticket, actor_id: int | None, unit, *, note: str, new_deadline: bool = True) -> None:  # type: ignore[no-untyped-def]
@@ -200,7 +190,7 @@ class TicketService:
     def _set_dispatched(self, uow: UnitOfWork, t: Ticket, unit, *, new_deadline: bool) -> None:  # type: ignore[no-untyped-def]
         t.unit_code = unit.code if unit else None
         t.tier = unit.tier if unit else t.tier
-        t.status = "dispatched"
+        t.status = Status.DISPATCHED
         t.dispatched_at = uow.now
         t.accepted_at = None
         if new_deadline or t.deadline is None:
@@ -212,24 +202,24 @@ class TicketService:
 
     def confirm(self, uow: UnitOfWork, actor: Actor, no: str) -> Ticket:
         t = self._workable(uow, actor, no, "confirm")
-        t.status = "registered"
+        t.status = Status.REGISTERED
         t.created_at = t.created_at or uow.now
-        self._audit(uow, t, actor.id, "confirm", "pending", "网格员确认立案")
+        self._audit(uow, t, actor.id, "confirm", Status.PENDING, "网格员确认立案")
         uow.emit(ev.Event(ev.TICKET_OPENED, t.id, actor.id, {"confirmed_by": actor.person.name}))
         self._dispatch(uow, t, actor.id, self.org.route(uow, t.category, t.region_code), note="确认后派单")
         return t
 
     def confirm_by_system(self, uow: UnitOfWork, t: Ticket, note: str) -> None:
         self._check(t, "confirm")
-        t.status = "registered"
-        self._audit(uow, t, None, "confirm", "pending", note)
+        t.status = Status.REGISTERED
+        self._audit(uow, t, None, "confirm", Status.PENDING, note)
         uow.emit(ev.Event(ev.TICKET_OPENED, t.id, None))
         self._dispatch(uow, t, None, self.org.route(uow, t.category, t.region_code), note="自动派单")
 
     def accept(self, uow: UnitOfWork, actor: Actor, no: str) -> Ticket:
         t = self._workable(uow, actor, no, "accept")
-        t.status, t.accepted_at = "accepted", uow.now
-        self._audit(uow, t, actor.id, "accept", "dispatched")
+        t.status, t.accepted_at = Status.ACCEPTED, uow.now
+        self._audit(uow, t, actor.id, "accept", Status.DISPATCHED)
         uow.emit(ev.Event(ev.TICKET_ACCEPTED, t.id, actor.id))
         return t
 
@@ -240,12 +230,12 @@ class TicketService:
         before = t.status
         if t.accepted_at is None:
             t.accepted_at = uow.now
-        t.status, t.resolved_at, t.resolution = "resolved", uow.now, reply.strip()
+        t.status, t.resolved_at, t.resolution = Status.RESOLVED, uow.now, reply.strip()
         self._audit(uow, t, actor.id, "resolve", before, reply.strip())
         for r in uow.tickets.reporters(t.id):  # type: ignore[arg-type]
             r.rating, r.rated_at = None, None
-        t.status = "followup"
-        self._audit(uow, t, None, "followup", "resolved", "请报告人评价")
+        t.status = Status.FOLLOWUP
+        self._audit(uow, t, None, "followup", Status.RESOLVED, "请报告人评价")
         uow.emit(ev.Event(ev.TICKET_RESOLVED, t.id, actor.id))
         return t
 
@@ -254,7 +244,7 @@ class TicketService:
         if not reason.strip():
             raise BadArgument(what="reason")
         before = t.status
-        t.status = "returned"
+        t.status = Status.RETURNED
         t.return_count += 1
         self._audit(uow, t, actor.id, "return", before, reason.strip())
         uow.emit(ev.Event(ev.TICKET_RETURNED, t.id, actor.id, {"reason": reason.strip(), "unit": t.unit_code}))
@@ -293,9 +283,9 @@ class TicketService:
     def dismiss(self, uow: UnitOfWork, actor: Actor, no: str, reason: str = "") -> Ticket:
         t = self._workable(uow, actor, no, "dismiss")
         before = t.status
-        t.status, t.closed_at, t.close_reason = "dismissed", uow.now, "not_a_complaint"
+        t.status, t.closed_at, t.close_reason = Status.DISMISSED, uow.now, "not_a_complaint"
         self._audit(uow, t, actor.id, "dismiss", before, reason or "不是诉求")
-        uow.emit(ev.Event(ev.TICKET_DISMISSED, t.id, actor.id, {"was_pending": before == "pending"}))
+        uow.emit(ev.Event(ev.TICKET_DISMISSED, t.id, actor.id, {"was_pending": before == Status.PENDING}))
         return t
 
     def rate(self, uow: UnitOfWork, actor: Actor, no: str, score: str) -> Ticket:
@@ -324,7 +314,7 @@ class TicketService:
         t.resolved_at = None
         t.satisfaction = "unsatisfied"
         before = t.status
-        t.status = "registered"
+        t.status = Status.REGISTERED
         self._audit(uow, t, actor_id, "reopen", before, note)
         uow.emit(ev.Event(ev.TICKET_REOPENED, t.id, actor_id))
         unit = uow.org.unit(t.unit_code) if t.unit_code else self.org.route(uow, t.category, t.region_code)
@@ -332,13 +322,13 @@ class TicketService:
 
     def _close(self, uow: UnitOfWork, t: Ticket, actor_id: int | None, satisfaction: str) -> None:
         before = t.status
-        t.status, t.closed_at, t.satisfaction, t.close_reason = "closed", uow.now, satisfaction, "rated"
+        t.status, t.closed_at, t.satisfaction, t.close_reason = Status.CLOSED, uow.now, satisfaction, "rated"
         self._audit(uow, t, actor_id, "close", before, RATING_LABELS.get(satisfaction, satisfaction))
         uow.emit(ev.Event(ev.TICKET_CLOSED, t.id, actor_id, {"satisfaction": satisfaction}))
 
     def close_unanswered(self, uow: UnitOfWork, t: Ticket) -> None:
         """回访 with no answer in time: close as 未表态 (or by the ratings that did come)."""
-        if t.status != "followup":
+        if t.status != Status.FOLLOWUP:
             return
         ratings = [r.rating for r in uow.tickets.reporters(t.id) if r.rating]  # type: ignore[arg-type]
         self._close(uow, t, None, worst_rating(ratings) if ratings else "no_answer")
@@ -396,4 +386,4 @@ def is_overdue(t: Ticket, now: datetime) -> bool:
 
 
 def followup_expired(t: Ticket, now: datetime, days: int = 3) -> bool:
-    return t.status == "followup" and t.resolved_at is not None and now - t.resolved_at > timedelta(days=days)
+    return t.status == Status.FOLLOWUP and t.resolved_at is not None and now - t.resolved_at > timedelta(days=days)

@@ -35,6 +35,7 @@ from storage.models import (
     TicketReporter,
     Unit,
 )
+from storage.status import OPEN_STATUSES, Status
 
 _EVENT_TABLE: sa.Table = TicketEvent.__table__  # type: ignore[attr-defined]
 _TICKET_TABLE: sa.Table = Ticket.__table__  # type: ignore[attr-defined]
@@ -47,7 +48,6 @@ _SET_NUMBER = sa.text("UPDATE day_sequence SET last = :n WHERE day = :d")
 _OUTBOX_TABLE: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
 _INBOX_TABLE: sa.Table = InboxMessage.__table__  # type: ignore[attr-defined]
 
-OPEN_STATUSES = ("pending", "registered", "dispatched", "accepted", "returned")
 
 
 _STATEMENTS: dict[tuple, sa.Executable] = {}
@@ -640,7 +640,7 @@ class TicketRepo:
 
     def candidates_for_merge(self, platform: str, chat_id: str, category: str, since: datetime, limit: int = 50) -> list[tuple[int, str]]:
         """(id, text) of the open tickets of one category in a chat, newest first: what a new message may repeat."""
-        mergeable = [s for s in OPEN_STATUSES if s != "pending"]
+        mergeable = [s for s in OPEN_STATUSES if s != Status.PENDING]
         remembered = self._remembered_in_chat(platform, chat_id, since)
         if remembered is not None:
             return list(islice(((tid, text) for tid, cat, status, text, created_at in remembered
@@ -711,7 +711,7 @@ class TicketRepo:
         stmt = (
             select(Ticket)
             .join(TicketReporter, TicketReporter.ticket_id == Ticket.id)  # type: ignore[arg-type]
-            .where(TicketReporter.person_id == person_id, Ticket.status == "followup", TicketReporter.rating.is_(None))  # type: ignore[union-attr]
+            .where(TicketReporter.person_id == person_id, Ticket.status == Status.FOLLOWUP, TicketReporter.rating.is_(None))  # type: ignore[union-attr]
             .order_by(col(Ticket.resolved_at).desc())
         )
         return list(self.s.exec(stmt).all())

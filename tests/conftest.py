@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from bot.adapters.local import Line, LocalAdapter
 from bot.app import BotApp
-from bot.clock import SHANGHAI, ManualClock
-from bot.config import Config, load_config
+from core.clock import SHANGHAI, ManualClock
+from core.config import Config, load_config
 
 PG_URL = os.environ.get("SHANZHI_TEST_PG_URL")
 REQUIRE_PG = os.environ.get("SHANZHI_REQUIRE_PG") == "1"

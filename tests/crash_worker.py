@@ -117,7 +117,7 @@ class Offset:
 
 
 def build_config(data_dir: Path, lease: float, spool: bool, retry: float):  # type: ignore[no-untyped-def]
-    from bot.config import load_config
+    from core.config import load_config
 
     return load_config(overrides={
         "data_dir": str(data_dir),
@@ -148,7 +148,7 @@ async def _drain(app) -> None:  # type: ignore[no-untyped-def]
 
 async def main(args: argparse.Namespace) -> int:
     from bot.app import BotApp
-    from bot.clock import SystemClock
+    from core.clock import SystemClock
 
     data_dir = Path(args.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)

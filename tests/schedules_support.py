@@ -11,11 +11,10 @@ from sqlmodel import col, select
 
 from bot.adapters.local import LocalAdapter
 from bot.app import BotApp
-from bot.clock import SHANGHAI, ManualClock
-from bot.config import Config
+from core.clock import SHANGHAI, ManualClock
+from core.config import Config
 from services.tickets import OpenRequest
-from storage.models import OutboxMessage, Person, Ticket
-from storage.models_schedules import Reminder
+from storage.models import OutboxMessage, Person, Reminder, Ticket
 
 GROUP_REGION = {"和平村群": "heping", "石桥村群": "shiqiao", "南门社区群": "nanmen"}
 

@@ -130,7 +130,7 @@ def test_the_first_complaint_after_a_start_finds_the_classifier_ready(monkeypatc
     """Loading the classifier builds what it would otherwise build on the first complaint (~0.5 s that a whole
     batch of residents would wait for)."""
     from bot.app import load_classifier
-    from bot.config import load_config
+    from core.config import load_config
 
     monkeypatch.setattr(segment, "_READY", False)
     monkeypatch.setattr(segment, "_CUTTER", None)

@@ -11,7 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from bot.cli_classifier import register
+from bot.cli.classifier import register
 from classifiers.corpus import CORPUS_DIR, DEV_SET, Example, read_csv
 from classifiers.evaluate import evaluate_rows
 from classifiers.model import classify, load_model, read_model_file, write_model_file

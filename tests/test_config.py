@@ -8,8 +8,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.config import DEFAULT_CONFIG, ConfigError, load_config
+from bot.cli.main import app
+from core.config import DEFAULT_CONFIG, ConfigError, load_config
 
 
 def write(tmp_path: Path, mutate) -> Path:  # type: ignore[no-untyped-def]

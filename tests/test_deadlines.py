@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 import pytest
 
-from bot.clock import SHANGHAI
+from core.clock import SHANGHAI
 from services.workcalendar import WorkCalendar
 from tests.conftest import Chat
 from tests.test_conversation_lifecycle import STREETLIGHT, ticket_no

@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from bot.adapters.local import LocalAdapter
 from bot.app import BotApp
-from bot.clock import ManualClock
+from core.clock import ManualClock
 from storage.models import InboxMessage
 from tests.conftest import START
 

@@ -214,7 +214,6 @@ async def test_the_figures_give_each_emergencys_times_to_alert_acknowledgement_a
 
 async def test_the_weekly_digest_lists_each_emergency_with_its_minutes(chat: Chat) -> None:
     from bot.texts import digest_weekly
-    from services.reminders import settings_from
     from services.reports import ReportService
 
     await chat.say("周满爹", FIRE)
@@ -223,7 +222,7 @@ async def test_the_weekly_digest_lists_each_emergency_with_its_minutes(chat: Cha
     await chat.dm("张主任", "收到")
     s = chat.app.services
     with s.uow() as uow:
-        fig = ReportService(s.config, s.calendar, settings_from(s.config)).figures(uow, START.date(), START.date(), uow.now)
+        fig = ReportService(s.config, s.calendar, s.config.schedules).figures(uow, START.date(), START.date(), uow.now)
     text = digest_weekly(fig.as_dict())
     line = next(l for l in text.splitlines() if no in l)
     assert "火情" in line and "收到 4" in line and "张主任" in line and "到场 —" in line

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.main import app
 from classifiers.model import classify, load_model
 from services.feedback import export_csv
 from tests.conftest import Chat

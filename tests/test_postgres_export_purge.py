@@ -15,8 +15,8 @@ from sqlmodel import select
 
 from bot.adapters.local import LocalAdapter
 from bot.app import BotApp
-from bot.clock import ManualClock
-from bot.config import Config
+from core.clock import ManualClock
+from core.config import Config
 from services.export import ticket_records, write_jsonl, write_xlsx
 from services.retention import purge
 from storage.models import InboxMessage, Person, Ticket

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-from bot.clock import ManualClock
-from bot.config import Config
+from core.clock import ManualClock
+from core.config import Config
 from tests.schedules_support import Bot, at, hm, start_bot
 
 START, END = at(9, 28, 8, 0), at(10, 12, 12, 0)

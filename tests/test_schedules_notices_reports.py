@@ -10,9 +10,9 @@ from openpyxl import load_workbook
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from bot.cli import app as cli
-from bot.clock import ManualClock
-from bot.config import Config
+from bot.cli.main import app as cli
+from core.clock import ManualClock
+from core.config import Config
 from services.errors import BadArgument
 from services.notices import matches, parse_tags
 from storage.models import ChatGroup, Ticket

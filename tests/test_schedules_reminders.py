@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from bot.app import BotApp
-from bot.clock import ManualClock
-from bot.config import Config
-from services.reminders import ScheduleSettings, in_quiet_hours, release_time
+from core.clock import ManualClock
+from core.config import Config
+from core.config import ScheduleSettings
+from services.reminders import in_quiet_hours, release_time
 from tests.schedules_support import Bot, at, hm, start_bot
 
 

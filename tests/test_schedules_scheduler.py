@@ -12,10 +12,9 @@ import pytest
 import sqlalchemy as sa
 
 from bot.app import BotApp
-from bot.clock import ManualClock, SystemClock
-from bot.config import Config
-from storage.models import OutboxMessage
-from storage.models_schedules import Reminder
+from core.clock import ManualClock, SystemClock
+from core.config import Config
+from storage.models import OutboxMessage, Reminder
 from tests.schedules_support import at, start_bot
 
 CATEGORIES = ["noise", "dispute", "road", "utilities", "environment", "welfare", "security", "other"]

@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from bot.adapters.telegram import TelegramAdapter, from_env, render
-from bot.clock import SHANGHAI, ManualClock
+from core.environment import Environment
+from core.clock import SHANGHAI, ManualClock
 from bot.messages import Button, ChatType, DeliveryError, Inbound, Outbound
 
 try:
@@ -113,11 +114,11 @@ async def test_bad_token_fails_at_start(api, clock):
 
 
 def test_from_env():
-    assert from_env({}) is None
-    a = from_env({"TELEGRAM_BOT_TOKEN": "1:x", "TELEGRAM_WEBHOOK_URL": "https://bot.example.org/tg",
-                  "TELEGRAM_WEBHOOK_SECRET": "s3"})
+    assert from_env(Environment.model_validate({})) is None
+    a = from_env(Environment.model_validate({"TELEGRAM_BOT_TOKEN": "1:x", "TELEGRAM_WEBHOOK_URL": "https://bot.example.org/tg",
+                  "TELEGRAM_WEBHOOK_SECRET": "s3"}))
     assert a is not None and a.mode == "webhook" and a.secret_token == "s3"
-    assert from_env({"TELEGRAM_BOT_TOKEN": "1:x"}).mode == "polling"  # type: ignore[union-attr]
+    assert from_env(Environment.model_validate({"TELEGRAM_BOT_TOKEN": "1:x"})).mode == "polling"  # type: ignore[union-attr]
     with pytest.raises(ValueError):
         TelegramAdapter("1:x", mode="webhook")
 
@@ -126,8 +127,8 @@ async def test_from_config_points_at_a_bot_api_server(api, clock, config):
     from bot.adapters.telegram import from_config
 
     settings = config.platforms.telegram.model_copy(update={"base_url": f"http://127.0.0.1:{api.port}"})
-    assert from_config(settings, {}) is None  # auto and no token: off
-    adapter = from_config(settings, {"TELEGRAM_BOT_TOKEN": TOKEN}, clock=clock, poll_timeout=1)
+    assert from_config(settings, Environment.model_validate({})) is None  # auto and no token: off
+    adapter = from_config(settings, Environment.model_validate({"TELEGRAM_BOT_TOKEN": TOKEN}), clock=clock, poll_timeout=1)
     assert adapter is not None and adapter.mode == "polling"
     rec = Recorder()
     await adapter.start(rec.on_message, rec.on_event)
@@ -138,10 +139,10 @@ async def test_from_config_points_at_a_bot_api_server(api, clock, config):
     finally:
         await adapter.stop()
     off = config.platforms.telegram.model_copy(update={"enabled": False})
-    assert from_config(off, {"TELEGRAM_BOT_TOKEN": TOKEN}) is None
+    assert from_config(off, Environment.model_validate({"TELEGRAM_BOT_TOKEN": TOKEN})) is None
     on = config.platforms.telegram.model_copy(update={"enabled": True})
     with pytest.raises(ValueError):
-        from_config(on, {})
+        from_config(on, Environment.model_validate({}))
 
 
 # ---------------------------------------------------------------- inbound mapping

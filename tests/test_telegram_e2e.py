@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from bot.adapters.telegram import TelegramAdapter
 from bot.app import BotApp
-from bot.clock import ManualClock
+from core.clock import ManualClock
 from storage.models import InboxMessage, OutboxMessage, Ticket
 
 try:

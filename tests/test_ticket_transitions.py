@@ -30,6 +30,16 @@ def test_the_service_table_is_the_specification() -> None:
     assert {a: set(s) for a, s in ALLOWED.items()} == SPEC
 
 
+def test_every_status_of_the_enum_is_a_state_of_the_table() -> None:
+    """The Status enum names exactly the states the table starts from, plus where tickets end (已办结 on the way
+    to 回访, 已销号, 不是诉求): no status the machine never reaches, none it reaches unnamed."""
+    from storage.status import Status
+
+    started_from = set().union(*SPEC.values())
+    assert set(Status) == started_from | {"resolved", "closed", "dismissed"}
+    assert set(STATUS_LABELS) == {s.value for s in Status}
+
+
 def run_action(bot, action: str, no: str) -> None:  # type: ignore[no-untyped-def]
     s = bot.app.services
     with s.uow() as uow:

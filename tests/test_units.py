@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from bot.adapters.base import PaceLimits
-from bot.clock import SHANGHAI
+from core.clock import SHANGHAI
 from bot.commands import Command, UnknownCommand, parse
 from bot.pacing import Pacer
 from services.masking import mask

@@ -19,7 +19,7 @@ from grpclib.exceptions import GRPCError
 
 from bot.adapters.base import PaceLimits
 from bot.adapters.wechat import DEFAULT_LIMITS, WeChatAdapter, WeChatConfigError, WeChatFatalError, parse_quote
-from bot.clock import SHANGHAI, ManualClock
+from core.clock import SHANGHAI, ManualClock
 from bot.messages import NON_TEXT_KINDS, Button, ChatType, DeliveryError, Inbound, Outbound
 from tests.fakes.wechaty_puppet import BOT_ID, InProcessPuppet, heping_cast
 

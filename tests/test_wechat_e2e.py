@@ -17,8 +17,8 @@ import sqlmodel
 
 from bot.adapters.wechat import WeChatAdapter
 from bot.app import BotApp
-from bot.clock import SHANGHAI, ManualClock
-from bot.config import load_config
+from core.clock import SHANGHAI, ManualClock
+from core.config import load_config
 from storage.models import InboxMessage, OutboxMessage, Ticket
 from tests.fakes.wechaty_puppet import InProcessPuppet, heping_cast
 

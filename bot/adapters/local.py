@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.adapters.base import Adapter, OnEvent, OnMessage, PaceLimits
-from bot.clock import Clock
+from core.clock import Clock
 from bot.messages import ChatType, Inbound, Outbound, SendResult
 
 

@@ -62,7 +62,8 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from bot.adapters.base import Adapter, OnBatch, OnEvent, OnMessage, PaceLimits
-from bot.clock import SHANGHAI, Clock, SystemClock
+from core.clock import SHANGHAI, Clock, SystemClock
+from core.environment import Environment, environment
 from bot.messages import (
     CALLBACK,
     TEXT,
@@ -821,7 +822,7 @@ def keyboard(out: Outbound) -> InlineKeyboardMarkup | None:
 
 
 def from_config(
-    settings: Any = None, env: dict[str, str] | None = None, **kwargs: Any
+    settings: Any = None, env: Environment | None = None, **kwargs: Any
 ) -> TelegramAdapter | None:
     """The adapter for `shanzhi run`, or None when Telegram is off.
 
@@ -829,10 +830,8 @@ def from_config(
     the token comes only from the environment (TELEGRAM_BOT_TOKEN). `enabled: true` without a token is
     a configuration error; `auto` means "on when the token is set".
     """
-    import os
-
-    env = dict(os.environ) if env is None else env
-    token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
+    env = environment() if env is None else env
+    token = env.telegram_token_value
     enabled = getattr(settings, "enabled", "auto")
     if enabled is False or (enabled == "auto" and not token):
         return None
@@ -848,25 +847,23 @@ def from_config(
     return from_env(env, **kwargs)
 
 
-def from_env(env: dict[str, str] | None = None, **kwargs: Any) -> TelegramAdapter | None:
+def from_env(env: Environment | None = None, **kwargs: Any) -> TelegramAdapter | None:
     """The adapter if `TELEGRAM_BOT_TOKEN` is set, else None (used by `shanzhi run`)."""
-    import os
-
-    env = dict(os.environ) if env is None else env
-    token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
+    env = environment() if env is None else env
+    token = env.telegram_token_value
     if not token:
         return None
-    if env.get("TELEGRAM_WEBHOOK_URL"):
+    if env.telegram_webhook_url:
         kwargs.setdefault("mode", "webhook")
-        kwargs.setdefault("webhook_url", env["TELEGRAM_WEBHOOK_URL"])
+        kwargs.setdefault("webhook_url", env.telegram_webhook_url)
     if kwargs.get("mode") == "webhook":
-        if env.get("TELEGRAM_WEBHOOK_SECRET"):
-            kwargs.setdefault("secret_token", env["TELEGRAM_WEBHOOK_SECRET"])
-        if env.get("TELEGRAM_WEBHOOK_LISTEN"):
-            kwargs.setdefault("listen", env["TELEGRAM_WEBHOOK_LISTEN"])
-        if env.get("TELEGRAM_WEBHOOK_PORT"):
-            kwargs.setdefault("port", int(env["TELEGRAM_WEBHOOK_PORT"]))
-    root = kwargs.pop("api_root", None) or env.get("TELEGRAM_API_URL")
+        if env.telegram_webhook_secret:
+            kwargs.setdefault("secret_token", env.telegram_webhook_secret.get_secret_value())
+        if env.telegram_webhook_listen:
+            kwargs.setdefault("listen", env.telegram_webhook_listen)
+        if env.telegram_webhook_port:
+            kwargs.setdefault("port", env.telegram_webhook_port)
+    root = kwargs.pop("api_root", None) or env.telegram_api_url
     if root:  # a Bot API server's root, e.g. http://127.0.0.1:8081 (self-hosted telegram-bot-api)
         kwargs.setdefault("base_url", root.rstrip("/") + "/bot")
         kwargs.setdefault("base_file_url", root.rstrip("/") + "/file/bot")

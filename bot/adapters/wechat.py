@@ -52,7 +52,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from bot.adapters.base import Adapter, OnEvent, OnMessage, PaceLimits
-from bot.clock import SHANGHAI, Clock, SystemClock
+from core.environment import environment
+from core.clock import SHANGHAI, Clock, SystemClock
 from bot.messages import (
     TEXT,
     AdapterStatus,
@@ -335,8 +336,9 @@ class WeChatAdapter(Adapter):
         accept_friend_requests: bool = False,
         on_message_retries: int = 3,
     ) -> None:
-        self._token = token or os.environ.get("WECHATY_PUPPET_SERVICE_TOKEN") or None
-        self._endpoint = endpoint or os.environ.get("WECHATY_PUPPET_SERVICE_ENDPOINT") or None
+        env = environment()
+        self._token = token or env.wechat_token_value or None
+        self._endpoint = endpoint or env.wechat_endpoint or None
         self._puppet_obj = puppet
         if puppet is None and not self._endpoint:
             # With a token only, python-wechaty asks a discovery service on the internet that no

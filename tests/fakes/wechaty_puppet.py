@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.adapters.wechat import load_wechaty
-from bot.clock import Clock, SystemClock
+from core.clock import Clock, SystemClock
 
 _w = load_wechaty(Path(tempfile.gettempdir()) / "shanzhi-test-wechaty")
 

@@ -10,13 +10,14 @@ from typing import Optional
 
 import typer
 
-from bot.config import REPO_ROOT
+from bot.cli.options import ConfigOpt, load, open_services
+from core.config import REPO_ROOT
 
 
 def _day(value: str | None, opt: str):  # type: ignore[no-untyped-def]
     if not value:
         return None
-    from bot.clock import SHANGHAI
+    from core.clock import SHANGHAI
 
     try:
         d = datetime.strptime(value, "%Y-%m-%d").date()
@@ -25,22 +26,7 @@ def _day(value: str | None, opt: str):  # type: ignore[no-untyped-def]
     return datetime.combine(d, time(0), tzinfo=SHANGHAI)
 
 
-def _engine_services(config_path: Optional[Path], db: Optional[str]):  # type: ignore[no-untyped-def]
-    from bot.cli import _config
-    from bot.clock import SystemClock
-    from services.container import Services
-    from storage import db as storage_db
-
-    cfg = _config(config_path)
-    url = db or cfg.database_url()
-    storage_db.upgrade(url)
-    engine = storage_db.make_engine(url)
-    return cfg, engine, Services(cfg, engine, SystemClock())
-
-
-def register(app: typer.Typer, bench_app: typer.Typer, feedback_app: typer.Typer) -> None:
-    from bot.cli import ConfigOpt
-
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     @app.command("export")
     def export(
         fmt: str = typer.Option("jsonl", "--format", help="jsonl | xlsx"),
@@ -59,7 +45,7 @@ def register(app: typer.Typer, bench_app: typer.Typer, feedback_app: typer.Typer
             raise typer.BadParameter("an Excel export needs --out FILE.xlsx", param_hint="--out")
         start, end = _day(date_from, "--from"), _day(date_to, "--to")
         end = end + timedelta(days=1) if end else None
-        _cfg, engine, services = _engine_services(config, db)
+        _cfg, engine, services = open_services(config, db)
         try:
             with services.uow() as uow:
                 records = ticket_records(uow.session, created_from=start, created_to=end)
@@ -85,7 +71,7 @@ def register(app: typer.Typer, bench_app: typer.Typer, feedback_app: typer.Typer
         """Mask personal data (names, phone numbers, raw texts) of tickets closed more than N days ago."""
         from services.retention import purge as do_purge
 
-        cfg, engine, services = _engine_services(config, db)
+        cfg, engine, services = open_services(config, db)
         n_days = days if days is not None else cfg.retention.purge_after_days
         if n_days < 1:
             raise typer.BadParameter("at least 1 day", param_hint="--days")
@@ -119,13 +105,12 @@ def register(app: typer.Typer, bench_app: typer.Typer, feedback_app: typer.Typer
         """Messages/s through store → classify → ticket → outbox, p50/p99, against bare inserts."""
         import logging
 
-        from bot.cli import _config
 
         if str(REPO_ROOT) not in sys.path:
             sys.path.insert(0, str(REPO_ROOT))
         from benchmarks.ingest import profile_one, run
 
-        cfg = _config(config)
+        cfg = load(config)
         logging.basicConfig(level=logging.WARNING, force=True)
         if profile:
             typer.echo(profile_one(cfg, db))

@@ -4,7 +4,7 @@
     shanzhi notice add notice.txt --tags township:青石镇,kind:village --at "2026-12-01 09:00"
     shanzhi notice status 3 [--json]
 
-Registered by bot/cli.py when this module exists.
+Registered by bot/cli/main.py.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Optional
 
 import typer
 
-from bot.clock import SystemClock
+from bot.cli.options import open_services
 
 REPORT_COLUMNS = [
     ("name", "名称"), ("received", "受理"), ("accepted_on_time", "按时签收"), ("accepted_on_time_rate", "按时签收率"),
@@ -29,18 +29,6 @@ OVERDUE_COLUMNS = [("no", "工单号"), ("category", "类别"), ("unit", "承办
 EMERGENCY_COLUMNS = [("no", "工单号"), ("kind", "类型"), ("reported_at", "报告时间"), ("to_alert_minutes", "至首次警报(分钟)"),
                      ("to_ack_minutes", "至收到(分钟)"), ("to_on_site_minutes", "至到场(分钟)"), ("rounds", "警报轮数"),
                      ("acknowledged_by", "收到人"), ("status", "状态")]
-
-
-def _services(config_path: Optional[Path], db: Optional[str]):  # type: ignore[no-untyped-def]
-    from bot.cli import _config
-    from services.container import Services
-    from storage import db as dbm
-
-    cfg = _config(config_path)
-    url = db or cfg.database_url()
-    dbm.upgrade(url)
-    engine = dbm.make_engine(url)
-    return cfg, Services(cfg, engine, SystemClock())
 
 
 def _date(value: str, what: str) -> date:
@@ -88,9 +76,7 @@ def write_xlsx(fig: dict, path: Path) -> None:
     wb.save(path)
 
 
-def register(app: typer.Typer, bench_app: typer.Typer, feedback_app: typer.Typer) -> None:
-    notice_app = typer.Typer(no_args_is_help=True, help="Policy notices to the groups whose tags match")
-    app.add_typer(notice_app, name="notice")
+def register(app: typer.Typer, notice_app: typer.Typer) -> None:
 
     @app.command()
     def report(
@@ -102,15 +88,14 @@ def register(app: typer.Typer, bench_app: typer.Typer, feedback_app: typer.Typer
         config: Optional[Path] = typer.Option(None, "--config", "-c"),
     ) -> None:
         """Figures for a period: received, 按时签收率, 办结率, 按时办结率, 满意率, handling time; per township and unit."""
-        from services.reminders import settings_from
         from services.reports import ReportService
 
         start, end = _date(date_from, "--from"), _date(date_to, "--to")
         if end < start:
             raise typer.BadParameter("--to is before --from")
-        cfg, services = _services(config, db)
+        cfg, _engine, services = open_services(config, db)
         try:
-            reports = ReportService(cfg, services.calendar, settings_from(cfg))
+            reports = ReportService(cfg, services.calendar, cfg.schedules)
             with services.uow() as uow:
                 fig = reports.figures(uow, start, end, uow.now).as_dict()
         finally:
@@ -134,7 +119,7 @@ def register(app: typer.Typer, bench_app: typer.Typer, feedback_app: typer.Typer
         from services.errors import ShanzhiError
         from services.notices import NoticeService, parse_tags
 
-        cfg, services = _services(config, db)
+        cfg, _engine, services = open_services(config, db)
         try:
             try:
                 parsed = parse_tags(tags)
@@ -161,7 +146,7 @@ def register(app: typer.Typer, bench_app: typer.Typer, feedback_app: typer.Typer
         """A notice's delivery: one record per group (queued / sent / failed)."""
         from services.notices import NoticeService
 
-        _, services = _services(config, db)
+        _cfg, _engine, services = open_services(config, db)
         try:
             with services.uow() as uow:
                 st = NoticeService().status(uow, notice_id)

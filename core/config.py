@@ -8,7 +8,8 @@ Secrets are read from the environment only.
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import date, time
+from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Literal
 
@@ -216,6 +217,29 @@ class OrgConfig(Strict):
         return self
 
 
+class ScheduleSettings(Strict):
+    """The schedules' knobs (defaults follow the county platform's practice)."""
+
+    accept_hours: float = Field(4, gt=0)  # 签收提醒 when a dispatched ticket is not accepted within this
+    due_soon_hours: tuple[float, ...] = (24, 2)  # reminders this long before the deadline
+    overdue_every_hours: float = Field(24, gt=0)  # overdue reminders repeat (at the top tier)
+    escalate_after_hours: float = Field(0, ge=0)  # overdue this long at a tier → next tier
+    escalate_after_returns: int = Field(3, ge=1)  # returned + reopened this many times → next tier
+    followup_days: float = Field(3, gt=0)  # 回访 unanswered this long → closed as 未表态
+    quiet_start: time = time(22, 0)
+    quiet_end: time = time(7, 30)
+    digest_time: time = time(8, 30)  # daily digest to officials, on working days
+    weekly_weekday: int = Field(0, ge=0, le=6)  # Monday: the week's figures to the county admins
+    late_grace_minutes: float = Field(10, ge=0)
+    sweep_seconds: float = Field(60, gt=0)
+    worst_overdue: int = Field(5, ge=0)
+    timezone: str = "Asia/Shanghai"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
 class Config(Strict):
     data_dir: Path = Path("data")
     database: str = "sqlite:///data/shanzhi.db"
@@ -232,20 +256,8 @@ class Config(Strict):
     retention: RetentionConfig = RetentionConfig()
     emergency: EmergencyConfig = EmergencyConfig()
     platforms: PlatformsConfig = PlatformsConfig()
-    schedules: dict = Field(default_factory=dict)  # validated by services.reminders.ScheduleSettings
+    schedules: ScheduleSettings = ScheduleSettings()
     org: OrgConfig | None = None  # loaded from org_file
-
-    @field_validator("schedules")
-    @classmethod
-    def _schedules_valid(cls, v: dict) -> dict:
-        from services.reminders import ScheduleSettings
-
-        try:
-            ScheduleSettings.model_validate(v or {})
-        except ValidationError as e:
-            keys = ", ".join("schedules." + ".".join(str(p) for p in err["loc"]) + f": {err['msg']}" for err in e.errors())
-            raise ValueError(keys) from None
-        return v
 
     @model_validator(mode="after")
     def _handlers_exist(self) -> "Config":
@@ -263,7 +275,9 @@ class Config(Strict):
 
     def database_url(self) -> str:
         """The environment wins over the file, so production credentials stay out of config.yaml."""
-        return os.environ.get("SHANZHI_DATABASE_URL") or self.database
+        from core.environment import environment
+
+        return environment().database_url or self.database
 
     def category_label(self, key: str | None) -> str:
         if key and key in self.categories:

@@ -1,7 +1,7 @@
 """Classifier commands of the ``shanzhi`` CLI: ``eval`` (one file, or leave-one-county-out cross-validation),
 ``rules train`` and ``bench classify``.
 
-``bot/cli.py`` owns the Typer apps and calls :func:`register`. Machine-readable output (``--json``) is one JSON
+``bot/cli/main.py`` owns the Typer apps and calls :func:`register`. Machine-readable output (``--json``) is one JSON
 object on the last line of stdout; progress and notes go to stderr.
 """
 
@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from bot.cli.options import err
 
 TextColumns = Annotated[list[str] | None, typer.Option("--text-column", help="text column; repeat to join several "
                                                        "with 。 (default: text)")]
@@ -27,10 +29,6 @@ Corpus = Annotated[Path | None, typer.Option("--corpus", exists=True, file_okay=
                                              "CSVs instead of the project's corpus and dev set")]
 
 
-def _err(msg: str) -> None:
-    typer.echo(msg, err=True)
-
-
 def _read(files: list[Path], text_column: list[str] | None, label_column: str | None, intent: str | None,
           split: str | None, split_key: str | None) -> list[Any]:
     from classifiers.corpus import CorpusError, read_csv
@@ -39,7 +37,7 @@ def _read(files: list[Path], text_column: list[str] | None, label_column: str | 
         return [e for f in files for e in read_csv(f, text_columns=text_column, label_column=label_column,
                                                    intent=intent, split=split, split_key=split_key)]
     except CorpusError as exc:
-        _err(f"error: {exc}")
+        err(f"error: {exc}")
         raise typer.Exit(2) from exc
 
 
@@ -68,17 +66,17 @@ def eval_command(
 
     if cv is not None:
         if cv != "county":
-            _err("error: --cv takes 'county'")
+            err("error: --cv takes 'county'")
             raise typer.Exit(2)
         _cross_validate(_read(files or [], text_column, label_column, intent, split, split_key), json_out, middle,
                         corpus)
         return
     if not files:
-        _err("error: name a labelled CSV, or use --cv county")
+        err("error: name a labelled CSV, or use --cv county")
         raise typer.Exit(2)
     rows = _read(files, text_column, label_column, intent, split, split_key)
     m_ = load_model(model)
-    _err(f"scoring {len(rows)} messages with {m_.source} ({len(m_)} features, {len(m_.rules.rules)} rules) …")
+    err(f"scoring {len(rows)} messages with {m_.source} ({len(m_)} features, {len(m_.rules.rules)} rules) …")
     scored = score_rows(rows, lambda t: classify(t, m_), middle)
     m = metrics(scored)
     svm = None
@@ -104,9 +102,9 @@ def _cross_validate(extra: list[Any], json_out: bool, middle: float, folder: Pat
     chat = recipe.chat_examples(folder)
     examples = chat + recipe.public_examples() + extra
     held = sorted({e.county for e in chat})
-    _err(f"leave-one-county-out over {len(held)} counties ({len(chat)} messages), "
+    err(f"leave-one-county-out over {len(held)} counties ({len(chat)} messages), "
          f"{len(examples) - len(chat)} more always in training …")
-    cv = leave_one_county_out(examples, load_rules(), TrainConfig(), held=held, middle=middle, progress=_err)
+    cv = leave_one_county_out(examples, load_rules(), TrainConfig(), held=held, middle=middle, progress=err)
     if json_out:
         typer.echo(json.dumps(cv.summary(), ensure_ascii=False))
     else:
@@ -144,7 +142,7 @@ def train_command(
     base = recipe.shipped_examples(corpus)
     if own_categories:
         if not any(e.category for e in extra):
-            _err("error: --own-categories needs FILES with a category column (--label-column)")
+            err("error: --own-categories needs FILES with a category column (--label-column)")
             raise typer.Exit(2)
         base = [replace(e, category=None) for e in base]
     examples = base + extra
@@ -153,7 +151,7 @@ def train_command(
     sources = [{"file": p.name, "rows": sum(1 for e in examples if e.source == str(p))} for p in paths]
     sources.append({"fingerprint": fingerprint(paths)})
     meta, weights = train(examples, load_rules(), TrainConfig(), sources=sources, calibrate=not no_calibrate,
-                          progress=_err)
+                          progress=err)
     write_model_file(target, meta, weights)
     summary = {"examples": len(examples), "features": len(weights), "out": str(target),
                "urgent_threshold": meta["urgent_threshold"],
@@ -178,9 +176,9 @@ def bench_command(
 
     texts = read_texts(file, text_columns=text_column, repeat_to=repeat_to)
     if not texts:
-        _err("error: no messages in the file")
+        err("error: no messages in the file")
         raise typer.Exit(2)
-    res = bench(texts, model=model, rounds=rounds, progress=_err)
+    res = bench(texts, model=model, rounds=rounds, progress=err)
     if json_out:
         typer.echo(json.dumps(res))
     else:
