@@ -15,7 +15,7 @@ from datetime import datetime, time
 from sqlalchemy.exc import IntegrityError
 
 from bot import texts
-from bot.commands import Command, UnknownCommand, parse
+from bot.commands import REGISTRY, Command, UnknownCommand, help_text, parse
 from core.config import Config
 from bot.messages import ChatType, Inbound, Outbound
 from bot.outbox import enqueue
@@ -42,19 +42,6 @@ RESULT_COMMAND, RESULT_NON_TEXT, RESULT_EMPTY, RESULT_UNBOUND = "command", "non_
 STATUS_FOR = {**ALLOWED, "ignore": (Status.PENDING,)}
 
 
-# Staff commands on a ticket: the word the reply uses, and the prompt when the argument is missing.
-STAFF_ACTIONS = {
-    "accept": ("签收", None),
-    "resolve": ("办结", texts.PROMPT_RESOLVE),
-    "return": ("退单", texts.PROMPT_RETURN),
-    "transfer": ("转办", None),
-    "recat": ("改类", None),
-    "dismiss": ("撤销", None),
-    "ignore": ("忽略", None),
-    "confirm": ("立案", None),
-}
-
-
 _NOTICE_AT = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2})\s*")
 
 
@@ -63,6 +50,8 @@ class Dispatcher:
         self.config = config
         self.services = services
         self.classify = classify
+        # every command of the registry to its handler; a handler missing fails at start, not on a resident
+        self._handlers = {s.handler: getattr(self, f"_cmd_{s.handler}") for s in REGISTRY}
 
     # --- storing -------------------------------------------------------------------------------
 
@@ -265,9 +254,13 @@ class Dispatcher:
         return Command("resolve" if out.purpose == "resolve_prompt" else "return", t.no, text, text)
 
     def _command(self, uow: UnitOfWork, row: InboxMessage, actor: Actor, group: ChatGroup | None, cmd: Command) -> str | None:
+        spec = cmd.spec
         try:
-            handler = self._work if cmd.name in STAFF_ACTIONS else getattr(self, f"_cmd_{cmd.name}")
-            return handler(uow, row, actor, group, cmd)
+            if not spec.who.allows(actor.role, actor.is_staff):  # the one check of who may use a command
+                if spec.refusal is None:
+                    return None  # from them it is conversation (a resident's 收到 under a notice)
+                raise _Refusal(spec.refusal)
+            return self._handlers[spec.handler](uow, row, actor, group, cmd)
         except ShanzhiError as e:
             log.info("command %s by %s refused: %s %s", cmd.name, actor.person.name, e.code, e.params)
             hint = e.params.pop("hint", None) or _hint(cmd.name)
@@ -277,16 +270,7 @@ class Dispatcher:
             return RESULT_COMMAND
 
     def _cmd_help(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
-        parts = [texts.HELP_RESIDENT]
-        if actor.is_staff:
-            parts.append(texts.HELP_STAFF)
-        if actor.role in ("official", "admin"):
-            parts.append(texts.HELP_NOTICE)
-        if actor.role == "admin":
-            parts.append(texts.HELP_ADMIN)
-        if row.platform == "local":
-            parts.append(texts.HELP_LOCAL)
-        self._reply(uow, row, "\n\n".join(parts))
+        self._reply(uow, row, help_text(actor.role, actor.is_staff, local=row.platform == "local"))
         return RESULT_COMMAND
 
     def _cmd_start(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
@@ -301,8 +285,6 @@ class Dispatcher:
         return RESULT_COMMAND
 
     def _cmd_mine(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
-        if not actor.is_staff:
-            raise _Refusal("staff_only_mine")  # a resident asking for their own tickets: point to 我的诉求
         tickets = self.services.tickets.mine(uow, actor)
         self._reply(uow, row, self._listing(tickets) if tickets else texts.no_tickets())
         return RESULT_COMMAND
@@ -329,8 +311,6 @@ class Dispatcher:
         return RESULT_COMMAND
 
     def _cmd_bind(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
-        if actor.role != "admin":
-            raise _Refusal("admin_only")
         if group is None:
             raise _Refusal("group_only")
         if not cmd.arg:
@@ -344,8 +324,6 @@ class Dispatcher:
         """发通知 township:青石镇,kind:village [2026-12-01 09:00] 正文 — a policy notice to the matching groups."""
         from services.notices import NoticeService, parse_tags
 
-        if actor.role not in ("official", "admin"):
-            raise _Refusal("officials_only")
         tags_spec, _, rest = cmd.arg.partition(" ")
         m = _NOTICE_AT.match(rest.strip())
         at = self.services.clock.now()
@@ -384,8 +362,6 @@ class Dispatcher:
         return self._emergency_step(uow, row, actor, cmd, self.services.emergencies.on_site, texts.emergency_on_site_reply)
 
     def _emergency_step(self, uow, row, actor, cmd, step, reply) -> str | None:  # type: ignore[no-untyped-def]
-        if not actor.is_staff:
-            return None  # a resident's 收到 is conversation
         alert = self.services.emergencies.live_for(uow, actor, cmd.ticket_no)
         if alert is None:
             return None  # 收到 said to a reminder or a notice: nothing to act on
@@ -393,12 +369,10 @@ class Dispatcher:
         self._reply(uow, row, reply(t.no), ticket_id=t.id)
         return RESULT_COMMAND
 
-    def _work(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
+    def _cmd_work(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
         """A staff command on a ticket: find the ticket, ask for a missing argument, or apply it."""
-        if not actor.is_staff:
-            raise _Refusal("staff_only")
         t = self._ticket_for(uow, row, actor, cmd, STATUS_FOR[cmd.name])
-        label, prompt = STAFF_ACTIONS[cmd.name]
+        label, prompt = cmd.spec.done_word, cmd.spec.prompt
         if not cmd.arg and prompt:
             self.services.org.require_work(uow, actor, t)
             self._prompt(uow, row, actor, t, f"{cmd.name}_prompt", prompt.format(no=t.no))

@@ -26,26 +26,10 @@ def quote(text: str, limit: int = MAX_QUOTE) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-HELP_RESIDENT = (
-    "您好，我是善治助手。在群里直接说出您遇到的问题（如“村口路灯坏了”），我会登记成工单并跟进到底。\n"
-    "· 我的诉求 (/my)：查看您反映过的问题\n"
-    "· 查看 工单号 (/show)：查看一件工单\n"
-    "· 办结后请回复 1 满意 / 2 基本满意 / 3 不满意"
-)
-HELP_STAFF = (
-    "工作人员命令（中文或斜杠均可，工单号如 SG20261125-0007）：\n"
-    "· 签收 工单号 (/accept)\n"
-    "· 办结 工单号 办理结果 (/resolve)\n"
-    "· 退单 工单号 原因 (/return)\n"
-    "· 转办 工单号 单位 (/transfer)\n"
-    "· 改类 工单号 类别 (/recat)\n"
-    "· 不是诉求 工单号 (/dismiss)\n"
-    "· 立案 工单号 / 忽略 工单号 (/confirm /ignore)：确认疑似诉求\n"
-    "· 我的工单 (/mine) · 查看 工单号 (/show)\n"
-    "手上只有一件待办时，私聊里可省略工单号，如：办结 路灯已更换"
-)
-HELP_ADMIN = "管理员命令：绑定 村名 (/bind 和平村)：把本群绑定到村/社区"
-HELP_NOTICE = "发通知 标签 [时间] 内容 (/notice)：如 发通知 township:青石镇,kind:village 2026-12-01 09:00 明天上午停水"
+HELP_RESIDENT_INTRO = "您好，我是善治助手。在群里直接说出您遇到的问题（如“村口路灯坏了”），我会登记成工单并跟进到底。"
+HELP_RATING = "· 办结后请回复 1 满意 / 2 基本满意 / 3 不满意"
+HELP_STAFF_INTRO = "工作人员命令（中文或斜杠均可，工单号如 SG20261125-0007）："
+HELP_STAFF_OUTRO = "手上只有一件待办时，私聊里可省略工单号，如：办结 路灯已更换"
 HELP_LOCAL = "本地聊天：/as 名字 @群名 切换发言人和群（如 /as 王大妈 @和平村），/as 名字 私聊 进入私聊，/groups 列出群，/quit 退出"
 
 
