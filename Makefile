@@ -21,9 +21,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-# The layers import one way (contracts in pyproject.toml: [tool.importlinter]).
+# The layers import one way (contracts in pyproject.toml: [tool.importlinter]); ruff and mypy clean.
 lint: $(STAMP)
 	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy bot services storage schedules classifiers benchmarks core
 
 clean:
 	rm -rf $(VENV) data/*.db data/*.db-wal data/*.db-shm

@@ -29,7 +29,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -105,31 +105,60 @@ def baseline_inserts(engine: sa.Engine, n: int) -> float:
     from storage.models import InboxMessage
 
     table = InboxMessage.__table__  # type: ignore[attr-defined]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     run = uuid.uuid4().hex[:8]
     t0 = time.perf_counter()
     with engine.connect() as c:
         for i in range(n):
-            c.execute(table.insert().values(platform="bench", chat_id="baseline", chat_type="group", message_id=f"{run}-{i}",
-                                            variant="", sender_id="u", sender_name="u", kind="text", text="基线", status="done",
-                                            attempts=0, received_at=now, sent_at=now))
+            c.execute(
+                table.insert().values(
+                    platform="bench",
+                    chat_id="baseline",
+                    chat_type="group",
+                    message_id=f"{run}-{i}",
+                    variant="",
+                    sender_id="u",
+                    sender_name="u",
+                    kind="text",
+                    text="基线",
+                    status="done",
+                    attempts=0,
+                    received_at=now,
+                    sent_at=now,
+                )
+            )
             c.commit()
     return n / (time.perf_counter() - t0)
 
 
-def run(config: Config, *, database_url: str | None = None, messages: int = 20000, baseline: int = 3000,
-        progress: Callable[[int, int], None] | None = None, batch: int | None = None, texts_from: Path | None = None) -> dict:
+def run(
+    config: Config,
+    *,
+    database_url: str | None = None,
+    messages: int = 20000,
+    baseline: int = 3000,
+    progress: Callable[[int, int], None] | None = None,
+    batch: int | None = None,
+    texts_from: Path | None = None,
+) -> dict:
     return asyncio.run(_run(config, database_url, messages, baseline, progress, batch or BATCH, texts_from))
 
 
-async def _run(config: Config, database_url: str | None, n: int, n_base: int, progress, batch: int,  # type: ignore[no-untyped-def]
-               texts_from: Path | None = None) -> dict:
+async def _run(
+    config: Config,
+    database_url: str | None,
+    n: int,
+    n_base: int,
+    progress,
+    batch: int,  # type: ignore[no-untyped-def]
+    texts_from: Path | None = None,
+) -> dict:
     import psutil
 
     from bot.adapters.local import LocalAdapter
     from bot.app import BotApp, freeze_loaded, load_classifier
-    from core.clock import ManualClock, SHANGHAI
     from bot.messages import ChatType, Inbound
+    from core.clock import SHANGHAI, ManualClock
     from storage.models import ChatGroup
 
     texts = dev_texts(texts_from)
@@ -137,13 +166,26 @@ async def _run(config: Config, database_url: str | None, n: int, n_base: int, pr
     try:
         start = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
         clock = ManualClock(start)
-        app = BotApp(config, clock=clock, database_url=scratch.url, adapters=[LocalAdapter(clock)],
-                     classify=load_classifier(config))
+        app = BotApp(
+            config,
+            clock=clock,
+            database_url=scratch.url,
+            adapters=[LocalAdapter(clock)],
+            classify=load_classifier(config),
+        )
         copies = (n + len(texts) - 1) // len(texts)
         with app.services.uow() as uow:
             for k in range(copies):
-                uow.session.add(ChatGroup(platform="local", chat_id=f"bench-{k}", title=f"压测群{k}",
-                                          region_code=VILLAGES[k % len(VILLAGES)], created_at=uow.now, tags={}))
+                uow.session.add(
+                    ChatGroup(
+                        platform="local",
+                        chat_id=f"bench-{k}",
+                        title=f"压测群{k}",
+                        region_code=VILLAGES[k % len(VILLAGES)],
+                        created_at=uow.now,
+                        tags={},
+                    )
+                )
         await app.start(background=False)
         freeze_loaded()  # as `shanzhi run` does after start-up
         times: list[float] = []
@@ -153,9 +195,19 @@ async def _run(config: Config, database_url: str | None, n: int, n_base: int, pr
         pending: list[Inbound] = []
         for i in range(n):
             k, j = divmod(i, len(texts))
-            pending.append(Inbound(platform="local", chat_id=f"bench-{k}", chat_type=ChatType.GROUP, sender_id=f"r{k}-{j % 97}",
-                                   sender_name=f"居民{j % 97}", message_id=f"b{k}-{j}", sent_at=clock.now(), text=texts[j],
-                                   chat_title=f"压测群{k}"))
+            pending.append(
+                Inbound(
+                    platform="local",
+                    chat_id=f"bench-{k}",
+                    chat_type=ChatType.GROUP,
+                    sender_id=f"r{k}-{j % 97}",
+                    sender_name=f"居民{j % 97}",
+                    message_id=f"b{k}-{j}",
+                    sent_at=clock.now(),
+                    text=texts[j],
+                    chat_title=f"压测群{k}",
+                )
+            )
             clock.advance(seconds=7)
             if len(pending) < batch and i < n - 1:
                 continue
@@ -178,11 +230,20 @@ async def _run(config: Config, database_url: str | None, n: int, n_base: int, pr
         rss = psutil.Process(os.getpid()).memory_info().rss / 2**20
         rate = n / elapsed
         result = {
-            "messages": n, "msgs_per_s": round(rate, 1), "p50_ms": round(statistics.median(times) * 1000, 2),
-            "p99_ms": round(_percentile(times, 0.99) * 1000, 2), "baseline_inserts_per_s": round(base, 1),
-            "ratio": round(rate / base, 3), "rss_mb": round(rss, 1), "db": app.engine.dialect.name,
-            "tickets": int(tickets), "outbox_rows": int(outbox), "seconds": round(elapsed, 1), "batch": batch,
-            "cpu_ms_per_batch": round(cpu * 1000 / math.ceil(n / batch), 2), "reference_loop_ms": round(ref, 1),
+            "messages": n,
+            "msgs_per_s": round(rate, 1),
+            "p50_ms": round(statistics.median(times) * 1000, 2),
+            "p99_ms": round(_percentile(times, 0.99) * 1000, 2),
+            "baseline_inserts_per_s": round(base, 1),
+            "ratio": round(rate / base, 3),
+            "rss_mb": round(rss, 1),
+            "db": app.engine.dialect.name,
+            "tickets": int(tickets),
+            "outbox_rows": int(outbox),
+            "seconds": round(elapsed, 1),
+            "batch": batch,
+            "cpu_ms_per_batch": round(cpu * 1000 / math.ceil(n / batch), 2),
+            "reference_loop_ms": round(ref, 1),
         }
         await app.stop()
         return result
@@ -203,5 +264,3 @@ def profile_one(config: Config, database_url: str | None = None, messages: int =
     out = io.StringIO()
     pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(40)
     return out.getvalue()
-
-

@@ -19,6 +19,7 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -36,7 +37,8 @@ SETTINGS = {"subject": ["留言主题"], "subject+body": ["留言主题", "留�
 
 def rows(path: Path, cols: list[str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     _raise_csv_limit()
-    train, test = [], []
+    train: list[Any] = []
+    test: list[Any] = []
     with open(path, encoding="utf-8-sig", newline="") as fh:
         for n, rec in enumerate(csv.DictReader(fh), 1):
             label = (rec.get("一级标签") or "").strip()
@@ -54,8 +56,14 @@ def svm_accuracy(train, test) -> float:
     from sklearn.svm import LinearSVC
 
     jieba.setLogLevel(60)
-    vec = TfidfVectorizer(tokenizer=lambda t: jieba.lcut(t), token_pattern=None, lowercase=True,
-                          ngram_range=(1, 2), min_df=1, sublinear_tf=True)
+    vec = TfidfVectorizer(
+        tokenizer=lambda t: jieba.lcut(t),
+        token_pattern=None,
+        lowercase=True,
+        ngram_range=(1, 2),
+        min_df=1,
+        sublinear_tf=True,
+    )
     x = vec.fit_transform([t for t, _ in train])
     clf = LinearSVC(C=1.0).fit(x, [lab for _, lab in train])
     pred = clf.predict(vec.transform([t for t, _ in test]))
@@ -66,8 +74,10 @@ def learned_accuracy(train_rows, test) -> float:
     """The shipped recipe's intent and urgency data, with the Teddy training rows as the only categories."""
     rules = load_rules()
     base = [replace(e, category=None) for e in recipe.shipped_examples()]
-    own = [Example(id=f"t{i}", text=t, intent="complaint", category=lab, urgent=False, county="teddy")
-           for i, (t, lab) in enumerate(train_rows)]
+    own = [
+        Example(id=f"t{i}", text=t, intent="complaint", category=lab, urgent=False, county="teddy")
+        for i, (t, lab) in enumerate(train_rows)
+    ]
     meta, weights = train(base + own, rules, TrainConfig(), calibrate=False)
     model = Model(meta, weights, rules)
     return sum(model.classify(t).category == lab for t, lab in test) / len(test)

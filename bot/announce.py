@@ -8,9 +8,9 @@ from __future__ import annotations
 import logging
 
 from bot import texts
-from core.config import Config
 from bot.messages import Button, ChatType, Outbound
 from bot.outbox import enqueue, pick_account
+from core.config import Config
 from services import events as ev
 from services.org import OrgService
 from services.tickets import PRIVATE_EMERGENCIES, STATUS_LABELS
@@ -65,8 +65,16 @@ class Announcer:
         return unit.name if unit else "待指定"
 
     def tell_person(
-        self, uow: UnitOfWork, person: Person, text: str, *, purpose: str, ticket: Ticket | None = None,
-        buttons: tuple = (), urgent: bool = False, fallback: bool = True,
+        self,
+        uow: UnitOfWork,
+        person: Person,
+        text: str,
+        *,
+        purpose: str,
+        ticket: Ticket | None = None,
+        buttons: tuple = (),
+        urgent: bool = False,
+        fallback: bool = True,
     ) -> None:
         """A private message, falling back to an @-mention in the ticket's group if it cannot be delivered."""
         platform = ticket.platform if ticket else None
@@ -80,20 +88,40 @@ class Announcer:
         name = acc.display_name or person.name
         if not acc.can_dm and fallback_chat:
             # They have not started a private chat with the bot (or blocked it): mention them in the group.
-            enqueue(uow, Outbound(platform=acc.platform, chat_id=fallback_chat, text=texts.fallback_mention(name, text),
-                                  mentions=((acc.user_id, name),), urgent=urgent),
-                    purpose=f"fallback:{purpose}"[:32], ticket_id=ticket.id if ticket else None, person_id=person.id)
+            enqueue(
+                uow,
+                Outbound(
+                    platform=acc.platform,
+                    chat_id=fallback_chat,
+                    text=texts.fallback_mention(name, text),
+                    mentions=((acc.user_id, name),),
+                    urgent=urgent,
+                ),
+                purpose=f"fallback:{purpose}"[:32],
+                ticket_id=ticket.id if ticket else None,
+                person_id=person.id,
+            )
             return
         enqueue(
             uow,
             Outbound(
-                platform=acc.platform, chat_id=acc.user_id, chat_type=ChatType.PRIVATE, text=text, buttons=buttons,
-                fallback_chat_id=fallback_chat, recipient_name=acc.display_name or person.name, urgent=urgent,
+                platform=acc.platform,
+                chat_id=acc.user_id,
+                chat_type=ChatType.PRIVATE,
+                text=text,
+                buttons=buttons,
+                fallback_chat_id=fallback_chat,
+                recipient_name=acc.display_name or person.name,
+                urgent=urgent,
             ),
-            purpose=purpose, ticket_id=ticket.id if ticket else None, person_id=person.id,
+            purpose=purpose,
+            ticket_id=ticket.id if ticket else None,
+            person_id=person.id,
         )
 
-    def tell_reporters(self, uow: UnitOfWork, t: Ticket, text: str, *, purpose: str, buttons: tuple = (), only: int | None = None) -> None:
+    def tell_reporters(
+        self, uow: UnitOfWork, t: Ticket, text: str, *, purpose: str, buttons: tuple = (), only: int | None = None
+    ) -> None:
         """Each reporter where they reported: a reply to their message in the group, or privately."""
         for r in uow.tickets.reporters(t.id):  # type: ignore[arg-type]
             if only is not None and r.person_id != only:
@@ -107,9 +135,17 @@ class Announcer:
                 continue
             enqueue(
                 uow,
-                Outbound(platform=r.platform, chat_id=r.chat_id, text=text, reply_to=r.message_id,
-                         mentions=((acc.user_id, acc.display_name or person.name),), buttons=buttons),
-                purpose=purpose, ticket_id=t.id, person_id=person.id,
+                Outbound(
+                    platform=r.platform,
+                    chat_id=r.chat_id,
+                    text=text,
+                    reply_to=r.message_id,
+                    mentions=((acc.user_id, acc.display_name or person.name),),
+                    buttons=buttons,
+                ),
+                purpose=purpose,
+                ticket_id=t.id,
+                person_id=person.id,
             )
 
     def owners(self, uow: UnitOfWork, t: Ticket) -> list[Person]:
@@ -140,7 +176,11 @@ class Announcer:
         assert t is not None
         text = texts.pending_prompt(t.no, self.group_title(uow, t), t.text)
         # A possible complaint about cadres is confirmed by the discipline unit, not the village's own staff.
-        confirmers = self.org.officials(uow, t.unit_code) if t.category == "conduct" else self.org.grid_workers(uow, t.region_code)
+        confirmers = (
+            self.org.officials(uow, t.unit_code)
+            if t.category == "conduct"
+            else self.org.grid_workers(uow, t.region_code)
+        )
         for p in confirmers or self.org.admins(uow):
             self.tell_person(uow, p, text, purpose="confirm_prompt", ticket=t, buttons=confirm_buttons(t.no))
 
@@ -158,7 +198,9 @@ class Announcer:
 
     def on_ticket_merged(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
         assert t is not None and e.actor_id is not None
-        self.tell_reporters(uow, t, texts.merged(t.no, int(e.data.get("households", 1))), purpose="merged", only=e.actor_id)
+        self.tell_reporters(
+            uow, t, texts.merged(t.no, int(e.data.get("households", 1))), purpose="merged", only=e.actor_id
+        )
 
     def on_ticket_detail(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
         assert t is not None and e.actor_id is not None
@@ -184,7 +226,12 @@ class Announcer:
 
     def on_ticket_escalated(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
         assert t is not None
-        text = texts.escalated_notice(t.no, self.unit_name(uow, e.data.get("from")), self.unit_name(uow, e.data.get("to")), str(e.data.get("reason", "")))
+        text = texts.escalated_notice(
+            t.no,
+            self.unit_name(uow, e.data.get("from")),
+            self.unit_name(uow, e.data.get("to")),
+            str(e.data.get("reason", "")),
+        )
         for p in self.org.officials(uow, e.data.get("from")):
             self.tell_person(uow, p, text, purpose="escalated", ticket=t)
 
@@ -212,9 +259,16 @@ class Announcer:
                 continue
             enqueue(
                 uow,
-                Outbound(platform=acc.platform, chat_id=acc.user_id, chat_type=ChatType.PRIVATE, text=text,
-                         fallback_chat_id=q.chat_id if g else None, recipient_name=acc.display_name or p.name),
-                purpose="consultation", person_id=p.id,
+                Outbound(
+                    platform=acc.platform,
+                    chat_id=acc.user_id,
+                    chat_type=ChatType.PRIVATE,
+                    text=text,
+                    fallback_chat_id=q.chat_id if g else None,
+                    recipient_name=acc.display_name or p.name,
+                ),
+                purpose="consultation",
+                person_id=p.id,
             )
 
     def on_non_text(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
@@ -225,8 +279,18 @@ class Announcer:
         for p in self.org.grid_workers(uow, g.region_code):
             acc = pick_account(uow, p, g.platform)
             if acc is not None:
-                enqueue(uow, Outbound(platform=acc.platform, chat_id=acc.user_id, chat_type=ChatType.PRIVATE, text=text,
-                                      recipient_name=acc.display_name or p.name), purpose="non_text", person_id=p.id)
+                enqueue(
+                    uow,
+                    Outbound(
+                        platform=acc.platform,
+                        chat_id=acc.user_id,
+                        chat_type=ChatType.PRIVATE,
+                        text=text,
+                        recipient_name=acc.display_name or p.name,
+                    ),
+                    purpose="non_text",
+                    person_id=p.id,
+                )
 
     def on_delivery_fallback(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
         text = texts.fallback_admin(str(e.data.get("name", "")), str(e.data.get("platform", "")))
@@ -234,8 +298,18 @@ class Announcer:
             acc = pick_account(uow, p, e.data.get("platform"))
             if acc is None or (acc.platform == e.data.get("platform") and acc.user_id == e.data.get("user_id")):
                 continue
-            enqueue(uow, Outbound(platform=acc.platform, chat_id=acc.user_id, chat_type=ChatType.PRIVATE, text=text,
-                                  recipient_name=acc.display_name or p.name), purpose="admin_alert", person_id=p.id)
+            enqueue(
+                uow,
+                Outbound(
+                    platform=acc.platform,
+                    chat_id=acc.user_id,
+                    chat_type=ChatType.PRIVATE,
+                    text=text,
+                    recipient_name=acc.display_name or p.name,
+                ),
+                purpose="admin_alert",
+                person_id=p.id,
+            )
 
     def on_platform_down(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
         down = e.data.get("platform")
@@ -243,8 +317,18 @@ class Announcer:
         for p in self.org.admins(uow):
             for acc in uow.org.accounts_of(p.id):  # type: ignore[arg-type]
                 if acc.platform != down and acc.platform in e.data.get("live_platforms", []):
-                    enqueue(uow, Outbound(platform=acc.platform, chat_id=acc.user_id, chat_type=ChatType.PRIVATE, text=text,
-                                          recipient_name=acc.display_name or p.name), purpose="admin_alert", person_id=p.id)
+                    enqueue(
+                        uow,
+                        Outbound(
+                            platform=acc.platform,
+                            chat_id=acc.user_id,
+                            chat_type=ChatType.PRIVATE,
+                            text=text,
+                            recipient_name=acc.display_name or p.name,
+                        ),
+                        purpose="admin_alert",
+                        person_id=p.id,
+                    )
                     break
 
 

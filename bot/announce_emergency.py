@@ -43,17 +43,32 @@ class EmergencyAnnouncer:
     def _to_group(self, uow: UnitOfWork, t: Ticket, text: str, purpose: str) -> None:
         if t.private:
             return
-        enqueue(uow, Outbound(platform=t.platform, chat_id=t.chat_id, text=text, reply_to=t.source_message_id, urgent=True),
-                purpose=purpose, ticket_id=t.id)
+        enqueue(
+            uow,
+            Outbound(platform=t.platform, chat_id=t.chat_id, text=text, reply_to=t.source_message_id, urgent=True),
+            purpose=purpose,
+            ticket_id=t.id,
+        )
 
-    def _tell(self, uow: UnitOfWork, people: list[Person], t: Ticket, text: str, purpose: str, *, buttons: tuple = (),
-              skip: int | None = None, fallback: bool = False) -> None:
+    def _tell(
+        self,
+        uow: UnitOfWork,
+        people: list[Person],
+        t: Ticket,
+        text: str,
+        purpose: str,
+        *,
+        buttons: tuple = (),
+        skip: int | None = None,
+        fallback: bool = False,
+    ) -> None:
         """Privately. Only the alert itself falls back to an @-mention in the group for someone the bot cannot
         write to (someone must come); news of who acknowledged is not worth a post in the group."""
         for p in people:
             if p.id != skip:
-                self.parent.tell_person(uow, p, text, purpose=purpose, ticket=t, buttons=buttons, urgent=True,
-                                        fallback=fallback)
+                self.parent.tell_person(
+                    uow, p, text, purpose=purpose, ticket=t, buttons=buttons, urgent=True, fallback=fallback
+                )
 
     def _responder(self, uow: UnitOfWork, p: Person) -> str:
         unit = uow.org.unit(p.unit_code) if p.unit_code else None
@@ -71,22 +86,60 @@ class EmergencyAnnouncer:
         reporter = uow.org.person(t.reporter_id)
         acc = next((a for a in uow.org.accounts_of(t.reporter_id) if a.platform == t.platform), None)
         account = f"{t.platform} {acc.display_name or acc.user_id}" if acc else t.platform
-        text = texts.emergency_alert(alert.kind, t.no, self.parent.group_title(uow, t), reporter.name if reporter else "",
-                                     account, alert.reported_at, places(t.text), t.text, int(e.data.get("round", 0)),
-                                     int(e.data.get("minutes", 0)))
-        self._tell(uow, self._people(uow, e.data.get("people")), t, text, "emergency_alert", buttons=alert_buttons(t.no),
-                   fallback=True)
+        text = texts.emergency_alert(
+            alert.kind,
+            t.no,
+            self.parent.group_title(uow, t),
+            reporter.name if reporter else "",
+            account,
+            alert.reported_at,
+            places(t.text),
+            t.text,
+            int(e.data.get("round", 0)),
+            int(e.data.get("minutes", 0)),
+        )
+        self._tell(
+            uow,
+            self._people(uow, e.data.get("people")),
+            t,
+            text,
+            "emergency_alert",
+            buttons=alert_buttons(t.no),
+            fallback=True,
+        )
 
     def on_emergency_ack(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
-        self._someone_acts(uow, e, t, "emergency_ack", texts.emergency_ack_group, texts.emergency_ack_circle,
-                           lambda a: a.acknowledged_at)
+        self._someone_acts(
+            uow,
+            e,
+            t,
+            "emergency_ack",
+            texts.emergency_ack_group,
+            texts.emergency_ack_circle,
+            lambda a: a.acknowledged_at,
+        )
 
     def on_emergency_on_site(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
-        self._someone_acts(uow, e, t, "emergency_on_site", texts.emergency_on_site_group, texts.emergency_on_site_circle,
-                           lambda a: a.on_site_at)
+        self._someone_acts(
+            uow,
+            e,
+            t,
+            "emergency_on_site",
+            texts.emergency_on_site_group,
+            texts.emergency_on_site_circle,
+            lambda a: a.on_site_at,
+        )
 
-    def _someone_acts(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None, purpose: str, to_group, to_circle,  # type: ignore[no-untyped-def]
-                      at) -> None:
+    def _someone_acts(
+        self,
+        uow: UnitOfWork,
+        e: ev.Event,
+        t: Ticket | None,
+        purpose: str,
+        to_group,
+        to_circle,  # type: ignore[no-untyped-def]
+        at,
+    ) -> None:
         """The group is told who is coming (or has come); the others alerted, who it was and when."""
         alert = self._alert(uow, e)
         who = uow.org.person(e.actor_id) if e.actor_id else None
@@ -109,5 +162,11 @@ class EmergencyAnnouncer:
         alert = self._alert(uow, e)
         if t is None or alert is None:
             return
-        self._tell(uow, self._people(uow, alert.alerted), t, texts.emergency_closed(t.no, str(e.data.get("reason", ""))),
-                   "emergency_closed", skip=e.actor_id)
+        self._tell(
+            uow,
+            self._people(uow, alert.alerted),
+            t,
+            texts.emergency_closed(t.no, str(e.data.get("reason", ""))),
+            "emergency_closed",
+            skip=e.actor_id,
+        )

@@ -14,9 +14,10 @@ from bot import texts
 from bot.announce import Announcer, staff_buttons
 from bot.messages import Outbound
 from bot.outbox import enqueue
-from services import events as ev
 from core.config import ScheduleSettings
+from services import events as ev
 from services.uow import UnitOfWork
+from storage.ids import id_of
 from storage.models import Notice, NoticeDelivery, Person, Reminder, Ticket
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,9 @@ class ScheduleAnnouncer:
         due_at: datetime = e.data["due_at"]
         label = self.parent.config.category_label(t.category)
         if kind == "accept":
-            text = texts.reminder_accept(t.no, label, self.parent.group_title(uow, t), self.settings.accept_hours, t.text)
+            text = texts.reminder_accept(
+                t.no, label, self.parent.group_title(uow, t), self.settings.accept_hours, t.text
+            )
         elif kind.startswith("due_soon_"):
             hours = (t.deadline - due_at).total_seconds() / 3600 if t.deadline else 0  # type: ignore[operator]
             text = texts.reminder_due_soon(t.no, label, t.deadline, round(hours, 1))
@@ -65,19 +68,27 @@ class ScheduleAnnouncer:
             days = max(1, round((due_at - t.deadline).total_seconds() / 86400)) if t.deadline else 1  # type: ignore[operator]
             text = texts.reminder_overdue(t.no, label, t.deadline, days)
         elif kind == "escalate_admins":
-            text = texts.escalated_to_admins(t.no, label, self.parent.unit_name(uow, t.unit_code), t.deadline, str(e.data.get("reason", "")))
+            text = texts.escalated_to_admins(
+                t.no, label, self.parent.unit_name(uow, t.unit_code), t.deadline, str(e.data.get("reason", ""))
+            )
         else:
             log.warning("unknown reminder kind %s", kind)
             return
         if e.data.get("late"):
             text = texts.LATE_PREFIX + text
-        people = self.parent.org.admins(uow) if kind == "escalate_admins" else self.owners(uow, t, admins=bool(e.data.get("admins")))
+        people = (
+            self.parent.org.admins(uow)
+            if kind == "escalate_admins"
+            else self.owners(uow, t, admins=bool(e.data.get("admins")))
+        )
         buttons = staff_buttons(t.no) if kind == "accept" else ()
         row = uow.session.get(Reminder, e.data.get("reminder_id")) if e.data.get("reminder_id") else None
         if row is not None:
             row.recipients = len(people)
         for p in people:
-            self.parent.tell_person(uow, p, text, purpose=f"reminder:{kind}"[:32], ticket=t, buttons=buttons, urgent=t.urgent)
+            self.parent.tell_person(
+                uow, p, text, purpose=f"reminder:{kind}"[:32], ticket=t, buttons=buttons, urgent=t.urgent
+            )
 
     def on_ticket_closed(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
         if t is not None and e.data.get("satisfaction") == "no_answer":
@@ -105,18 +116,22 @@ class ScheduleAnnouncer:
     # --- notices -------------------------------------------------------------------------------
 
     def on_notice_due(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
-        from sqlmodel import select
+        from sqlmodel import col, select
 
         n = uow.session.get(Notice, e.data["notice_id"])
         if n is None:
             return
         text = texts.notice_post(n.text)
         rows = uow.session.exec(
-            select(NoticeDelivery).where(NoticeDelivery.notice_id == n.id, NoticeDelivery.outbox_id.is_(None)).order_by(NoticeDelivery.id)  # type: ignore[union-attr]
+            select(NoticeDelivery)
+            .where(NoticeDelivery.notice_id == n.id, col(NoticeDelivery.outbox_id).is_(None))
+            .order_by(col(NoticeDelivery.id))  # type: ignore[union-attr]
         ).all()
         for d in rows:
-            out = enqueue(uow, Outbound(platform=d.platform, chat_id=d.chat_id, text=text), purpose="notice", flush=True)
-            d.outbox_id = out.id
+            out = enqueue(
+                uow, Outbound(platform=d.platform, chat_id=d.chat_id, text=text), purpose="notice", flush=True
+            )
+            d.outbox_id = id_of(out)
 
 
 def overdue_days(deadline: datetime, at: datetime) -> int:

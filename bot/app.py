@@ -11,21 +11,21 @@ import gc
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from bot import texts
 from bot.adapters.base import Adapter
 from bot.announce import Announcer
 from bot.announce_emergency import EmergencyAnnouncer
 from bot.announce_schedules import ScheduleAnnouncer
-from core.clock import Clock, ManualClock, SystemClock
-from core.config import Config
-from core.environment import environment
 from bot.delivery import Delivery
 from bot.dispatch import Classify, Dispatcher
 from bot.messages import Inbound, Outbound
 from bot.outbox import enqueue
 from bot.resilience import Resilience
-from bot import texts
-from services import events as ev
+from core.clock import Clock, ManualClock, SystemClock
+from core.config import Config
+from core.environment import environment
 from schedules.scheduler import ScheduleRunner
+from services import events as ev
 from services.container import Services
 from storage import db
 from storage.models import PlatformState
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 # Inbox rows processed in one transaction by `on_messages` and `process_pending`.
 BATCH = 32
+
 
 def load_classifier(config: Config, model_path: str | None = None) -> Classify:
     """The configured model, loaded once per process, as a text → Classification function."""
@@ -50,7 +51,6 @@ def load_classifier(config: Config, model_path: str | None = None) -> Classify:
 WARM_UP_TEXT = "村口的路灯坏了好几天了，晚上走路太黑，希望尽快修一下"  # a complaint: takes every path of the classifier
 
 
-
 def freeze_loaded() -> None:
     """Take what start-up loaded (above all the classifier's tables, hundreds of thousands of
     objects that live as long as the process) out of the garbage collector's sight. Otherwise
@@ -58,6 +58,7 @@ def freeze_loaded() -> None:
     which was most of the ingest benchmark's p99. Once per process, after start-up."""
     gc.collect()
     gc.freeze()
+
 
 class BotApp:
     def __init__(
@@ -79,8 +80,10 @@ class BotApp:
         self.engine = db.make_engine(self.database_url, background=True)
         self.services = Services(config, self.engine, self.clock)
         self.announcer = Announcer(config, self.services.org)
-        self.announcer.extensions += [EmergencyAnnouncer(self.announcer),
-                                      ScheduleAnnouncer(self.announcer, config.schedules)]
+        self.announcer.extensions += [
+            EmergencyAnnouncer(self.announcer),
+            ScheduleAnnouncer(self.announcer, config.schedules),
+        ]
         self.services.announce = self.announcer
         self.dispatcher = Dispatcher(config, self.services, classify or load_classifier(config))
         self.deliveries = {a.platform: Delivery(self.services, a, self.clock, config.delivery) for a in self.adapters}
@@ -96,8 +99,12 @@ class BotApp:
         real_time = not isinstance(self.clock, ManualClock)
         scheduling = environment().scheduler
         self.schedules = ScheduleRunner(
-            self.services, self.clock, config.schedules, wake=lambda: self._wake(None),
-            use_apscheduler=real_time and scheduling, catch_up_on_start=real_time and scheduling,
+            self.services,
+            self.clock,
+            config.schedules,
+            wake=lambda: self._wake(None),
+            use_apscheduler=real_time and scheduling,
+            catch_up_on_start=real_time and scheduling,
         )
         if scheduling:
             self.on_start.append(self.schedules.on_start)
@@ -143,20 +150,20 @@ class BotApp:
         for hook in reversed(self.on_stop):
             try:
                 await hook(self)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("stop hook failed")
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
             try:
                 await t
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+            except (asyncio.CancelledError, Exception):
                 pass
         self._tasks = []
         for a in self.adapters:
             try:
                 await a.stop()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("stopping %s failed", a.platform)
         self.engine.dispose()
 
@@ -197,7 +204,7 @@ class BotApp:
             return
         ids = self.dispatcher.store_many(msgs)
         for k in range(0, len(ids), BATCH):
-            self.dispatcher.process_many(ids[k:k + BATCH])
+            self.dispatcher.process_many(ids[k : k + BATCH])
         self._wake(None)
 
     def process_pending(self) -> int:
@@ -208,7 +215,7 @@ class BotApp:
             if not ids:
                 return done
             for k in range(0, len(ids), BATCH):
-                self.dispatcher.process_many(ids[k:k + BATCH])
+                self.dispatcher.process_many(ids[k : k + BATCH])
             done += len(ids)
 
     def _wake(self, platform: str | None = None) -> None:
@@ -231,7 +238,11 @@ class BotApp:
                 g = self.services.org.ensure_group(uow, platform, str(data["chat_id"]), data.get("title"))
                 if not g.region_code and not g.bind_prompted:
                     g.bind_prompted = True
-                    enqueue(uow, Outbound(platform=platform, chat_id=g.chat_id, text=texts.unbound_group()), purpose="bind_prompt")
+                    enqueue(
+                        uow,
+                        Outbound(platform=platform, chat_id=g.chat_id, text=texts.unbound_group()),
+                        purpose="bind_prompt",
+                    )
             elif kind == "topic_changed":
                 g = uow.org.group(platform, str(data["chat_id"]))
                 if g is not None and data.get("title"):
@@ -259,7 +270,9 @@ class BotApp:
         if not connected and changed:
             log.error("%s disconnected: %s", platform, detail)
             live = [p for p in self.deliveries if p != platform]
-            uow.emit(ev.Event(ev.PLATFORM_DOWN, None, None, {"platform": platform, "detail": detail, "live_platforms": live}))
+            uow.emit(
+                ev.Event(ev.PLATFORM_DOWN, None, None, {"platform": platform, "detail": detail, "live_platforms": live})
+            )
 
     # --- outbound ------------------------------------------------------------------------------
 

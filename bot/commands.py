@@ -60,36 +60,148 @@ class Spec:
 
 
 REGISTRY: tuple[Spec, ...] = (
-    Spec("my", ("my",), ("我的诉求", "我的反映"), Who.ANYONE, "my", bare="anywhere",
-         usage="我的诉求 (/my)：查看您反映过的问题"),
-    Spec("show", ("show", "ticket"), ("查看", "查询工单"), Who.ANYONE, "show", ticket="required", bare="anywhere",
-         usage="查看 工单号 (/show)：查看一件工单"),
+    Spec(
+        "my",
+        ("my",),
+        ("我的诉求", "我的反映"),
+        Who.ANYONE,
+        "my",
+        bare="anywhere",
+        usage="我的诉求 (/my)：查看您反映过的问题",
+    ),
+    Spec(
+        "show",
+        ("show", "ticket"),
+        ("查看", "查询工单"),
+        Who.ANYONE,
+        "show",
+        ticket="required",
+        bare="anywhere",
+        usage="查看 工单号 (/show)：查看一件工单",
+    ),
     Spec("rate", ("rate",), (), Who.ANYONE, "rate"),
     Spec("help", ("help",), ("帮助", "菜单"), Who.ANYONE, "help", bare="anywhere"),
     Spec("start", ("start",), (), Who.ANYONE, "start"),
-    Spec("accept", ("accept",), ("签收", "接单"), Who.STAFF, "work", "staff_only", "required", "anywhere",
-         usage="签收 工单号 (/accept)", done_word="签收"),
-    Spec("resolve", ("resolve", "done"), ("办结", "已办结"), Who.STAFF, "work", "staff_only", "required", "anywhere",
-         True, usage="办结 工单号 办理结果 (/resolve)", done_word="办结", prompt=texts.PROMPT_RESOLVE),
-    Spec("return", ("return",), ("退单", "退回"), Who.STAFF, "work", "staff_only", "required", "anywhere", True,
-         usage="退单 工单号 原因 (/return)", done_word="退单", prompt=texts.PROMPT_RETURN),
-    Spec("transfer", ("transfer",), ("转办", "转派"), Who.STAFF, "work", "staff_only", "required",
-         text_without_number=True, usage="转办 工单号 单位 (/transfer)", done_word="转办"),
-    Spec("recat", ("recat", "category"), ("改类", "改类别"), Who.STAFF, "work", "staff_only", "required",
-         text_without_number=True, usage="改类 工单号 类别 (/recat)", done_word="改类"),
-    Spec("dismiss", ("dismiss",), ("不是诉求", "撤销"), Who.STAFF, "work", "staff_only", "required", "anywhere", True,
-         usage="不是诉求 工单号 (/dismiss)", done_word="撤销"),
-    Spec("confirm", ("confirm",), ("立案",), Who.STAFF, "work", "staff_only", "required", "anywhere",
-         usage="立案 工单号 / 忽略 工单号 (/confirm /ignore)：确认疑似诉求", done_word="立案"),
-    Spec("ignore", ("ignore",), ("忽略",), Who.STAFF, "work", "staff_only", "required", "anywhere",
-         done_word="忽略"),
-    Spec("mine", ("mine",), ("我的工单",), Who.STAFF, "mine", "staff_only_mine", bare="anywhere",
-         usage="我的工单 (/mine) · 查看 工单号 (/show)"),
+    Spec(
+        "accept",
+        ("accept",),
+        ("签收", "接单"),
+        Who.STAFF,
+        "work",
+        "staff_only",
+        "required",
+        "anywhere",
+        usage="签收 工单号 (/accept)",
+        done_word="签收",
+    ),
+    Spec(
+        "resolve",
+        ("resolve", "done"),
+        ("办结", "已办结"),
+        Who.STAFF,
+        "work",
+        "staff_only",
+        "required",
+        "anywhere",
+        True,
+        usage="办结 工单号 办理结果 (/resolve)",
+        done_word="办结",
+        prompt=texts.PROMPT_RESOLVE,
+    ),
+    Spec(
+        "return",
+        ("return",),
+        ("退单", "退回"),
+        Who.STAFF,
+        "work",
+        "staff_only",
+        "required",
+        "anywhere",
+        True,
+        usage="退单 工单号 原因 (/return)",
+        done_word="退单",
+        prompt=texts.PROMPT_RETURN,
+    ),
+    Spec(
+        "transfer",
+        ("transfer",),
+        ("转办", "转派"),
+        Who.STAFF,
+        "work",
+        "staff_only",
+        "required",
+        text_without_number=True,
+        usage="转办 工单号 单位 (/transfer)",
+        done_word="转办",
+    ),
+    Spec(
+        "recat",
+        ("recat", "category"),
+        ("改类", "改类别"),
+        Who.STAFF,
+        "work",
+        "staff_only",
+        "required",
+        text_without_number=True,
+        usage="改类 工单号 类别 (/recat)",
+        done_word="改类",
+    ),
+    Spec(
+        "dismiss",
+        ("dismiss",),
+        ("不是诉求", "撤销"),
+        Who.STAFF,
+        "work",
+        "staff_only",
+        "required",
+        "anywhere",
+        True,
+        usage="不是诉求 工单号 (/dismiss)",
+        done_word="撤销",
+    ),
+    Spec(
+        "confirm",
+        ("confirm",),
+        ("立案",),
+        Who.STAFF,
+        "work",
+        "staff_only",
+        "required",
+        "anywhere",
+        usage="立案 工单号 / 忽略 工单号 (/confirm /ignore)：确认疑似诉求",
+        done_word="立案",
+    ),
+    Spec("ignore", ("ignore",), ("忽略",), Who.STAFF, "work", "staff_only", "required", "anywhere", done_word="忽略"),
+    Spec(
+        "mine",
+        ("mine",),
+        ("我的工单",),
+        Who.STAFF,
+        "mine",
+        "staff_only_mine",
+        bare="anywhere",
+        usage="我的工单 (/mine) · 查看 工单号 (/show)",
+    ),
     Spec("ack", ("ack",), ("收到",), Who.STAFF, "ack", None, bare="private"),
     Spec("onsite", ("onsite", "arrived"), ("已到场", "到场"), Who.STAFF, "onsite", None, bare="private"),
-    Spec("notice", ("notice",), ("发通知",), Who.OFFICIALS, "notice", "officials_only",
-         usage="发通知 标签 [时间] 内容 (/notice)：如 发通知 township:青石镇,kind:village 2026-12-01 09:00 明天上午停水"),
-    Spec("bind", ("bind",), ("绑定",), Who.ADMINS, "bind", "admin_only", usage="绑定 村名 (/bind 和平村)：把本群绑定到村/社区"),
+    Spec(
+        "notice",
+        ("notice",),
+        ("发通知",),
+        Who.OFFICIALS,
+        "notice",
+        "officials_only",
+        usage="发通知 标签 [时间] 内容 (/notice)：如 发通知 township:青石镇,kind:village 2026-12-01 09:00 明天上午停水",
+    ),
+    Spec(
+        "bind",
+        ("bind",),
+        ("绑定",),
+        Who.ADMINS,
+        "bind",
+        "admin_only",
+        usage="绑定 村名 (/bind 和平村)：把本群绑定到村/社区",
+    ),
 )
 SPECS: dict[str, Spec] = {s.name: s for s in REGISTRY}
 
@@ -124,7 +236,7 @@ def _split_ticket(rest: str) -> tuple[str | None, str]:
     rest = rest.strip()
     m = TICKET_NO.search(rest)
     if m and rest[: m.start()].strip() in ("", "#", "工单", "工单号"):
-        return m.group(1).upper(), rest[m.end():].strip(" ：:，,")
+        return m.group(1).upper(), rest[m.end() :].strip(" ：:，,")
     return None, rest
 
 
@@ -153,7 +265,7 @@ def parse(text: str, *, text_without_number: bool = False) -> Command | UnknownC
         return Command(spec.name, no, arg, t)
     for word, spec in _WORDS:
         if t.startswith(word):
-            rest = t[len(word):]
+            rest = t[len(word) :]
             no, arg = _split_ticket(rest)
             if no is not None:
                 return Command(spec.name, no, arg, t)
@@ -163,8 +275,12 @@ def parse(text: str, *, text_without_number: bool = False) -> Command | UnknownC
                 return Command(spec.name, None, "", t)
             if text_without_number and spec.bare == "private" and not rest.strip(" \u3000。.!！"):
                 return Command(spec.name, None, "", t)
-            if text_without_number and spec.text_without_number and rest.startswith(_SEPARATORS) \
-                    and rest.strip(" \u3000:：，,"):
+            if (
+                text_without_number
+                and spec.text_without_number
+                and rest.startswith(_SEPARATORS)
+                and rest.strip(" \u3000:：，,")
+            ):
                 return Command(spec.name, None, rest.strip(" \u3000:：，,"), t)
             return None  # "签收了吗" or "查看一下路灯" is conversation, not a command
     return None
@@ -172,14 +288,26 @@ def parse(text: str, *, text_without_number: bool = False) -> Command | UnknownC
 
 def help_text(role: str, is_staff: bool, *, local: bool = False) -> str:
     """帮助, generated from the registry: the lines of the commands this person may use."""
-    parts = [texts.HELP_RESIDENT_INTRO + "\n" + "\n".join(
-        f"· {s.usage}" for s in REGISTRY if s.who is Who.ANYONE and s.usage) + "\n" + texts.HELP_RATING]
+    parts = [
+        texts.HELP_RESIDENT_INTRO
+        + "\n"
+        + "\n".join(f"· {s.usage}" for s in REGISTRY if s.who is Who.ANYONE and s.usage)
+        + "\n"
+        + texts.HELP_RATING
+    ]
     if is_staff:
-        parts.append(texts.HELP_STAFF_INTRO + "\n" + "\n".join(
-            f"· {s.usage}" for s in REGISTRY if s.who is Who.STAFF and s.usage) + "\n" + texts.HELP_STAFF_OUTRO)
+        parts.append(
+            texts.HELP_STAFF_INTRO
+            + "\n"
+            + "\n".join(f"· {s.usage}" for s in REGISTRY if s.who is Who.STAFF and s.usage)
+            + "\n"
+            + texts.HELP_STAFF_OUTRO
+        )
     for who in (Who.OFFICIALS, Who.ADMINS):
         if who.allows(role, is_staff):
-            parts += [("管理员命令：" if who is Who.ADMINS else "") + s.usage for s in REGISTRY if s.who is who and s.usage]
+            parts += [
+                ("管理员命令：" if who is Who.ADMINS else "") + s.usage for s in REGISTRY if s.who is who and s.usage
+            ]
     if local:
         parts.append(texts.HELP_LOCAL)
     return "\n\n".join(parts)

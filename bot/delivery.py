@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 
 from bot import texts
 from bot.adapters.base import Adapter
-from core.clock import Clock
-from core.config import DeliveryConfig
 from bot.messages import ChatType, DeliveryError, Outbound
 from bot.outbox import enqueue, to_outbound
 from bot.pacing import Pacer
+from core.clock import Clock
+from core.config import DeliveryConfig
 from services import events as ev
 from services.container import Services
 from storage.models import Account, OutboxMessage
@@ -29,14 +29,16 @@ log = logging.getLogger(__name__)
 
 
 class Delivery:
-    def __init__(self, services: Services, adapter: Adapter, clock: Clock, config: DeliveryConfig, pacer: Pacer | None = None) -> None:
+    def __init__(
+        self, services: Services, adapter: Adapter, clock: Clock, config: DeliveryConfig, pacer: Pacer | None = None
+    ) -> None:
         self.services = services
         self.adapter = adapter
         self.clock = clock
         self.config = config
         self.pacer = pacer or Pacer(adapter.limits)
         self.lock = asyncio.Lock()
-        self.paused_until = None
+        self.paused_until: datetime | None = None
         self.wake = asyncio.Event()
 
     @property
@@ -50,7 +52,11 @@ class Delivery:
                 select(OutboxMessage).where(OutboxMessage.platform == self.platform, OutboxMessage.status == "sending")
             ).all()
             for r in rows:
-                log.warning("outbox #%s to %s was in flight at a crash: it will be sent again (possible repeat)", r.id, r.chat_id)
+                log.warning(
+                    "outbox #%s to %s was in flight at a crash: it will be sent again (possible repeat)",
+                    r.id,
+                    r.chat_id,
+                )
                 r.next_attempt_at = uow.now
             return len(rows)
 
@@ -61,7 +67,7 @@ class Delivery:
             rows = uow.session.exec(
                 select(OutboxMessage)
                 .where(OutboxMessage.platform == self.platform, col(OutboxMessage.status).in_(("pending", "sending")))
-                .order_by(col(OutboxMessage.urgent).desc(), OutboxMessage.id)
+                .order_by(col(OutboxMessage.urgent).desc(), col(OutboxMessage.id))
                 .limit(500)
             ).all()
             blocked: set[str] = set()
@@ -100,10 +106,19 @@ class Delivery:
 
     def _urgent_since(self, after_id: int) -> bool:
         with self.services.uow() as uow:
-            return uow.session.exec(
-                select(OutboxMessage.id).where(OutboxMessage.platform == self.platform, OutboxMessage.status == "pending",
-                                               col(OutboxMessage.urgent).is_(True), col(OutboxMessage.id) > after_id).limit(1)
-            ).first() is not None
+            return (
+                uow.session.exec(
+                    select(OutboxMessage.id)
+                    .where(
+                        OutboxMessage.platform == self.platform,
+                        OutboxMessage.status == "pending",
+                        col(OutboxMessage.urgent).is_(True),
+                        col(OutboxMessage.id) > after_id,
+                    )
+                    .limit(1)
+                ).first()
+                is not None
+            )
 
     async def _deliver_one(self, outbox_id: int) -> bool | None:
         if self.paused_until is not None and self.clock.now() < self.paused_until:
@@ -121,10 +136,19 @@ class Delivery:
                 await self.clock.sleep(wait)
         with self.services.uow() as uow:
             row = uow.outbox.get_locked(outbox_id)
-            if row is None or row.status not in ("pending", "sending") or (row.next_attempt_at and row.next_attempt_at > uow.now):
+            if (
+                row is None
+                or row.status not in ("pending", "sending")
+                or (row.next_attempt_at and row.next_attempt_at > uow.now)
+            ):
                 return None
             if row.status == "sending":
-                log.warning("outbox #%s to %s/%s is sent again after a crash (possible repeat)", row.id, row.platform, row.chat_id)
+                log.warning(
+                    "outbox #%s to %s/%s is sent again after a crash (possible repeat)",
+                    row.id,
+                    row.platform,
+                    row.chat_id,
+                )
             row.status, row.attempts = "sending", row.attempts + 1
             row.next_attempt_at = uow.now + timedelta(seconds=self.config.lease_seconds)
             out = to_outbound(row)
@@ -134,7 +158,7 @@ class Delivery:
             if paced:
                 self.pacer.record(out.chat_id, is_group, self.clock.now())
             return self._failed(outbox_id, e)
-        except Exception as e:  # noqa: BLE001 - an adapter bug must not lose the message
+        except Exception as e:
             log.exception("adapter %s raised while sending outbox #%s", self.platform, outbox_id)
             return self._failed(outbox_id, DeliveryError(f"{type(e).__name__}: {e}"))
         if paced:
@@ -171,35 +195,53 @@ class Delivery:
             delay = min(self.config.backoff_seconds * (2 ** max(0, row.attempts - 1)), self.config.backoff_max_seconds)
             row.next_attempt_at = uow.now + timedelta(seconds=delay)
             if row.attempts >= self.config.max_attempts:
-                log.error("outbox #%s to %s still failing after %s attempts: %s", row.id, row.chat_id, row.attempts, e.reason)
+                log.error(
+                    "outbox #%s to %s still failing after %s attempts: %s", row.id, row.chat_id, row.attempts, e.reason
+                )
             else:
                 log.info("outbox #%s to %s failed (%s); retry in %.1fs", row.id, row.chat_id, e.reason, delay)
             return False
 
     def _fall_back(self, uow, row: OutboxMessage) -> None:  # type: ignore[no-untyped-def]
         """A private message that cannot be delivered: @-mention the person in the group instead, tell an admin."""
-        acc = uow.session.exec(select(Account).where(Account.platform == row.platform, Account.user_id == row.chat_id)).first()
+        acc = uow.session.exec(
+            select(Account).where(Account.platform == row.platform, Account.user_id == row.chat_id)
+        ).first()
         if acc is not None:
             acc.can_dm = False
         name = row.recipient_name or (acc.display_name if acc else row.chat_id)
         if row.fallback_chat_id:
             enqueue(
                 uow,
-                Outbound(platform=row.platform, chat_id=row.fallback_chat_id, text=texts.fallback_mention(name, row.text),
-                         mentions=((row.chat_id, name),), urgent=row.urgent),
-                purpose=f"fallback:{row.purpose}"[:32], ticket_id=row.ticket_id, person_id=row.recipient_person_id,
+                Outbound(
+                    platform=row.platform,
+                    chat_id=row.fallback_chat_id,
+                    text=texts.fallback_mention(name, row.text),
+                    mentions=((row.chat_id, name),),
+                    urgent=row.urgent,
+                ),
+                purpose=f"fallback:{row.purpose}"[:32],
+                ticket_id=row.ticket_id,
+                person_id=row.recipient_person_id,
             )
-        uow.emit(ev.Event(ev.DELIVERY_FALLBACK, row.ticket_id, None, {"name": name, "platform": row.platform, "user_id": row.chat_id}))
+        uow.emit(
+            ev.Event(
+                ev.DELIVERY_FALLBACK,
+                row.ticket_id,
+                None,
+                {"name": name, "platform": row.platform, "user_id": row.chat_id},
+            )
+        )
 
     async def run(self, poll_seconds: float = 1.0) -> None:
         """Deliver forever: after each pass, wait for new work (woken by the app) or the next retry."""
         while True:
             try:
                 await self.deliver_due()
-            except Exception:  # noqa: BLE001 - e.g. the database is down: keep going, retry later
+            except Exception:
                 log.exception("delivery pass for %s failed; retrying", self.platform)
             self.wake.clear()
             try:
                 await asyncio.wait_for(self.wake.wait(), timeout=poll_seconds)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass

@@ -16,10 +16,10 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import texts
 from bot.commands import REGISTRY, Command, UnknownCommand, help_text, parse
-from core.config import Config
 from bot.messages import ChatType, Inbound, Outbound
 from bot.outbox import enqueue
 from classifiers.types import Classification
+from core.config import Config
 from services import events as ev
 from services.container import Services
 from services.errors import AmbiguousTicket, BadArgument, NotAuthorised, ShanzhiError
@@ -27,6 +27,7 @@ from services.org import Actor
 from services.tickets import ALLOWED, STATUS_LABELS
 from services.uow import UnitOfWork
 from storage.db import is_transient, is_unreachable
+from storage.ids import id_of
 from storage.models import ChatGroup, InboxMessage, Ticket
 from storage.status import Status
 
@@ -99,7 +100,7 @@ class Dispatcher:
                     result = self._handle(uow, row)
                     row.status, row.result, row.processed_at = "done", result, uow.now
                     return result
-            except Exception as exc:  # noqa: BLE001 - a bad message must never stop the bot
+            except Exception as exc:
                 if is_unreachable(exc):
                     raise  # the database is down: the row stays pending, nothing is marked
                 if attempt < 3 and (is_transient(exc) or isinstance(exc, IntegrityError)):
@@ -133,11 +134,15 @@ class Dispatcher:
                     uow.announce_events()
                 uow.inbox.finish_many(rows)
             return
-        except Exception as exc:  # noqa: BLE001 - redone one by one below
+        except Exception as exc:
             if is_unreachable(exc):
                 raise
-            log.info("a batch of %d inbox rows failed (%s: %s); processing them one by one",
-                     len(inbox_ids), type(exc).__name__, str(exc)[:200])
+            log.info(
+                "a batch of %d inbox rows failed (%s: %s); processing them one by one",
+                len(inbox_ids),
+                type(exc).__name__,
+                str(exc)[:200],
+            )
         for i in inbox_ids:
             self.process(i)
 
@@ -154,7 +159,11 @@ class Dispatcher:
             row.status, row.error, row.processed_at = "failed", f"{type(exc).__name__}: {exc}"[:2000], uow.now
             row.attempts += 1
             # someone waiting for an answer: a button, a command, anything said to the bot in private
-            if row.kind == "callback" or row.chat_type == ChatType.PRIVATE.value or (row.text and parse(row.text[:MAX_COMMAND]) is not None):
+            if (
+                row.kind == "callback"
+                or row.chat_type == ChatType.PRIVATE.value
+                or (row.text and parse(row.text[:MAX_COMMAND]) is not None)
+            ):
                 self._reply(uow, row, texts.error("internal"))
 
     def _classify_batch(self, uow: UnitOfWork, rows: Sequence[InboxMessage]) -> dict[int, Classification]:
@@ -188,7 +197,8 @@ class Dispatcher:
             return self.services.intake.handle_edit(uow, row, actor)
         if len(text) <= MAX_COMMAND:
             cmd = self._prompted_reply(uow, row, actor, text) or parse(
-                text, text_without_number=row.chat_type == ChatType.PRIVATE.value and actor.is_staff)
+                text, text_without_number=row.chat_type == ChatType.PRIVATE.value and actor.is_staff
+            )
             if isinstance(cmd, UnknownCommand):
                 self._reply(uow, row, texts.error("unknown_command"))
                 return RESULT_COMMAND
@@ -212,8 +222,19 @@ class Dispatcher:
             if uow.inbox.same_kind_since(row.platform, row.sender_id, "voice", local_midnight, row.id) == 0:  # type: ignore[arg-type]
                 self._reply(uow, row, texts.voice_hint())
             if group is not None:
-                uow.emit(ev.Event(ev.NON_TEXT, None, actor.id, {"platform": row.platform, "chat_id": row.chat_id,
-                                                                "sender": actor.person.name, "kind": row.kind}))
+                uow.emit(
+                    ev.Event(
+                        ev.NON_TEXT,
+                        None,
+                        actor.id,
+                        {
+                            "platform": row.platform,
+                            "chat_id": row.chat_id,
+                            "sender": actor.person.name,
+                            "kind": row.kind,
+                        },
+                    )
+                )
         return RESULT_NON_TEXT
 
     def _unbound(self, uow: UnitOfWork, row: InboxMessage, group: ChatGroup) -> str:
@@ -224,19 +245,46 @@ class Dispatcher:
 
     # --- replies -------------------------------------------------------------------------------
 
-    def _reply(self, uow: UnitOfWork, row: InboxMessage, text: str, *, buttons: tuple = (), force_reply: bool = False,
-               purpose: str = "reply", ticket_id: int | None = None) -> None:
+    def _reply(
+        self,
+        uow: UnitOfWork,
+        row: InboxMessage,
+        text: str,
+        *,
+        buttons: tuple = (),
+        force_reply: bool = False,
+        purpose: str = "reply",
+        ticket_id: int | None = None,
+    ) -> None:
         if row.callback_id:
-            enqueue(uow, Outbound(platform=row.platform, chat_id=row.chat_id, chat_type=ChatType(row.chat_type), text=text[:190],
-                                  callback_id=row.callback_id), purpose="callback_answer", inbox_id=row.id)
+            enqueue(
+                uow,
+                Outbound(
+                    platform=row.platform,
+                    chat_id=row.chat_id,
+                    chat_type=ChatType(row.chat_type),
+                    text=text[:190],
+                    callback_id=row.callback_id,
+                ),
+                purpose="callback_answer",
+                inbox_id=row.id,
+            )
             if not force_reply:
                 return
         enqueue(
             uow,
-            Outbound(platform=row.platform, chat_id=row.chat_id, chat_type=ChatType(row.chat_type), text=text,
-                     reply_to=row.message_id if row.chat_type == "group" and not row.callback_id else None,
-                     buttons=buttons, force_reply=force_reply),
-            purpose=purpose, inbox_id=row.id, ticket_id=ticket_id,
+            Outbound(
+                platform=row.platform,
+                chat_id=row.chat_id,
+                chat_type=ChatType(row.chat_type),
+                text=text,
+                reply_to=row.message_id if row.chat_type == "group" and not row.callback_id else None,
+                buttons=buttons,
+                force_reply=force_reply,
+            ),
+            purpose=purpose,
+            inbox_id=row.id,
+            ticket_id=ticket_id,
         )
 
     # --- commands ------------------------------------------------------------------------------
@@ -253,7 +301,9 @@ class Dispatcher:
             return None
         return Command("resolve" if out.purpose == "resolve_prompt" else "return", t.no, text, text)
 
-    def _command(self, uow: UnitOfWork, row: InboxMessage, actor: Actor, group: ChatGroup | None, cmd: Command) -> str | None:
+    def _command(
+        self, uow: UnitOfWork, row: InboxMessage, actor: Actor, group: ChatGroup | None, cmd: Command
+    ) -> str | None:
         spec = cmd.spec
         try:
             if not spec.who.allows(actor.role, actor.is_staff):  # the one check of who may use a command
@@ -293,7 +343,10 @@ class Dispatcher:
         from bot.announce import status_label
 
         lines = [texts.my_tickets_header(len(tickets))]
-        lines += [texts.ticket_line(t.no, status_label(t.status), self.config.category_label(t.category), t.text, t.deadline) for t in tickets[:20]]
+        lines += [
+            texts.ticket_line(t.no, status_label(t.status), self.config.category_label(t.category), t.text, t.deadline)
+            for t in tickets[:20]
+        ]
         return "\n".join(lines)
 
     def _cmd_show(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
@@ -303,8 +356,17 @@ class Dispatcher:
         if not self.services.tickets.may_view(uow, actor, t):
             raise NotAuthorised(ticket=t.no)
         unit = uow.org.unit(t.unit_code) if t.unit_code else None
-        text = texts.show_ticket(t.no, status_label(t.status), self.config.category_label(t.category), unit.name if unit else "—",
-                                 t.created_at, t.deadline, t.text, t.resolution, len(uow.tickets.reporters(t.id)))  # type: ignore[arg-type]
+        text = texts.show_ticket(
+            t.no,
+            status_label(t.status),
+            self.config.category_label(t.category),
+            unit.name if unit else "—",
+            t.created_at,
+            t.deadline,
+            t.text,
+            t.resolution,
+            len(uow.tickets.reporters(t.id)),
+        )  # type: ignore[arg-type]
         if self.services.org.may_work(uow, actor, t) and t.evidence:
             text += f"\n判定依据：{t.evidence[:300]}"
         self._reply(uow, row, text)
@@ -329,13 +391,13 @@ class Dispatcher:
         at = self.services.clock.now()
         if m:
             at = datetime.fromisoformat(f"{m.group(1)} {m.group(2)}").replace(tzinfo=texts.TZ)
-            rest = rest.strip()[m.end():]
+            rest = rest.strip()[m.end() :]
         if ":" not in tags_spec and "：" not in tags_spec:
             raise BadArgument(hint=texts.HINT_NOTICE)
         notices = NoticeService()
         tags = parse_tags(tags_spec)
         n = notices.create(uow, rest, tags, at, actor.id)
-        self._reply(uow, row, texts.notice_created(n.id, at, len(notices.matching_groups(uow, tags))))
+        self._reply(uow, row, texts.notice_created(id_of(n), at, len(notices.matching_groups(uow, tags))))
         return RESULT_COMMAND
 
     def _cmd_rate(self, uow, row, actor, group, cmd) -> str | None:  # type: ignore[no-untyped-def]
@@ -350,16 +412,22 @@ class Dispatcher:
         from services.tickets import RATING_LABELS, RATINGS
 
         label = RATING_LABELS.get(RATINGS.get(cmd.arg, ""), cmd.arg)
-        self._reply(uow, row, texts.reopened(t.no) if cmd.arg == "3" else texts.rated_thanks(t.no, label), ticket_id=t.id)
+        self._reply(
+            uow, row, texts.reopened(t.no) if cmd.arg == "3" else texts.rated_thanks(t.no, label), ticket_id=t.id
+        )
         return RESULT_COMMAND
 
     def _cmd_ack(self, uow, row, actor, group, cmd) -> str | None:  # type: ignore[no-untyped-def]
         """收到: someone alerted to an emergency is on it; the re-alerts stop and the group is told."""
-        return self._emergency_step(uow, row, actor, cmd, self.services.emergencies.acknowledge, texts.emergency_ack_reply)
+        return self._emergency_step(
+            uow, row, actor, cmd, self.services.emergencies.acknowledge, texts.emergency_ack_reply
+        )
 
     def _cmd_onsite(self, uow, row, actor, group, cmd) -> str | None:  # type: ignore[no-untyped-def]
         """到场: they have arrived (an acknowledgement too, if nobody had given one)."""
-        return self._emergency_step(uow, row, actor, cmd, self.services.emergencies.on_site, texts.emergency_on_site_reply)
+        return self._emergency_step(
+            uow, row, actor, cmd, self.services.emergencies.on_site, texts.emergency_on_site_reply
+        )
 
     def _emergency_step(self, uow, row, actor, cmd, step, reply) -> str | None:  # type: ignore[no-untyped-def]
         alert = self.services.emergencies.live_for(uow, actor, cmd.ticket_no)
@@ -379,7 +447,9 @@ class Dispatcher:
             return RESULT_COMMAND
         if not cmd.arg and cmd.name in ("transfer", "recat"):
             labels = [c.label for c in self.config.categories.values()]
-            raise BadArgument(hint=texts.hint_transfer(t.no) if cmd.name == "transfer" else texts.hint_recat(t.no, labels))
+            raise BadArgument(
+                hint=texts.hint_transfer(t.no) if cmd.name == "transfer" else texts.hint_recat(t.no, labels)
+            )
         tickets = self.services.tickets
         apply = {
             "accept": lambda: tickets.accept(uow, actor, t.no),
@@ -397,10 +467,32 @@ class Dispatcher:
 
     def _prompt(self, uow: UnitOfWork, row: InboxMessage, actor: Actor, t: Ticket, purpose: str, text: str) -> None:
         if row.callback_id:
-            enqueue(uow, Outbound(platform=row.platform, chat_id=row.chat_id, chat_type=ChatType(row.chat_type), text=texts.PROMPT_TYPE,
-                                  callback_id=row.callback_id), purpose="callback_answer", inbox_id=row.id)
-        enqueue(uow, Outbound(platform=row.platform, chat_id=row.chat_id, chat_type=ChatType(row.chat_type), text=text,
-                              force_reply=True), purpose=purpose, ticket_id=t.id, inbox_id=row.id, person_id=actor.id)
+            enqueue(
+                uow,
+                Outbound(
+                    platform=row.platform,
+                    chat_id=row.chat_id,
+                    chat_type=ChatType(row.chat_type),
+                    text=texts.PROMPT_TYPE,
+                    callback_id=row.callback_id,
+                ),
+                purpose="callback_answer",
+                inbox_id=row.id,
+            )
+        enqueue(
+            uow,
+            Outbound(
+                platform=row.platform,
+                chat_id=row.chat_id,
+                chat_type=ChatType(row.chat_type),
+                text=text,
+                force_reply=True,
+            ),
+            purpose=purpose,
+            ticket_id=t.id,
+            inbox_id=row.id,
+            person_id=actor.id,
+        )
 
     # --- which ticket a command means ----------------------------------------------------------
 
@@ -410,7 +502,9 @@ class Dispatcher:
         out = uow.outbox.by_sent_message(row.platform, row.chat_id, row.reply_to)
         return uow.tickets.get(out.ticket_id) if out is not None and out.ticket_id else None
 
-    def _ticket_for(self, uow: UnitOfWork, row: InboxMessage, actor: Actor, cmd: Command, statuses: tuple[str, ...] | None) -> Ticket:
+    def _ticket_for(
+        self, uow: UnitOfWork, row: InboxMessage, actor: Actor, cmd: Command, statuses: tuple[str, ...] | None
+    ) -> Ticket:
         """The ticket named, or the one replied to, or the only one of theirs that fits."""
         if cmd.ticket_no:
             return self.services.tickets.get(uow, cmd.ticket_no)
@@ -422,7 +516,9 @@ class Dispatcher:
             return candidates[0]
         if candidates:
             raise AmbiguousTicket()
-        raise _Refusal("need_ticket", example=f"{cmd.raw.split()[0] if cmd.raw else ''} {self.config.ticket_prefix}20261125-0001")
+        raise _Refusal(
+            "need_ticket", example=f"{cmd.raw.split()[0] if cmd.raw else ''} {self.config.ticket_prefix}20261125-0001"
+        )
 
 
 class _Refusal(ShanzhiError):
@@ -471,10 +567,26 @@ _TYPED = ("text", "sender_name", "chat_title")
 
 def _columns_of(msg: Inbound, variant: str, now: datetime) -> dict:
     return {
-        "platform": msg.platform, "chat_id": msg.chat_id, "chat_type": msg.chat_type.value, "message_id": msg.message_id,
-        "variant": variant, "sender_id": msg.sender_id, "sender_name": msg.sender_name[:200], "kind": msg.kind,
-        "text": msg.text, "reply_to": msg.reply_to, "mentions": list(msg.mentions) or None, "attachment": msg.attachment,
-        "callback_id": msg.callback_id, "chat_title": (msg.chat_title or None) and msg.chat_title[:200],  # type: ignore[index]
-        "sent_at": msg.sent_at, "received_at": now, "status": "pending", "attempts": 0, "processed_at": None,
-        "result": None, "ticket_id": None, "error": None,
+        "platform": msg.platform,
+        "chat_id": msg.chat_id,
+        "chat_type": msg.chat_type.value,
+        "message_id": msg.message_id,
+        "variant": variant,
+        "sender_id": msg.sender_id,
+        "sender_name": msg.sender_name[:200],
+        "kind": msg.kind,
+        "text": msg.text,
+        "reply_to": msg.reply_to,
+        "mentions": list(msg.mentions) or None,
+        "attachment": msg.attachment,
+        "callback_id": msg.callback_id,
+        "chat_title": (msg.chat_title or None) and msg.chat_title[:200],  # type: ignore[index]
+        "sent_at": msg.sent_at,
+        "received_at": now,
+        "status": "pending",
+        "attempts": 0,
+        "processed_at": None,
+        "result": None,
+        "ticket_id": None,
+        "error": None,
     }

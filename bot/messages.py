@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 # Kinds of inbound content. Only TEXT (and CALLBACK, a button press carrying a command) is ever
 # classified; every other kind is stored and acknowledged as non-text.
@@ -30,7 +30,7 @@ NON_TEXT_KINDS = (
 )
 
 
-class ChatType(str, Enum):
+class ChatType(StrEnum):
     GROUP = "group"
     PRIVATE = "private"
 

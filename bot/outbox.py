@@ -31,18 +31,34 @@ def enqueue(
     return None
 
 
-def _row(uow: UnitOfWork, out: Outbound, *, purpose: str, ticket_id: int | None, inbox_id: int | None,
-         person_id: int | None) -> dict:
+def _row(
+    uow: UnitOfWork, out: Outbound, *, purpose: str, ticket_id: int | None, inbox_id: int | None, person_id: int | None
+) -> dict:
     """The outbox columns of a message (every column, so rows of a batch share one INSERT)."""
     return {
-        "platform": out.platform, "chat_id": out.chat_id, "chat_type": out.chat_type.value, "text": out.text,
-        "reply_to": out.reply_to, "mentions": [list(m) for m in out.mentions] or None,
+        "platform": out.platform,
+        "chat_id": out.chat_id,
+        "chat_type": out.chat_type.value,
+        "text": out.text,
+        "reply_to": out.reply_to,
+        "mentions": [list(m) for m in out.mentions] or None,
         "buttons": [[{"label": b.label, "command": b.command} for b in row] for row in out.buttons] or None,
-        "fallback_chat_id": out.fallback_chat_id, "recipient_name": out.recipient_name,
-        "recipient_person_id": person_id, "callback_id": out.callback_id, "force_reply": out.force_reply,
-        "urgent": out.urgent, "purpose": purpose, "ticket_id": ticket_id, "inbox_id": inbox_id,
-        "status": "pending", "attempts": 0, "created_at": uow.now, "next_attempt_at": uow.now,
-        "sent_at": None, "sent_message_id": None, "error": None,
+        "fallback_chat_id": out.fallback_chat_id,
+        "recipient_name": out.recipient_name,
+        "recipient_person_id": person_id,
+        "callback_id": out.callback_id,
+        "force_reply": out.force_reply,
+        "urgent": out.urgent,
+        "purpose": purpose,
+        "ticket_id": ticket_id,
+        "inbox_id": inbox_id,
+        "status": "pending",
+        "attempts": 0,
+        "created_at": uow.now,
+        "next_attempt_at": uow.now,
+        "sent_at": None,
+        "sent_message_id": None,
+        "error": None,
     }
 
 

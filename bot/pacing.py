@@ -13,7 +13,6 @@ from datetime import datetime
 
 from bot.adapters.base import PaceLimits
 
-
 #: Seconds between two urgent messages where the limits are only our own caution: an emergency's advice and
 #: alerts go out at once, but never as a burst of dozens in one second.
 URGENT_GAP = 1.0
@@ -41,7 +40,11 @@ class Pacer:
             waits.append(1.0 / lim.global_per_second - (now - self._last_any).total_seconds())
         last = self._last_chat.get(chat_id)
         if lim.per_chat_interval and last is not None:
-            jitter = 0.0 if urgent else self._jitter.setdefault(chat_id, self.rng.uniform(0, lim.jitter) if lim.jitter else 0.0)
+            jitter = (
+                0.0
+                if urgent
+                else self._jitter.setdefault(chat_id, self.rng.uniform(0, lim.jitter) if lim.jitter else 0.0)
+            )
             waits.append(lim.per_chat_interval + jitter - (now - last).total_seconds())
         window = self._group_window.get(chat_id)
         if is_group and lim.per_group_per_minute and window and len(window) >= lim.per_group_per_minute:

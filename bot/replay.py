@@ -61,16 +61,28 @@ def read_rows(path: Path) -> Iterator[ReplayRow]:
                     d = json.loads(line)
                 except json.JSONDecodeError as e:
                     raise ValueError(f"{path}:{n}: not JSON ({e.msg})") from e
-                yield ReplayRow(str(d.get("id") or n), _blank(d.get("text")), _blank(d.get("group")), _blank(d.get("sender")),
-                                _when(_blank(d.get("sent_at"))), _blank(d.get("kind")) or "text")
+                yield ReplayRow(
+                    str(d.get("id") or n),
+                    _blank(d.get("text")),
+                    _blank(d.get("group")),
+                    _blank(d.get("sender")),
+                    _when(_blank(d.get("sent_at"))),
+                    _blank(d.get("kind")) or "text",
+                )
         return
     with path.open(encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f)
         if not reader.fieldnames or "text" not in reader.fieldnames:
             raise ValueError(f"{path}: needs a header with at least a 'text' column")
         for n, d in enumerate(reader, 1):
-            yield ReplayRow(_blank(d.get("id")) or str(n), d.get("text"), _blank(d.get("group")), _blank(d.get("sender")),
-                            _when(_blank(d.get("sent_at"))), _blank(d.get("kind")) or "text")
+            yield ReplayRow(
+                _blank(d.get("id")) or str(n),
+                d.get("text"),
+                _blank(d.get("group")),
+                _blank(d.get("sender")),
+                _when(_blank(d.get("sent_at"))),
+                _blank(d.get("kind")) or "text",
+            )
 
 
 def _group_resolver(config: Config):  # type: ignore[no-untyped-def]
@@ -89,7 +101,9 @@ def _group_resolver(config: Config):  # type: ignore[no-untyped-def]
     return resolve
 
 
-def replay_file(config: Config, path: Path, *, database_url: str | None = None, model: str | None = None) -> dict[str, int]:
+def replay_file(
+    config: Config, path: Path, *, database_url: str | None = None, model: str | None = None
+) -> dict[str, int]:
     return asyncio.run(_replay(config, path, database_url, model))
 
 
@@ -101,7 +115,9 @@ async def _replay(config: Config, path: Path, database_url: str | None, model: s
         database_url = f"sqlite:///{tmp.name}/replay.db"
     clock = ManualClock(REPLAY_START)
     local = LocalAdapter(clock)
-    app = BotApp(config, clock=clock, database_url=database_url, adapters=[local], classify=load_classifier(config, model))
+    app = BotApp(
+        config, clock=clock, database_url=database_url, adapters=[local], classify=load_classifier(config, model)
+    )
     await app.start(background=False)
     resolve = _group_resolver(config)
     parse_errors = 0
@@ -113,9 +129,15 @@ async def _replay(config: Config, path: Path, database_url: str | None, model: s
                 if when > clock.now():
                     clock.set(when)
                 try:
-                    await local.say(r.sender or f"replay:{r.id}", r.text, group=resolve(r.group), kind=r.kind,
-                                    message_id=f"replay:{r.id}", sent_at=when)
-                except Exception:  # noqa: BLE001 - counted, never fatal to the replay
+                    await local.say(
+                        r.sender or f"replay:{r.id}",
+                        r.text,
+                        group=resolve(r.group),
+                        kind=r.kind,
+                        message_id=f"replay:{r.id}",
+                        sent_at=when,
+                    )
+                except Exception:
                     parse_errors += 1
                 if n % 50 == 0:
                     await app.deliver()
@@ -129,10 +151,12 @@ async def _replay(config: Config, path: Path, database_url: str | None, model: s
 
 
 def _counts(app: BotApp, messages: int, extra_errors: int) -> dict[str, int]:
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     with app.services.uow() as uow:
-        rows = uow.session.exec(select(InboxMessage.result, InboxMessage.status).where(InboxMessage.message_id.like("replay:%"))).all()  # type: ignore[attr-defined]
+        rows = uow.session.exec(
+            select(InboxMessage.result, InboxMessage.status).where(col(InboxMessage.message_id).like("replay:%"))
+        ).all()  # type: ignore[attr-defined]
     results = Counter(r for r, _ in rows)
     failed = sum(1 for _, s in rows if s == "failed")
     return {

@@ -29,10 +29,10 @@ import os
 import re
 import socket
 import time
-from dataclasses import asdict
-from datetime import datetime, timezone
-from pathlib import Path
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -53,6 +53,7 @@ class DatabaseUnavailable(RuntimeError):
 
 
 # --- the spool -----------------------------------------------------------------------------------
+
 
 def inbound_to_json(msg: Inbound) -> str:
     d = asdict(msg)
@@ -140,7 +141,7 @@ class Spool:
 
 def adoptable_spools(directory: Path) -> list[Path]:
     """Spool files no running process holds (left by a crash during an outage)."""
-    found = []
+    found: list[Path] = []
     if not directory.exists():
         return found
     for path in sorted(directory.glob("*.jsonl")):
@@ -159,6 +160,7 @@ def adoptable_spools(directory: Path) -> list[Path]:
 
 # --- the state file ------------------------------------------------------------------------------
 
+
 def run_dir(data_dir: Path) -> Path:
     return data_dir / "run"
 
@@ -167,7 +169,7 @@ def read_states(data_dir: Path) -> list[dict]:
     """The state of every bot process that wrote one under data_dir and is still alive."""
     import psutil
 
-    states = []
+    states: list[dict] = []
     d = run_dir(data_dir)
     if not d.exists():
         return states
@@ -186,13 +188,14 @@ def read_states(data_dir: Path) -> list[dict]:
 
 
 def _iso(ts: float | None) -> str | None:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds") if ts else None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds") if ts else None
 
 
 # --- between the platforms and the store ---------------------------------------------------------------------------------
 
+
 class Resilience:
-    def __init__(self, app: "BotApp") -> None:
+    def __init__(self, app: BotApp) -> None:
         self.app = app
         self.cfg = app.config.resilience
         self.db_ok = True
@@ -238,7 +241,9 @@ class Resilience:
                 self._spool_or_hold(self._spool(msg.platform), msg)
                 return
             self.held += 1
-            raise DatabaseUnavailable(f"database unreachable; {msg.platform} message {msg.message_id} not stored") from exc
+            raise DatabaseUnavailable(
+                f"database unreachable; {msg.platform} message {msg.message_id} not stored"
+            ) from exc
 
     async def on_messages(self, msgs: list[Inbound]) -> None:
         """A batch: stored and processed together while the database answers; during an outage, or
@@ -273,15 +278,20 @@ class Resilience:
     # --- state changes -----------------------------------------------------------------------
 
     def _went_down(self, exc: BaseException) -> None:
-        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300] if str(exc) else type(exc).__name__
+        detail = (
+            str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300] if str(exc) else type(exc).__name__
+        )
         if self.db_ok:
             self.db_ok = False
             self.down_since = time.time()
             self.detail = detail
             self.held = 0
             self.attempts = 0
-            log.error("database unreachable (%s): holding incoming messages, retrying in %.1fs",
-                      detail, self.cfg.retry_initial_seconds)
+            log.error(
+                "database unreachable (%s): holding incoming messages, retrying in %.1fs",
+                detail,
+                self.cfg.retry_initial_seconds,
+            )
             self._write_state()
         if self._recovering is None or self._recovering.done():
             with contextlib.suppress(RuntimeError):  # no running loop (a synchronous caller)
@@ -291,12 +301,23 @@ class Resilience:
         if self.db_ok:
             return
         now = time.time()
-        outage = {"from": _iso(self.down_since), "to": _iso(now), "seconds": round(now - (self.down_since or now), 1),
-                  "detail": self.detail, "held": self.held, "spooled": sum(s.count for s in self._spools.values())}
+        outage = {
+            "from": _iso(self.down_since),
+            "to": _iso(now),
+            "seconds": round(now - (self.down_since or now), 1),
+            "detail": self.detail,
+            "held": self.held,
+            "spooled": sum(s.count for s in self._spools.values()),
+        }
         self.outages = (self.outages + [outage])[-HISTORY:]
         self.db_ok = True
-        log.warning("database reachable again after %.1fs (%d attempts); catching up (%d spooled, %d held by platforms)",
-                     outage["seconds"], self.attempts, outage["spooled"], self.held)
+        log.warning(
+            "database reachable again after %.1fs (%d attempts); catching up (%d spooled, %d held by platforms)",
+            outage["seconds"],
+            self.attempts,
+            outage["spooled"],
+            self.held,
+        )
         self._write_state()
 
     def _ping(self) -> None:
@@ -310,7 +331,7 @@ class Resilience:
             self.attempts += 1
             try:
                 await asyncio.to_thread(self._ping)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 if not db.is_unreachable(exc):
                     log.exception("database check failed")
                 delay = min(delay * 2, self.cfg.retry_max_seconds)
@@ -320,7 +341,7 @@ class Resilience:
             self._came_back()
             try:
                 await self.catch_up()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 if not db.is_unreachable(exc):
                     log.exception("catching up after the outage failed")
                 self.db_ok = False
@@ -381,7 +402,7 @@ class Resilience:
                 continue
             try:
                 await asyncio.to_thread(self._ping)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 if db.is_unreachable(exc):
                     self._went_down(exc)
                 continue
@@ -389,21 +410,21 @@ class Resilience:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def on_start(self, app: "BotApp") -> None:
+    async def on_start(self, app: BotApp) -> None:
         for platform in {a.platform for a in app.adapters if self.spools(a.platform)}:
             self._spool(platform)
         try:
             await self._adopt_orphans()
             if any(sp.count for sp in self._spools.values()):
                 await self.catch_up()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if not db.is_unreachable(exc):
                 raise
             self._went_down(exc)
         self._heartbeat = asyncio.create_task(self._beat(), name="db-heartbeat")
         self._write_state()
 
-    async def on_stop(self, app: "BotApp") -> None:
+    async def on_stop(self, app: BotApp) -> None:
         for t in (self._heartbeat, self._recovering):
             if t is not None:
                 t.cancel()
@@ -411,7 +432,12 @@ class Resilience:
                     await t
         for sp in self._spools.values():
             if sp.count:
-                log.warning("%d %s messages stay in the spool %s: they are stored at the next start", sp.count, sp.platform, sp.path)
+                log.warning(
+                    "%d %s messages stay in the spool %s: they are stored at the next start",
+                    sp.count,
+                    sp.platform,
+                    sp.path,
+                )
             sp.close()
         with contextlib.suppress(OSError):
             self.state_path.unlink()
@@ -446,7 +472,7 @@ class Resilience:
     def status(self) -> dict:
         try:
             st = self.app.store_status()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if not db.is_unreachable(exc):
                 raise
             self._went_down(exc)
@@ -463,19 +489,32 @@ def format_states(states: list[dict]) -> list[str]:
         if st.get("database") == "ok":
             db_line = "database ok"
         else:
-            db_line = (f"DATABASE UNREACHABLE since {st.get('down_since')} ({st.get('retry_attempts')} retries"
-                       f"{', next in %.0fs' % st['next_try_in'] if st.get('next_try_in') else ''}): {st.get('detail')}")
-        lines.append(f"{who}: {db_line}; held by platforms {st.get('held_by_platforms', 0)}, "
-                     f"spooled {st.get('spooled', 0)}, caught up {st.get('caught_up_from_spool', 0)}")
+            retry = f", next in {st['next_try_in']:.0f}s" if st.get("next_try_in") else ""
+            db_line = (
+                f"DATABASE UNREACHABLE since {st.get('down_since')} ({st.get('retry_attempts')} retries"
+                f"{retry}): {st.get('detail')}"
+            )
+        lines.append(
+            f"{who}: {db_line}; held by platforms {st.get('held_by_platforms', 0)}, "
+            f"spooled {st.get('spooled', 0)}, caught up {st.get('caught_up_from_spool', 0)}"
+        )
         for o in (st.get("outages") or [])[-3:]:
-            lines.append(f"  outage {o['from']} → {o['to']} ({o['seconds']}s): {o['held']} held, {o['spooled']} spooled — {o['detail']}")
+            lines.append(
+                f"  outage {o['from']} → {o['to']} ({o['seconds']}s): {o['held']} held, {o['spooled']} spooled — {o['detail']}"
+            )
     return lines
 
 
 # --- start-up ------------------------------------------------------------------------------------
 
-async def wait_for_database(url: str, retry_initial: float, retry_max: float, sleep: Callable[[float], Awaitable[None]],
-                            stop: asyncio.Event | None = None) -> bool:
+
+async def wait_for_database(
+    url: str,
+    retry_initial: float,
+    retry_max: float,
+    sleep: Callable[[float], Awaitable[None]],
+    stop: asyncio.Event | None = None,
+) -> bool:
     """Wait until the database answers; False if `stop` was set first.
 
     After a power cut the bot may come up before PostgreSQL does: rather than exit (and lean on
@@ -493,7 +532,7 @@ async def wait_for_database(url: str, retry_initial: float, retry_max: float, sl
                     if waited:
                         log.warning("database reachable again; starting")
                     return True
-            except Exception as exc:  # noqa: BLE001 - classified below
+            except Exception as exc:
                 if not db.is_unreachable(exc) or _is_config_error(exc):
                     raise
                 log.warning("database unreachable at start (%s); trying again in %.0f s", _short(exc), delay)

@@ -9,21 +9,27 @@ import signal
 import sys
 
 from bot import texts
-from bot.adapters.local import LocalAdapter, Line
+from bot.adapters.local import Line, LocalAdapter
 from bot.app import BotApp, freeze_loaded
-from core.clock import SystemClock
-from core.config import Config
 from bot.platforms import build_adapters
 from bot.resilience import wait_for_database
+from core.clock import SystemClock
+from core.config import Config
 
 log = logging.getLogger(__name__)
 
 
 def _setup_logging(config: Config, to_file: bool, verbose: bool) -> None:
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    handler: logging.Handler = logging.FileHandler(config.data_dir / "shanzhi.log", encoding="utf-8") if to_file else logging.StreamHandler()
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler: logging.Handler = (
+        logging.FileHandler(config.data_dir / "shanzhi.log", encoding="utf-8") if to_file else logging.StreamHandler()
+    )
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        handlers=[handler],
+        force=True,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     for noisy in ("httpx", "jieba", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -41,16 +47,18 @@ async def run_bot(config: Config, *, verbose: bool = False) -> int:
         loop.add_signal_handler(sig, stop.set)
     r = config.resilience
     try:
-        if not await wait_for_database(config.database_url(), r.retry_initial_seconds, r.retry_max_seconds, _sleep_unless(stop), stop):
+        if not await wait_for_database(
+            config.database_url(), r.retry_initial_seconds, r.retry_max_seconds, _sleep_unless(stop), stop
+        ):
             return 0
-    except Exception as e:  # noqa: BLE001 - a refused login, no such database: say so and exit non-zero
+    except Exception as e:
         log.error("cannot use the database: %s", e)
         print(f"shanzhi: cannot use the database: {e}", file=sys.stderr)
         return 1
     app = BotApp(config, clock=clock, adapters=adapters)
     try:
         await app.start()
-    except Exception as e:  # noqa: BLE001 - e.g. a token the gateway refuses: say so and exit non-zero
+    except Exception as e:
         log.error("could not start: %s", e)
         print(f"shanzhi: could not start: {e}", file=sys.stderr)
         await app.stop()
@@ -68,9 +76,11 @@ async def run_bot(config: Config, *, verbose: bool = False) -> int:
 
 def _sleep_unless(stop: asyncio.Event):  # type: ignore[no-untyped-def]
     """A sleep that ends early when the bot is asked to stop."""
+
     async def sleep(seconds: float) -> None:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=seconds)
+
     return sleep
 
 

@@ -47,11 +47,15 @@ def receipt_private(no: str, category: str, unit: str, deadline: datetime | None
 
 def self_harm_reply(crisis_line: str = "12356") -> str:
     """To someone who said they want to harm themselves: privately, gently, with a number to call now."""
-    return ("看到您的消息了，您不是一个人。我们已经请网格员马上联系您。"
-            f"如果现在很难受，请拨打心理援助热线 {crisis_line}（24小时），或者找身边信得过的人陪着您；有危险请立即拨打 110 或 120。")
+    return (
+        "看到您的消息了，您不是一个人。我们已经请网格员马上联系您。"
+        f"如果现在很难受，请拨打心理援助热线 {crisis_line}（24小时），或者找身边信得过的人陪着您；有危险请立即拨打 110 或 120。"
+    )
 
 
-def dispatch_notice(no: str, category: str, group: str, deadline: datetime | None, urgent: bool, text: str, note: str = "") -> str:
+def dispatch_notice(
+    no: str, category: str, group: str, deadline: datetime | None, urgent: bool, text: str, note: str = ""
+) -> str:
     head = "【紧急工单】请立即处置" if urgent else "【新工单】请签收办理"
     extra = f"\n说明：{note}" if note else ""
     return (
@@ -61,7 +65,9 @@ def dispatch_notice(no: str, category: str, group: str, deadline: datetime | Non
 
 
 def pending_prompt(no: str, group: str, text: str) -> str:
-    return f"【待确认】{group}有一条消息疑似诉求：\n“{quote(text, 200)}”\n属于诉求请回复：立案 {no}；不是请回复：忽略 {no}"
+    return (
+        f"【待确认】{group}有一条消息疑似诉求：\n“{quote(text, 200)}”\n属于诉求请回复：立案 {no}；不是请回复：忽略 {no}"
+    )
 
 
 def merged(no: str, households: int) -> str:
@@ -112,8 +118,16 @@ def non_text_notice(group: str, sender: str, kind: str) -> str:
 
 
 KIND_LABELS = {
-    "image": "图片", "voice": "语音", "video": "视频", "file": "文件", "sticker": "表情",
-    "link": "链接", "miniprogram": "小程序", "redpacket": "红包", "location": "位置", "contact": "名片",
+    "image": "图片",
+    "voice": "语音",
+    "video": "视频",
+    "file": "文件",
+    "sticker": "表情",
+    "link": "链接",
+    "miniprogram": "小程序",
+    "redpacket": "红包",
+    "location": "位置",
+    "contact": "名片",
 }
 
 
@@ -137,10 +151,27 @@ def ticket_line(no: str, status: str, category: str, text: str, deadline: dateti
     return f"{no}｜{status}｜{category}｜{when(deadline)}前｜{quote(text, 30)}"
 
 
-def show_ticket(no: str, status: str, category: str, unit: str, created: datetime | None, deadline: datetime | None,
-                text: str, resolution: str | None, households: int) -> str:
-    lines = [f"工单 {no}", f"状态：{status}", f"类别：{category}", f"承办：{unit}", f"受理：{when(created)}",
-             f"时限：{when(deadline)}", f"反映户数：{households}", f"内容：{quote(text, 200)}"]
+def show_ticket(
+    no: str,
+    status: str,
+    category: str,
+    unit: str,
+    created: datetime | None,
+    deadline: datetime | None,
+    text: str,
+    resolution: str | None,
+    households: int,
+) -> str:
+    lines = [
+        f"工单 {no}",
+        f"状态：{status}",
+        f"类别：{category}",
+        f"承办：{unit}",
+        f"受理：{when(created)}",
+        f"时限：{when(deadline)}",
+        f"反映户数：{households}",
+        f"内容：{quote(text, 200)}",
+    ]
     if resolution:
         lines.append(f"办理结果：{quote(resolution, 200)}")
     return "\n".join(lines)
@@ -160,8 +191,12 @@ PROMPT_TYPE = "请输入"
 HINT_BIND = "绑定 村名，如：绑定 和平村"
 HINT_NOTICE = "发通知 标签 [时间] 内容，如：发通知 township:青石镇 2026-12-01 09:00 明天停水"
 HINTS = {
-    "resolve": "办结 工单号 办理结果", "return": "退单 工单号 原因", "transfer": "转办 工单号 单位名称",
-    "recat": "改类 工单号 类别", "rate": "回复 1 满意 / 2 基本满意 / 3 不满意", "bind": "绑定 村名",
+    "resolve": "办结 工单号 办理结果",
+    "return": "退单 工单号 原因",
+    "transfer": "转办 工单号 单位名称",
+    "recat": "改类 工单号 类别",
+    "rate": "回复 1 满意 / 2 基本满意 / 3 不满意",
+    "bind": "绑定 村名",
 }
 HINT_DEFAULT = "发送 帮助 查看命令"
 
@@ -218,8 +253,16 @@ ERRORS = {
 }
 
 ACTION_LABELS = {
-    "accept": "签收", "resolve": "办结", "return": "退单", "transfer": "转办", "recat": "改类",
-    "dismiss": "撤销", "confirm": "立案", "ignore": "忽略", "rate": "评价", "escalate": "提级",
+    "accept": "签收",
+    "resolve": "办结",
+    "return": "退单",
+    "transfer": "转办",
+    "recat": "改类",
+    "dismiss": "撤销",
+    "confirm": "立案",
+    "ignore": "忽略",
+    "rate": "评价",
+    "escalate": "提级",
 }
 
 
@@ -257,7 +300,9 @@ def reminder_due_now(no: str, category: str, deadline: datetime | None) -> str:
 
 
 def reminder_overdue(no: str, category: str, deadline: datetime | None, days: int) -> str:
-    return f"【超期提醒】工单 {no}（{category}）已超期 {days} 天（时限 {when(deadline)}），请立即办结：办结 {no} 办理结果"
+    return (
+        f"【超期提醒】工单 {no}（{category}）已超期 {days} 天（时限 {when(deadline)}），请立即办结：办结 {no} 办理结果"
+    )
 
 
 def escalated_to_admins(no: str, category: str, unit: str, deadline: datetime | None, reason: str) -> str:
@@ -299,7 +344,10 @@ def digest_weekly(fig: dict) -> str:
         lines += [f"· {r['name']}：{figures_line(r)}" for r in fig["by_township"]]
     if fig["worst_overdue"]:
         lines.append("超期最久：")
-        lines += [f"· {w['no']}｜{w['unit']}｜{w['category']}｜已超期 {w['overdue_hours'] / 24:.1f} 天" for w in fig["worst_overdue"]]
+        lines += [
+            f"· {w['no']}｜{w['unit']}｜{w['category']}｜已超期 {w['overdue_hours'] / 24:.1f} 天"
+            for w in fig["worst_overdue"]
+        ]
     if fig.get("emergencies"):
         lines.append("紧急警报（从居民报告起，分钟）：")
         lines += [emergency_figures_line(e) for e in fig["emergencies"]]
@@ -321,9 +369,20 @@ def notice_created(notice_id: int, at: datetime | None, groups: int) -> str:
 # come from config.yaml's `emergency:` section.
 
 EMERGENCY_LABELS = {
-    "fire": "火情", "gas": "燃气泄漏", "flood": "水情", "landslide": "山体滑坡", "collapse": "房屋险情",
-    "live_wire": "电线断落", "drowning": "落水", "trapped": "被困", "missing": "人员走失", "domestic_violence": "家庭暴力",
-    "weapon_fight": "持械斗殴", "self_harm": "轻生风险", "poisoning": "中毒", "road_accident": "交通事故",
+    "fire": "火情",
+    "gas": "燃气泄漏",
+    "flood": "水情",
+    "landslide": "山体滑坡",
+    "collapse": "房屋险情",
+    "live_wire": "电线断落",
+    "drowning": "落水",
+    "trapped": "被困",
+    "missing": "人员走失",
+    "domestic_violence": "家庭暴力",
+    "weapon_fight": "持械斗殴",
+    "self_harm": "轻生风险",
+    "poisoning": "中毒",
+    "road_accident": "交通事故",
     "crowd": "人员聚集",
 }
 
@@ -352,21 +411,39 @@ def emergency_advice(kind: str, no: str, numbers: object) -> str:
     police = getattr(numbers, "police_station", None)
     clinic = getattr(numbers, "clinic", None)
     advice = _ADVICE.get(kind, _ADVICE_OTHER).format(
-        gas=f"燃气抢修 {gas} 或 " if gas else "", power=getattr(numbers, "power", "95598"),
-        police=f"，或派出所 {police}" if police else "", clinic=f"，或卫生院 {clinic}" if clinic else "",
+        gas=f"燃气抢修 {gas} 或 " if gas else "",
+        power=getattr(numbers, "power", "95598"),
+        police=f"，或派出所 {police}" if police else "",
+        clinic=f"，或卫生院 {clinic}" if clinic else "",
     )
     label = EMERGENCY_LABELS.get(kind, "紧急情况")
     return f"【{label}】{advice}\n已通知网格员、村委会和镇值班人员马上处置（工单 {no}）。"
 
 
-def emergency_alert(kind: str, no: str, group: str, reporter: str, account: str, at: datetime | None, places: list[str],
-                    text: str, round_: int = 0, minutes: int = 0) -> str:
+def emergency_alert(
+    kind: str,
+    no: str,
+    group: str,
+    reporter: str,
+    account: str,
+    at: datetime | None,
+    places: list[str],
+    text: str,
+    round_: int = 0,
+    minutes: int = 0,
+) -> str:
     """To everyone who must act, privately: everything they need to go, unmasked."""
     label = EMERGENCY_LABELS.get(kind, "紧急情况")
-    head = f"【紧急警报·{label}】请立即处置" if round_ == 0 else f"【紧急警报·{label}·第{round_ + 1}次】已 {minutes} 分钟无人确认收到，请立即处置"
+    head = (
+        f"【紧急警报·{label}】请立即处置"
+        if round_ == 0
+        else f"【紧急警报·{label}·第{round_ + 1}次】已 {minutes} 分钟无人确认收到，请立即处置"
+    )
     where = f"\n地点：{'、'.join(places)}" if places else ""
-    return (f"{head}\n工单号：{no}\n来源：{group}\n报告人：{reporter}（{account}）\n时间：{when(at)}{where}\n内容：{text[:1000]}\n"
-            f"请回复 收到；到达现场后回复 到场。")
+    return (
+        f"{head}\n工单号：{no}\n来源：{group}\n报告人：{reporter}（{account}）\n时间：{when(at)}{where}\n内容：{text[:1000]}\n"
+        f"请回复 收到；到达现场后回复 到场。"
+    )
 
 
 def emergency_responder(role: str, name: str | None, unit: str | None) -> str:
@@ -416,5 +493,7 @@ def emergency_figures_line(e: dict) -> str:
     """One emergency in the figures: minutes from the resident's message to the first alert, 收到 and 到场."""
     label = EMERGENCY_LABELS.get(e["kind"], e["kind"])
     who = f"（{e['acknowledged_by']}）" if e.get("acknowledged_by") else ""
-    return (f"· {e['no']}｜{label}｜首次警报 {_mins(e['to_alert_minutes'])}｜收到 {_mins(e['to_ack_minutes'])}{who}｜"
-            f"到场 {_mins(e['to_on_site_minutes'])}｜警报 {e['rounds']} 轮")
+    return (
+        f"· {e['no']}｜{label}｜首次警报 {_mins(e['to_alert_minutes'])}｜收到 {_mins(e['to_ack_minutes'])}{who}｜"
+        f"到场 {_mins(e['to_on_site_minutes'])}｜警报 {e['rounds']} 轮"
+    )

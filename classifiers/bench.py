@@ -45,7 +45,7 @@ def rss_mb() -> float:
         import psutil
 
         return psutil.Process().memory_info().rss / 2**20
-    except Exception:  # noqa: BLE001 - psutil missing: fall back to getrusage (peak RSS)
+    except Exception:
         import resource
 
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -58,8 +58,13 @@ def _time(loop: Callable[[], Any]) -> tuple[float, float, Any]:
     return time.perf_counter() - t, time.process_time() - c, out
 
 
-def bench(texts: Sequence[str], *, model: Path | str | None = None, rounds: int = 3,
-          progress: Callable[[str], Any] | None = None) -> dict[str, Any]:
+def bench(
+    texts: Sequence[str],
+    *,
+    model: Path | str | None = None,
+    rounds: int = 3,
+    progress: Callable[[str], Any] | None = None,
+) -> dict[str, Any]:
     """Both loops ``rounds`` times, alternately, each side's best round kept (as ``timeit`` keeps its best): a
     shared machine's load comes and goes, and alternating keeps a slow spell from falling on one side only."""
     import jieba
@@ -72,8 +77,10 @@ def bench(texts: Sequence[str], *, model: Path | str | None = None, rounds: int 
     jieba.initialize()
     load_s = time.perf_counter() - t0
     rss = rss_mb()
-    say(f"loaded {m.source} ({len(m)} features, {len(m.rules.rules)} rules) in {load_s:.2f} s, RSS {rss:.0f} MB; "
-        f"{len(texts)} messages, {rounds} rounds")
+    say(
+        f"loaded {m.source} ({len(m)} features, {len(m.rules.rules)} rules) in {load_s:.2f} s, RSS {rss:.0f} MB; "
+        f"{len(texts)} messages, {rounds} rounds"
+    )
     # warm both paths on a few messages so neither pays one-off costs inside the timing
     for t in texts[:50]:
         classify(t, m)

@@ -71,9 +71,17 @@ def holdout_of(key: str, fraction: int = 5) -> bool:
     return int(hashlib.sha1(key.encode("utf-8")).hexdigest(), 16) % fraction == 0
 
 
-def read_csv(path: Path | str, *, text_columns: Sequence[str] | None = None, label_column: str | None = None,
-             intent: str | None = None, county: str | None = None, weight: float = 1.0,
-             split: str | None = None, split_key: str | None = None) -> list[Example]:
+def read_csv(
+    path: Path | str,
+    *,
+    text_columns: Sequence[str] | None = None,
+    label_column: str | None = None,
+    intent: str | None = None,
+    county: str | None = None,
+    weight: float = 1.0,
+    split: str | None = None,
+    split_key: str | None = None,
+) -> list[Example]:
     """Examples from a labelled CSV. ``label_column`` names the gold category (default ``category``);
     ``intent`` fixes the gold intent for files without an intent column; ``county`` is used where the file has
     no county column (default: the file's name); ``split`` keeps the train (4/5) or test (1/5) part."""
@@ -108,9 +116,19 @@ def read_csv(path: Path | str, *, text_columns: Sequence[str] | None = None, lab
             kind = (r.get("emergency") or "").strip() or None
             if kind is not None and kind not in EMERGENCY_KINDS:
                 raise CorpusError(f"{where}: emergency must be one of {EMERGENCY_KINDS}, not {kind!r}")
-            out.append(Example(id=rid, text=text, intent=gold, category=cat, urgent=urgent, emergency=kind,
-                               county=(r.get("county") or "").strip() or county or path.stem, weight=weight,
-                               source=str(path)))
+            out.append(
+                Example(
+                    id=rid,
+                    text=text,
+                    intent=gold,
+                    category=cat,
+                    urgent=urgent,
+                    emergency=kind,
+                    county=(r.get("county") or "").strip() or county or path.stem,
+                    weight=weight,
+                    source=str(path),
+                )
+            )
     return out
 
 
@@ -119,9 +137,19 @@ def read_govqa(path: Path | str = GOVQA, weight: float = 1.0) -> list[Example]:
     happening), the county ``public:govqa``."""
     raise_csv_limit()
     with Path(path).open(encoding="utf-8", newline="") as f:
-        return [Example(id=r["id"], text=r["question"], intent="consultation", urgent=False,
-                        county="public:govqa", weight=weight, source=str(path))
-                for r in csv.DictReader(f) if (r.get("question") or "").strip()]
+        return [
+            Example(
+                id=r["id"],
+                text=r["question"],
+                intent="consultation",
+                urgent=False,
+                county="public:govqa",
+                weight=weight,
+                source=str(path),
+            )
+            for r in csv.DictReader(f)
+            if (r.get("question") or "").strip()
+        ]
 
 
 def corpus_files(folder: Path = CORPUS_DIR) -> list[Path]:

@@ -16,8 +16,8 @@ import numpy as np
 from classifiers import segment
 from classifiers.corpus import Example
 from classifiers.evaluate import Scored, metrics, score_rows
-from classifiers.model import Model
 from classifiers.handrules import RuleSet
+from classifiers.model import Model
 from classifiers.train import TrainConfig, featurize, train
 from classifiers.types import Classification
 
@@ -97,12 +97,20 @@ class CrossValidation:
                 if not vals:
                     continue
                 worst = min(vals)
-                row[who] = {"mean": round(sum(v for v, _ in vals) / len(vals), 4), "worst": worst[0],
-                            "worst_county": worst[1]}
+                row[who] = {
+                    "mean": round(sum(float(v) for v, _ in vals if v is not None) / len(vals), 4),
+                    "worst": worst[0],
+                    "worst_county": worst[1],
+                }
             out[name] = row
-        return {"figures": out, "pooled": self.pooled, "pooled_svm": self.pooled_baseline,
-                "urgent_by_kind": dict(self.pooled.get("urgent", {}).get("by_kind") or {}), "reliability": self.reliability,
-                "folds": [{"county": f.county, "n": f.n, "model": f.model, "svm": f.baseline} for f in self.folds]}
+        return {
+            "figures": out,
+            "pooled": self.pooled,
+            "pooled_svm": self.pooled_baseline,
+            "urgent_by_kind": dict(self.pooled.get("urgent", {}).get("by_kind") or {}),
+            "reliability": self.reliability,
+            "folds": [{"county": f.county, "n": f.n, "model": f.model, "svm": f.baseline} for f in self.folds],
+        }
 
 
 def reliability(scored: Sequence[Scored]) -> list[dict[str, Any]]:
@@ -113,15 +121,28 @@ def reliability(scored: Sequence[Scored]) -> list[dict[str, Any]]:
         inside = [(c, ok) for c, ok in rows if lo <= c < hi]
         if not inside:
             continue
-        out.append({"bin": f"{lo:.2f}–{min(hi, 1.0):.2f}", "n": len(inside),
-                    "predicted": round(float(np.mean([c for c, _ in inside])), 3),
-                    "observed": round(float(np.mean([ok for _, ok in inside])), 3)})
+        out.append(
+            {
+                "bin": f"{lo:.2f}–{min(hi, 1.0):.2f}",
+                "n": len(inside),
+                "predicted": round(float(np.mean([c for c, _ in inside])), 3),
+                "observed": round(float(np.mean([ok for _, ok in inside])), 3),
+            }
+        )
     return out
 
 
-def leave_one_county_out(examples: Sequence[Example], rules: RuleSet, cfg: TrainConfig = TrainConfig(), *,
-                         held: Sequence[str] | None = None, baseline: bool = True, middle: float = 0.45,
-                         calibrate: bool = True, progress: Callable[[str], Any] | None = None) -> CrossValidation:
+def leave_one_county_out(
+    examples: Sequence[Example],
+    rules: RuleSet,
+    cfg: TrainConfig = TrainConfig(),
+    *,
+    held: Sequence[str] | None = None,
+    baseline: bool = True,
+    middle: float = 0.45,
+    calibrate: bool = True,
+    progress: Callable[[str], Any] | None = None,
+) -> CrossValidation:
     """Hold out each county of ``held`` (default: every county) in turn. Examples of other groups (public
     text, corrections) are always in training."""
     say = progress or (lambda _m: None)
@@ -135,8 +156,7 @@ def leave_one_county_out(examples: Sequence[Example], rules: RuleSet, cfg: Train
         te = [examples[i] for i, e in enumerate(examples) if e.county == county]
         if not te:
             continue
-        meta, weights = train([examples[i] for i in tr], rules, cfg, docs=[docs[i] for i in tr],
-                              calibrate=calibrate)
+        meta, weights = train([examples[i] for i in tr], rules, cfg, docs=[docs[i] for i in tr], calibrate=calibrate)
         model = Model(meta, weights, rules)
         scored = score_rows(te, model.classify, middle)
         m = metrics(scored)
@@ -148,10 +168,11 @@ def leave_one_county_out(examples: Sequence[Example], rules: RuleSet, cfg: Train
             b = metrics(bs)
         folds.append(Fold(county, len(te), m, b, scored))
         all_scored.extend(scored)
-        say(f"{county}: n={len(te)} " + ", ".join(
-            f"{name} {figure(m, path)}" + (f"/{figure(b, path)}" if b else "") for name, path in FIGURES))
-    return CrossValidation(folds, metrics(all_scored), metrics(all_base) if baseline else None,
-                           reliability(all_scored))
+        say(
+            f"{county}: n={len(te)} "
+            + ", ".join(f"{name} {figure(m, path)}" + (f"/{figure(b, path)}" if b else "") for name, path in FIGURES)
+        )
+    return CrossValidation(folds, metrics(all_scored), metrics(all_base) if baseline else None, reliability(all_scored))
 
 
 def table(cv: CrossValidation) -> str:
@@ -164,14 +185,19 @@ def table(cv: CrossValidation) -> str:
         def f(v: Any) -> str:
             return "  -  " if v is None else f"{v:.3f}"
 
-        lines.append(f"{name:<20}{f(m.get('mean')):>11}{f(m.get('worst')):>8}  {str(m.get('worst_county', '')):<12}"
-                     f"{f(b.get('mean')):>9}{f(b.get('worst')):>8}")
+        lines.append(
+            f"{name:<20}{f(m.get('mean')):>11}{f(m.get('worst')):>8}  {str(m.get('worst_county', '')):<12}"
+            f"{f(b.get('mean')):>9}{f(b.get('worst')):>8}"
+        )
     if s["urgent_by_kind"]:
         lines += ["", "urgent recall by kind (all held-out counties):"]
         for kind, d in s["urgent_by_kind"].items():
             lines.append(f"  {kind:<20}{d['recall']:.3f}  (n {d['n']})")
-    lines += ["", "reliability of the intent confidence (held-out predictions):",
-              f"  {'bin':<12}{'n':>6}{'predicted':>11}{'observed':>10}"]
+    lines += [
+        "",
+        "reliability of the intent confidence (held-out predictions):",
+        f"  {'bin':<12}{'n':>6}{'predicted':>11}{'observed':>10}",
+    ]
     for r in s["reliability"]:
         lines.append(f"  {r['bin']:<12}{r['n']:>6}{r['predicted']:>11.3f}{r['observed']:>10.3f}")
     return "\n".join(lines)

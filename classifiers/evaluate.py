@@ -29,7 +29,9 @@ class Scored:
         return self.result.urgent
 
 
-def score_rows(rows: Iterable[Example], classify: Callable[[str], Classification], middle: float = 0.45) -> list[Scored]:
+def score_rows(
+    rows: Iterable[Example], classify: Callable[[str], Classification], middle: float = 0.45
+) -> list[Scored]:
     out = []
     for row in rows:
         res = classify(row.text)
@@ -44,8 +46,11 @@ def _ratio(num: int, den: int) -> float | None:
 def _prf(tp: int, fp: int, fn: int) -> dict[str, float | None]:
     p = _ratio(tp, tp + fp)
     r = _ratio(tp, tp + fn)
-    f = round(2 * p * r / (p + r), 4) if p is not None and r is not None and (p + r) > 0 else (
-        0.0 if p is not None and r is not None else None)
+    f = (
+        round(2 * p * r / (p + r), 4)
+        if p is not None and r is not None and (p + r) > 0
+        else (0.0 if p is not None and r is not None else None)
+    )
     return {"precision": p, "recall": r, "f1": f}
 
 
@@ -71,7 +76,9 @@ def metrics(scored: Sequence[Scored]) -> dict[str, Any]:
 
     gold_c = [s for s in with_intent if s.row.intent == "complaint" and s.row.category]
     acc = _ratio(sum(1 for s in gold_c if s.result.category == s.row.category), len(gold_c))
-    labels = sorted({s.row.category for s in gold_c} | {s.result.category for s in gold_c if s.result.category})
+    labels = sorted(
+        {s.row.category for s in gold_c if s.row.category} | {s.result.category for s in gold_c if s.result.category}
+    )
     f1s = []
     for lab in labels:
         ctp = sum(1 for s in gold_c if s.row.category == lab and s.result.category == lab)
@@ -89,15 +96,18 @@ def metrics(scored: Sequence[Scored]) -> dict[str, Any]:
     for kind in EMERGENCY_KINDS:
         of_kind = [s for s in with_urg if s.row.urgent and s.row.emergency == kind]
         if of_kind:
-            kinds[kind] = {"n": len(of_kind), "recall": _ratio(sum(1 for s in of_kind if s.predicted_urgent),
-                                                               len(of_kind))}
+            kinds[kind] = {
+                "n": len(of_kind),
+                "recall": _ratio(sum(1 for s in of_kind if s.predicted_urgent), len(of_kind)),
+            }
     if kinds:
         urgent["by_kind"] = kinds
     return {"n": len(scored), "intent": intent, "actionable": actionable, "category": category, "urgent": urgent}
 
 
-def evaluate_rows(rows: Iterable[Example], classify: Callable[[str], Classification],
-                  middle: float = 0.45) -> dict[str, Any]:
+def evaluate_rows(
+    rows: Iterable[Example], classify: Callable[[str], Classification], middle: float = 0.45
+) -> dict[str, Any]:
     """Classify ``rows`` and return the eval JSON object (see ``metrics``)."""
     return metrics(score_rows(rows, classify, middle))
 
@@ -149,10 +159,11 @@ def report(scored: Sequence[Scored], m: dict[str, Any] | None = None, worst: int
     cats = sorted({s.row.category for s in scored if s.row.intent == "complaint" and s.row.category})
     if cats and len(cats) <= 20:
         lines += ["", "category confusion (gold complaints; rows gold, columns predicted):"]
-        pred_labels = cats + sorted({str(s.result.category) for s in scored
-                                     if s.row.intent == "complaint" and s.row.category} - set(cats))
+        pred_labels = cats + sorted(
+            {str(s.result.category) for s in scored if s.row.intent == "complaint" and s.row.category} - set(cats)
+        )
         w = max(6, *(len(x) + 1 for x in pred_labels))
-        lines.append(" " * 14 + "".join(f"{p[:w - 1]:>{w}}" for p in pred_labels))
+        lines.append(" " * 14 + "".join(f"{p[: w - 1]:>{w}}" for p in pred_labels))
         for g in cats:
             cnt = Counter(str(s.result.category) for s in scored if s.row.intent == "complaint" and s.row.category == g)
             lines.append(f"{g[:13]:<14}" + "".join(f"{cnt[p]:>{w}}" for p in pred_labels))

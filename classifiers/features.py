@@ -38,8 +38,9 @@ class FeatureConfig:
     @classmethod
     def from_json(cls, d: dict[str, object]) -> FeatureConfig:
         grams = d.get("char_ngrams", [1, 2, 3])
-        return cls(tuple(int(x) for x in grams) if isinstance(grams, list) else (1, 2, 3),
-                   bool(d.get("word_pairs", True)))
+        return cls(
+            tuple(int(x) for x in grams) if isinstance(grams, list) else (1, 2, 3), bool(d.get("word_pairs", True))
+        )
 
 
 def _shape(norm: str) -> list[str]:
@@ -95,9 +96,9 @@ def extract(text: str, rules: RuleSet, config: FeatureConfig) -> dict[str, str]:
     if sizes:
         for run in _HAN_RUN_RE.findall(norm):
             m = len(run)
-            for k in sizes:
-                for i in range(m - k + 1):
-                    g = run[i:i + k]
+            for n in sizes:
+                for i in range(m - n + 1):
+                    g = run[i : i + n]
                     key = "chars:" + g
                     if key not in feats:
                         feats[key] = g

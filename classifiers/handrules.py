@@ -82,8 +82,10 @@ def read_rule_file(path: Path) -> list[Rule]:
             raise RuleError(f"{where}: each line must be a JSON object")
         unknown = set(obj) - _KEYS
         if unknown:
-            raise RuleError(f"{where}: unknown field(s) {sorted(unknown)}; a rule has {sorted(_KEYS)} "
-                            "(weights are learned: see `shanzhi rules train`)")
+            raise RuleError(
+                f"{where}: unknown field(s) {sorted(unknown)}; a rule has {sorted(_KEYS)} "
+                "(weights are learned: see `shanzhi rules train`)"
+            )
         rid = str(obj.get("id") or "")
         if not rid:
             raise RuleError(f"{where}: a rule needs an id")
@@ -101,8 +103,16 @@ def read_rule_file(path: Path) -> list[Rule]:
                     re.compile(rx)
                 except re.error as exc:
                     raise RuleError(f"{where}: rule {rid}: bad regex: {exc}") from exc
-            rules.append(Rule(rid, regex=regex, literals=tuple(x.lower() for x in lits), unless=unless,
-                              note=str(obj.get("note", "")), source=str(path)))
+            rules.append(
+                Rule(
+                    rid,
+                    regex=regex,
+                    literals=tuple(x.lower() for x in lits),
+                    unless=unless,
+                    note=str(obj.get("note", "")),
+                    source=str(path),
+                )
+            )
             continue
         if unless:
             raise RuleError(f"{where}: rule {rid}: unless is only for regex rules")
@@ -183,7 +193,7 @@ class RuleSet:
             toks = r.tokens or []
             try:
                 validator.add(r.id, [toks])
-            except Exception as exc:  # noqa: BLE001 - spaCy raises several types; name the rule
+            except Exception as exc:
                 raise RuleError(f"{r.source}: rule {r.id}: bad token pattern: {exc}") from exc
             per_tok = [_token_words(t) for t in toks]
             if all(w is not None for w in per_tok):
@@ -201,11 +211,11 @@ class RuleSet:
         segment.add_words(needed)
         for idx, r in enumerate(self.rules):
             if isinstance(r.pattern, str) and r.pattern and not r.regex:
-                ws = tuple(segment.words(segment.normalize(r.pattern)))
-                if len(ws) == 1:
-                    words.setdefault(ws[0], []).append(idx)
-                elif ws:
-                    seqs.setdefault(ws[0], []).append((ws, idx))
+                cut = tuple(segment.words(segment.normalize(r.pattern)))
+                if len(cut) == 1:
+                    words.setdefault(cut[0], []).append(idx)
+                elif cut:
+                    seqs.setdefault(cut[0], []).append((cut, idx))
         self._words = {w: tuple(v) for w, v in words.items()}
         self._seqs = {w: tuple(v) for w, v in seqs.items()}
         self._regexes = tuple(regexes)
@@ -241,7 +251,7 @@ class RuleSet:
             if seqs is not None:
                 for seq, idx in seqs:
                     k = len(seq)
-                    if idx not in found and i + k <= n and tuple(words[i:i + k]) == seq:
+                    if idx not in found and i + k <= n and tuple(words[i : i + k]) == seq:
                         found[idx] = "".join(seq)
         auto = self._literals
         tried = {idx for _end, idxs in auto.iter(norm) for idx in idxs} if auto is not None else ()

@@ -63,8 +63,15 @@ class Head:
 class Model:
     """Weights, heads and the rules whose firing they weigh; ``classify`` is a pure function of the text."""
 
-    def __init__(self, meta: dict[str, Any], weights: dict[str, dict[str, Any]], rules: RuleSet,
-                 *, urgent_threshold: float | None = None, source: str = "") -> None:
+    def __init__(
+        self,
+        meta: dict[str, Any],
+        weights: dict[str, dict[str, Any]],
+        rules: RuleSet,
+        *,
+        urgent_threshold: float | None = None,
+        source: str = "",
+    ) -> None:
         self.meta = meta
         self.rules = rules
         self.source = source
@@ -165,18 +172,32 @@ class Model:
         if urgent and eh is not None:
             ze = z[eh.columns]
             emergency = eh.labels[max(range(len(ze)), key=ze.__getitem__)]
-        chosen = {"intent": intent, "category": category if intent == "complaint" or urgent else None,
-                  "urgent": "urgent" if urgent else None, "emergency": emergency}
-        evidence: Sequence[Evidence] = (Reasons(lambda: self._evidence(idx, g, matched, s, chosen))
-                                        if rows else ())
-        return Classification(intent=intent, confidence=round(pi[k], 4), category=category, urgent=urgent,
-                              scores={lb: round(v, 4) for lb, v in zip(ih.labels, pi)},
-                              evidence=evidence, urgency=round(urgency, 4), emergency=emergency)
+        chosen = {
+            "intent": intent,
+            "category": category if intent == "complaint" or urgent else None,
+            "urgent": "urgent" if urgent else None,
+            "emergency": emergency,
+        }
+        evidence: Sequence[Evidence] = Reasons(lambda: self._evidence(idx, g, matched, s, chosen)) if rows else ()
+        return Classification(
+            intent=intent,
+            confidence=round(pi[k], 4),
+            category=category,
+            urgent=urgent,
+            scores={lb: round(v, 4) for lb, v in zip(ih.labels, pi)},
+            evidence=evidence,
+            urgency=round(urgency, 4),
+            emergency=emergency,
+        )
 
-    def _evidence(self, idx: np.ndarray, g: np.ndarray, matched: dict[int, str], s: float,
-                  chosen: dict[str, str | None]) -> tuple[Evidence, ...]:
-        picked = [(name, label, self.heads[name]) for name, label in chosen.items()
-                  if label is not None and name in self.heads]
+    def _evidence(
+        self, idx: np.ndarray, g: np.ndarray, matched: dict[int, str], s: float, chosen: dict[str, str | None]
+    ) -> tuple[Evidence, ...]:
+        picked = [
+            (name, label, self.heads[name])
+            for name, label in chosen.items()
+            if label is not None and name in self.heads
+        ]
         cols = [h.start + h.labels.index(label) for _n, label, h in picked]
         sub = (g[:, cols] * s).T.tolist()  # a list of contributions per chosen label, rows in file order
         out: list[Evidence] = []
@@ -226,8 +247,9 @@ def read_model_file(path: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any
             raise ModelError(f"{path}:{lineno}: each line needs a feature")
         if key in weights:
             raise ModelError(f"{path}:{lineno}: feature {key} appears twice")
-        weights[key] = {h: float(lw) if h == "idf" else {str(lb): float(v) for lb, v in lw.items()}
-                        for h, lw in obj.items()}
+        weights[key] = {
+            h: float(lw) if h == "idf" else {str(lb): float(v) for lb, v in lw.items()} for h, lw in obj.items()
+        }
     if meta is None:
         raise ModelError(f"{path}: no meta line")
     return meta, weights
@@ -260,8 +282,9 @@ def load_model(path: Path | str | None = None, *, urgent_threshold: float | None
         m = _CACHE.get(key)
         if m is None:
             meta, weights = read_model_file(p)
-            m = _CACHE[key] = Model(meta, weights, rules_of(meta, p.parent), urgent_threshold=urgent_threshold,
-                                    source=str(p))
+            m = _CACHE[key] = Model(
+                meta, weights, rules_of(meta, p.parent), urgent_threshold=urgent_threshold, source=str(p)
+            )
             log.info("loaded model %s: %d features, %d rules", p, len(m), len(m.rules.rules))
     return m
 
@@ -274,7 +297,6 @@ def classify(text: str, model: Model) -> Classification:
     """Classify one message. Pure (same text and model → same result) and never raises."""
     try:
         return model.classify(text)
-    except Exception:  # noqa: BLE001 - a chat bot must never crash on a message
+    except Exception:
         log.exception("classifier failed on a message of %d chars", len(text) if isinstance(text, str) else -1)
         return _unreadable()
-

@@ -20,8 +20,8 @@ import numpy as np
 
 from classifiers import features as feats
 from classifiers.corpus import Example
-from classifiers.model import FORMAT, HEADS
 from classifiers.handrules import RuleSet
+from classifiers.model import FORMAT, HEADS
 from classifiers.types import INTENTS
 
 
@@ -33,16 +33,18 @@ class TrainConfig:
     #: weigh more, a long message is not surer for having more words); "sqrt" — 1/sqrt(n) for n known features
     scale: str = "idf"
     #: inverse regularisation strength per head (chosen by leave-one-county-out cross-validation: docs/classifier.md)
-    c: dict[str, float] = field(default_factory=lambda: {"intent": 16.0, "category": 16.0, "urgent": 16.0,
-                                                          "emergency": 16.0})
+    c: dict[str, float] = field(
+        default_factory=lambda: {"intent": 16.0, "category": 16.0, "urgent": 16.0, "emergency": 16.0}
+    )
     #: heads whose classes are weighted to equal total weight: small categories and rare emergencies are not
     #: drowned out by the many messages that are neither
     balanced: tuple[str, ...] = ("category", "emergency", "urgent")
     #: the intent classes' share of the training weight: the mix of a village group's messages the labelling guide
     #: describes (LABELING.md), not the mix of the training files (thousands of public questions and petitions make
     #: those mostly actionable, and a model that believes most messages are tickets opens false ones)
-    intent_mix: dict[str, float] = field(default_factory=lambda: {"complaint": 0.40, "consultation": 0.15,
-                                                                   "other": 0.45})
+    intent_mix: dict[str, float] = field(
+        default_factory=lambda: {"complaint": 0.40, "consultation": 0.15, "other": 0.45}
+    )
     #: inner folds over the village counties (13: about one county held out per fold, as in the outer
     #: leave-one-county-out, so the inner models are nearly as strong as the one shipped and the urgent threshold
     #: does not overshoot its recall as it did with 5 folds: 0.974 found instead of 0.95, at precision 0.75)
@@ -88,8 +90,9 @@ def idf_of(docs: Sequence[dict[str, str]], vocab: Sequence[str]) -> list[float]:
     return [math.log((1 + n) / (1 + df[k])) + 1.0 for k in vocab]
 
 
-def matrix(docs: Sequence[dict[str, str]], index: dict[str, int], scale: str,
-           idf: Sequence[float] | None = None) -> Any:
+def matrix(
+    docs: Sequence[dict[str, str]], index: dict[str, int], scale: str, idf: Sequence[float] | None = None
+) -> Any:
     from scipy.sparse import csr_matrix
 
     indptr = [0]
@@ -106,8 +109,10 @@ def matrix(docs: Sequence[dict[str, str]], index: dict[str, int], scale: str,
             vals.extend([s] * len(row))
         cols.extend(row)
         indptr.append(len(cols))
-    return csr_matrix((np.array(vals), np.array(cols, dtype=np.int64), np.array(indptr, dtype=np.int64)),
-                      shape=(len(docs), len(index)))
+    return csr_matrix(
+        (np.array(vals), np.array(cols, dtype=np.int64), np.array(indptr, dtype=np.int64)),
+        shape=(len(docs), len(index)),
+    )
 
 
 def head_targets(name: str, examples: Sequence[Example]) -> tuple[list[int], list[str]]:
@@ -155,7 +160,7 @@ def fit_head(name: str, x: Any, examples: Sequence[Example], cfg: TrainConfig) -
         total = sum(tot_i.values())
         weights = np.array([w * cfg.intent_mix.get(lb, 0.0) * total / tot_i[lb] for lb, w in zip(labels, weights)])
     if name in cfg.balanced:  # each class the same total weight: small categories are not drowned out
-        tot = Counter()
+        tot: Counter[str] = Counter()
         for lb, w in zip(labels, weights):
             tot[lb] += w
         mean = sum(tot.values()) / len(tot)
@@ -168,8 +173,9 @@ def fit_head(name: str, x: Any, examples: Sequence[Example], cfg: TrainConfig) -
     return FittedHead(tuple(clf.classes_[order]), clf.coef_[order].copy(), clf.intercept_[order].copy())
 
 
-def fit_heads(x: Any, examples: Sequence[Example], cfg: TrainConfig,
-              heads: Sequence[str] = HEADS) -> dict[str, FittedHead]:
+def fit_heads(
+    x: Any, examples: Sequence[Example], cfg: TrainConfig, heads: Sequence[str] = HEADS
+) -> dict[str, FittedHead]:
     out = {}
     for name in heads:
         h = fit_head(name, x, examples, cfg)
@@ -195,8 +201,9 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray, binary: bool) -> float:
 
     if len(y) == 0:
         return 1.0
-    res = minimize_scalar(lambda lt: _nll(logits, y, math.exp(lt), binary), bounds=(-3.0, 3.0), method="bounded",
-                          options={"xatol": 1e-4})
+    res = minimize_scalar(
+        lambda lt: _nll(logits, y, math.exp(lt), binary), bounds=(-3.0, 3.0), method="bounded", options={"xatol": 1e-4}
+    )
     return round(math.exp(float(res.x)), 4)
 
 
@@ -225,7 +232,10 @@ def inner_heldout(x: Any, examples: Sequence[Example], cfg: TrainConfig) -> Held
     fixed = np.array([i for i, e in enumerate(examples) if e.county.startswith(cfg.always_train)], dtype=np.int64)
     held = np.array([i for i, e in enumerate(examples) if not e.county.startswith(cfg.always_train)], dtype=np.int64)
     groups = np.array([examples[i].county for i in held])
-    il, iy, ul, uy = [], [], [], []
+    il: list[np.ndarray] = []
+    ul: list[np.ndarray] = []
+    iy: list[int] = []
+    uy: list[int] = []
     folds = min(cfg.calibration_folds, len(set(groups)))
     if folds < 2:
         return Heldout(np.zeros((0, 3)), np.zeros(0, int), np.zeros((0, 1)), np.zeros(0))
@@ -244,8 +254,12 @@ def inner_heldout(x: Any, examples: Sequence[Example], cfg: TrainConfig) -> Held
             rows, labels = head_targets("urgent", te)
             ul.append(heads["urgent"].logits(xt[rows]))
             uy.extend(1 if lb == "urgent" else 0 for lb in labels)
-    return Heldout(np.vstack(il) if il else np.zeros((0, 3)), np.array(iy, int),
-                   np.vstack(ul) if ul else np.zeros((0, 1)), np.array(uy))
+    return Heldout(
+        np.vstack(il) if il else np.zeros((0, 3)),
+        np.array(iy, int),
+        np.vstack(ul) if ul else np.zeros((0, 1)),
+        np.array(uy),
+    )
 
 
 def _round(v: float, decimals: int) -> float:
@@ -253,10 +267,17 @@ def _round(v: float, decimals: int) -> float:
     return 0.0 if r == 0 else r
 
 
-def train(examples: Sequence[Example], rules: RuleSet, cfg: TrainConfig = TrainConfig(), *,
-          docs: Sequence[dict[str, str]] | None = None, calibrate: bool = True,
-          rules_meta: dict[str, Any] | None = None, sources: Sequence[dict[str, Any]] = (),
-          progress: Callable[[str], Any] | None = None) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+def train(
+    examples: Sequence[Example],
+    rules: RuleSet,
+    cfg: TrainConfig = TrainConfig(),
+    *,
+    docs: Sequence[dict[str, str]] | None = None,
+    calibrate: bool = True,
+    rules_meta: dict[str, Any] | None = None,
+    sources: Sequence[dict[str, Any]] = (),
+    progress: Callable[[str], Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """(meta, weights) of a model file fitted on ``examples``. Deterministic: the same examples, rules and
     config give the same file."""
     say = progress or (lambda _m: None)
@@ -294,8 +315,14 @@ def train(examples: Sequence[Example], rules: RuleSet, cfg: TrainConfig = TrainC
         weights[key] = entry
     meta = {
         "format": FORMAT,
-        "heads": {name: {"labels": list(h.labels), "bias": {lb: _round(b, d) for lb, b in zip(h.labels, h.bias)},
-                         "temperature": temps[name]} for name, h in heads.items()},
+        "heads": {
+            name: {
+                "labels": list(h.labels),
+                "bias": {lb: _round(b, d) for lb, b in zip(h.labels, h.bias)},
+                "temperature": temps[name],
+            }
+            for name, h in heads.items()
+        },
         "features": cfg.features.to_json(),
         "scale": cfg.scale,
         "urgent_threshold": threshold,

@@ -7,11 +7,10 @@ Secrets are read from the environment only.
 
 from __future__ import annotations
 
-import os
 from datetime import date, time
-from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -37,7 +36,7 @@ class ClassifierConfig(Strict):
     middle: float = Field(0.45, ge=0, le=1)
 
     @model_validator(mode="after")
-    def _ordered(self) -> "ClassifierConfig":
+    def _ordered(self) -> ClassifierConfig:
         if self.middle > self.high:
             raise ValueError("classifier.middle must not exceed classifier.high")
         return self
@@ -122,6 +121,7 @@ class PlatformsConfig(Strict):
 
 # --- organisation file ---------------------------------------------------------------------
 
+
 class RegionSpec(Strict):
     code: str
     name: str
@@ -160,8 +160,6 @@ class GroupSpec(Strict):
         return str(v)
 
 
-
-
 class OrgEmergency(Strict):
     """Who is alerted in an emergency besides the village's and township's own people."""
 
@@ -186,7 +184,7 @@ class OrgConfig(Strict):
     emergency: OrgEmergency = OrgEmergency()
 
     @model_validator(mode="after")
-    def _references(self) -> "OrgConfig":
+    def _references(self) -> OrgConfig:
         regions = {r.code for r in self.regions}
         units = {u.code for u in self.units}
         for r in self.regions:
@@ -260,7 +258,7 @@ class Config(Strict):
     org: OrgConfig | None = None  # loaded from org_file
 
     @model_validator(mode="after")
-    def _handlers_exist(self) -> "Config":
+    def _handlers_exist(self) -> Config:
         if self.org is None:
             return self
         units = {u.code for u in self.org.units}
@@ -326,7 +324,7 @@ def load_config(path: Path | str | None = None, overrides: dict | None = None) -
         raw["classifier"] = {**clf, "model": str(base / clf["model"])}
     db = raw.get("database", "sqlite:///data/shanzhi.db")
     if isinstance(db, str) and db.startswith("sqlite:///") and not db.startswith("sqlite:////"):
-        rel = db[len("sqlite:///"):]
+        rel = db[len("sqlite:///") :]
         if rel and rel != ":memory:":
             raw["database"] = "sqlite:///" + str(base / rel)
     try:

@@ -15,10 +15,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-_runner: "ScheduleRunner | None" = None
+_runner: ScheduleRunner | None = None
 
 
-def bind(runner: "ScheduleRunner | None") -> None:
+def bind(runner: ScheduleRunner | None) -> None:
     global _runner
     _runner = runner
 

@@ -24,10 +24,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from core.clock import Clock
+from core.config import ScheduleSettings
 from schedules import jobs
 from services.container import Services
 from services.notices import NoticeService
-from core.config import ScheduleSettings
 from services.reminders import ReminderService
 from services.reports import ReportService
 
@@ -56,7 +56,11 @@ class LeaderLock:
         conn = self.engine.connect()
         try:
             # Keyed by schema as well: one leader per deployment, even when several share a database.
-            got = bool(conn.execute(sa.text("SELECT pg_try_advisory_lock(:k, hashtext(current_schema()))"), {"k": self.key % 2**31}).scalar())
+            got = bool(
+                conn.execute(
+                    sa.text("SELECT pg_try_advisory_lock(:k, hashtext(current_schema()))"), {"k": self.key % 2**31}
+                ).scalar()
+            )
             conn.commit()
         except Exception:
             conn.close()
@@ -71,9 +75,11 @@ class LeaderLock:
     def release(self) -> None:
         if self._conn is not None:
             try:
-                self._conn.execute(sa.text("SELECT pg_advisory_unlock(:k, hashtext(current_schema()))"), {"k": self.key % 2**31})
+                self._conn.execute(
+                    sa.text("SELECT pg_advisory_unlock(:k, hashtext(current_schema()))"), {"k": self.key % 2**31}
+                )
                 self._conn.commit()
-            except Exception:  # noqa: BLE001 - closing the connection drops the lock anyway
+            except Exception:
                 log.warning("advisory unlock failed; closing the connection drops it", exc_info=True)
             finally:
                 self._conn.close()
@@ -129,7 +135,7 @@ class ScheduleRunner:
     def sweep_logged(self) -> None:
         try:
             counts = self.sweep()
-        except Exception:  # noqa: BLE001 - e.g. the database is down: the next sweep catches up
+        except Exception:
             log.exception("schedules: sweep failed; the next one catches up")
             return
         if any(v for k, v in counts.items() if k != "planned"):
@@ -152,7 +158,7 @@ class ScheduleRunner:
                     log.info("schedules: this process now leads")
                     await self._lead()
                     return
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("schedules: leader election failed; retrying")
 
     async def _lead(self) -> None:
@@ -173,8 +179,14 @@ class ScheduleRunner:
             timezone=s.tz,
         )
         sched.add_job(jobs.sweep, "interval", seconds=s.sweep_seconds, id="shanzhi-sweep", replace_existing=True)
-        sched.add_job(jobs.digest, "cron", hour=s.digest_time.hour, minute=s.digest_time.minute, id="shanzhi-digest",
-                      replace_existing=True)
+        sched.add_job(
+            jobs.digest,
+            "cron",
+            hour=s.digest_time.hour,
+            minute=s.digest_time.minute,
+            id="shanzhi-digest",
+            replace_existing=True,
+        )
         sched.start()
         self.scheduler = sched
         log.info("schedules: leading; sweep every %ss", s.sweep_seconds)
@@ -191,21 +203,27 @@ class ScheduleRunner:
     def schedule_notice(self, notice_id: int, at: datetime) -> None:
         """A dated job at the notice's time (the sweep would post it within `sweep_seconds` anyway)."""
         if self.scheduler is not None:
-            self.scheduler.add_job(jobs.notice, "date", run_date=at, args=[notice_id], id=f"shanzhi-notice-{notice_id}",
-                                   replace_existing=True)
+            self.scheduler.add_job(
+                jobs.notice,
+                "date",
+                run_date=at,
+                args=[notice_id],
+                id=f"shanzhi-notice-{notice_id}",
+                replace_existing=True,
+            )
 
     async def on_stop(self, app: object = None) -> None:
         if self._follower is not None:
             self._follower.cancel()
             try:
                 await self._follower
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+            except (asyncio.CancelledError, Exception):
                 pass
             self._follower = None
         if self.scheduler is not None:
             try:
                 self.scheduler.shutdown(wait=False)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.warning("schedules: scheduler shutdown failed", exc_info=True)
             await asyncio.sleep(0)  # let the loop run the scheduler's own shutdown callback
             self.scheduler = None

@@ -37,10 +37,15 @@ class Services:
     def backlog(self) -> dict:
         """What `shanzhi status` shows of the store: messages waiting in and out, each platform's connection."""
         with self.uow() as uow:
-            states = {s.platform: {"connected": s.connected, "detail": s.detail, "since": s.since}
-                      for s in uow.org.platform_states()}
-            return {"inbox_pending": uow.inbox.count_pending(), "outbox_unsent": uow.outbox.count_unsent(),
-                    "platforms": states}
+            states = {
+                s.platform: {"connected": s.connected, "detail": s.detail, "since": s.since}
+                for s in uow.org.platform_states()
+            }
+            return {
+                "inbox_pending": uow.inbox.count_pending(),
+                "outbox_unsent": uow.outbox.count_unsent(),
+                "platforms": states,
+            }
 
     def autocommit(self) -> AbstractContextManager[UnitOfWork]:
         """Each statement its own transaction (see `statement_by_statement`): for storing a batch."""

@@ -21,13 +21,14 @@ from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 
-from core.config import Config
 from classifiers.types import Classification
+from core.config import Config
 from services import events as ev
 from services.errors import AmbiguousAlert, NoAlert, NotAuthorised
 from services.org import Actor, OrgService
 from services.tickets import TicketService
 from services.uow import UnitOfWork
+from storage.ids import id_of
 from storage.models import EmergencyAlert, Person, Ticket
 from storage.status import OPEN_STATUSES, Status
 
@@ -44,7 +45,22 @@ ALL_CLEAR = re.compile(
 )
 
 #: Words that tie a message said soon after an emergency to that emergency, by kind (and for every kind).
-_COMMON = ("救护车", "消防车", "警察", "民警", "120", "119", "110", "赶到", "到了没", "还没来", "快点", "严重", "受伤", "送医院")
+_COMMON = (
+    "救护车",
+    "消防车",
+    "警察",
+    "民警",
+    "120",
+    "119",
+    "110",
+    "赶到",
+    "到了没",
+    "还没来",
+    "快点",
+    "严重",
+    "受伤",
+    "送医院",
+)
 KIND_WORDS: dict[str, tuple[str, ...]] = {
     "fire": ("火", "烧", "烟", "灭"),
     "gas": ("气", "味", "阀", "窗"),
@@ -64,9 +80,14 @@ KIND_WORDS: dict[str, tuple[str, ...]] = {
 }
 #: Kinds that are one emergency seen differently (a gas leak catching fire, a flood bringing a house down).
 RELATED = {
-    frozenset(("fire", "gas")), frozenset(("fire", "collapse")), frozenset(("flood", "landslide")),
-    frozenset(("flood", "collapse")), frozenset(("landslide", "collapse")), frozenset(("flood", "drowning")),
-    frozenset(("weapon_fight", "crowd")), frozenset(("weapon_fight", "domestic_violence")),
+    frozenset(("fire", "gas")),
+    frozenset(("fire", "collapse")),
+    frozenset(("flood", "landslide")),
+    frozenset(("flood", "collapse")),
+    frozenset(("landslide", "collapse")),
+    frozenset(("flood", "drowning")),
+    frozenset(("weapon_fight", "crowd")),
+    frozenset(("weapon_fight", "domestic_violence")),
     frozenset(("live_wire", "fire")),
 }
 
@@ -122,7 +143,7 @@ class EmergencyService:
         duty = [p for p in town_staff if p.duty]
         people += duty or town_staff  # a township that keeps no roster: all its officials
         spec = self.config.org.emergency if self.config.org else None
-        for code in (spec.units.get(kind, []) if spec else []):
+        for code in spec.units.get(kind, []) if spec else []:
             people += org.officials(uow, code)
         if township is None or t.unit_code != township.code:  # the township's own: its roster above
             people += org.officials(uow, t.unit_code)
@@ -140,29 +161,48 @@ class EmergencyService:
         kind = t.emergency or "other"
         people = self.circle(uow, t, kind, wide=False)
         alert = EmergencyAlert(
-            ticket_id=t.id, kind=kind, platform=t.platform, chat_id=t.chat_id, region_code=t.region_code,
-            private=t.private, status=ALERTING, round=0, alerted=[p.id for p in people],
-            reported_at=reported_at or uow.now, raised_at=uow.now,
+            ticket_id=id_of(t),
+            kind=kind,
+            platform=t.platform,
+            chat_id=t.chat_id,
+            region_code=t.region_code,
+            private=t.private,
+            status=ALERTING,
+            round=0,
+            alerted=[p.id for p in people],
+            reported_at=reported_at or uow.now,
+            raised_at=uow.now,
             next_alert_at=uow.now + timedelta(minutes=self.settings.ack_minutes),
         )
         uow.session.add(alert)
         uow.session.flush()
         self._audit(uow, t, None, "alert", f"第1轮警报：{_names(people)}")
-        uow.emit(ev.Event(ev.EMERGENCY_ALERT, t.id, None, {"alert_id": alert.id, "round": 0,
-                                                          "people": [p.id for p in people]}))
+        uow.emit(
+            ev.Event(
+                ev.EMERGENCY_ALERT, t.id, None, {"alert_id": alert.id, "round": 0, "people": [p.id for p in people]}
+            )
+        )
         return alert
 
     def run_due(self, uow: UnitOfWork, now: datetime) -> dict[str, int]:
         """Alert again every live alert nobody has acknowledged in time; close those whose ticket is done."""
         due = uow.session.exec(
-            select(EmergencyAlert).where(EmergencyAlert.status == ALERTING, col(EmergencyAlert.next_alert_at) <= now)
-            .order_by(col(EmergencyAlert.id)).with_for_update(skip_locked=True)
+            select(EmergencyAlert)
+            .where(EmergencyAlert.status == ALERTING, col(EmergencyAlert.next_alert_at) <= now)
+            .order_by(col(EmergencyAlert.id))
+            .with_for_update(skip_locked=True)
         ).all()
         counts = {"emergency_realerts": 0, "emergency_closed": 0}
         for alert in due:
             t = uow.tickets.get(alert.ticket_id)
             if t is None or t.status not in OPEN_STATUSES:
-                self._close(uow, alert, t, None, "工单已办结" if t is not None and t.status != Status.DISMISSED else "工单已撤销")
+                self._close(
+                    uow,
+                    alert,
+                    t,
+                    None,
+                    "工单已办结" if t is not None and t.status != Status.DISMISSED else "工单已撤销",
+                )
                 counts["emergency_closed"] += 1
                 continue
             alert.round += 1
@@ -170,10 +210,22 @@ class EmergencyService:
             alert.alerted = sorted(set(alert.alerted or []) | {p.id for p in people})  # type: ignore[misc]
             late = (now - (alert.raised_at or now)).total_seconds() / 60
             alert.next_alert_at = now + timedelta(minutes=self.settings.repeat_minutes)
-            self._audit(uow, t, None, "alert", f"第{alert.round + 1}轮警报（{late:.0f} 分钟无人确认）：{_names(people)}")
-            uow.emit(ev.Event(ev.EMERGENCY_ALERT, t.id, None, {"alert_id": alert.id, "round": alert.round,
-                                                              "people": [p.id for p in people],
-                                                              "minutes": round(late)}))
+            self._audit(
+                uow, t, None, "alert", f"第{alert.round + 1}轮警报（{late:.0f} 分钟无人确认）：{_names(people)}"
+            )
+            uow.emit(
+                ev.Event(
+                    ev.EMERGENCY_ALERT,
+                    t.id,
+                    None,
+                    {
+                        "alert_id": alert.id,
+                        "round": alert.round,
+                        "people": [p.id for p in people],
+                        "minutes": round(late),
+                    },
+                )
+            )
             counts["emergency_realerts"] += 1
         return counts
 
@@ -182,8 +234,10 @@ class EmergencyService:
 
     def next_due(self, uow: UnitOfWork) -> datetime | None:
         return uow.session.exec(
-            select(EmergencyAlert.next_alert_at).where(EmergencyAlert.status == ALERTING)
-            .order_by(col(EmergencyAlert.next_alert_at)).limit(1)
+            select(EmergencyAlert.next_alert_at)
+            .where(EmergencyAlert.status == ALERTING)
+            .order_by(col(EmergencyAlert.next_alert_at))
+            .limit(1)
         ).first()
 
     # --- acting ----------------------------------------------------------------------------------
@@ -203,9 +257,11 @@ class EmergencyService:
         return mine[0] if mine else None
 
     def live(self, uow: UnitOfWork) -> list[EmergencyAlert]:
-        return list(uow.session.exec(
-            select(EmergencyAlert).where(col(EmergencyAlert.status).in_(LIVE)).order_by(col(EmergencyAlert.id))
-        ).all())
+        return list(
+            uow.session.exec(
+                select(EmergencyAlert).where(col(EmergencyAlert.status).in_(LIVE)).order_by(col(EmergencyAlert.id))
+            ).all()
+        )
 
     def of_ticket(self, uow: UnitOfWork, ticket_id: int) -> EmergencyAlert | None:
         return uow.session.exec(select(EmergencyAlert).where(EmergencyAlert.ticket_id == ticket_id)).first()
@@ -245,14 +301,20 @@ class EmergencyService:
 
     # --- the group's follow-up messages ------------------------------------------------------------
 
-    def follow_up(self, uow: UnitOfWork, platform: str, chat_id: str, actor: Actor, text: str,
-                  c: Classification) -> EmergencyAlert | None:
+    def follow_up(
+        self, uow: UnitOfWork, platform: str, chat_id: str, actor: Actor, text: str, c: Classification
+    ) -> EmergencyAlert | None:
         """If this message is about a live emergency of its group, attach it (and close the alert on an all-clear);
         the alert, or None when the message is not about one."""
         since = uow.now - timedelta(minutes=self.settings.follow_minutes)
         alerts = uow.session.exec(
-            select(EmergencyAlert).where(EmergencyAlert.platform == platform, EmergencyAlert.chat_id == chat_id,
-                                         col(EmergencyAlert.status).in_(LIVE), col(EmergencyAlert.raised_at) >= since)
+            select(EmergencyAlert)
+            .where(
+                EmergencyAlert.platform == platform,
+                EmergencyAlert.chat_id == chat_id,
+                col(EmergencyAlert.status).in_(LIVE),
+                col(EmergencyAlert.raised_at) >= since,
+            )
             .order_by(col(EmergencyAlert.id).desc())
         ).all()
         for alert in alerts:
@@ -272,7 +334,12 @@ class EmergencyService:
 
     @staticmethod
     def _about(alert: EmergencyAlert, t: Ticket, actor: Actor, text: str, c: Classification, high: float) -> bool:
-        if c.urgent and c.emergency and c.emergency != alert.kind and frozenset((c.emergency, alert.kind)) not in RELATED:
+        if (
+            c.urgent
+            and c.emergency
+            and c.emergency != alert.kind
+            and frozenset((c.emergency, alert.kind)) not in RELATED
+        ):
             return False  # another emergency: its own alert
         if c.urgent or ALL_CLEAR.search(text):
             return True
@@ -283,8 +350,9 @@ class EmergencyService:
         words = KIND_WORDS.get(alert.kind, ()) + _COMMON
         return any(w in text for w in words)
 
-    def _attach(self, uow: UnitOfWork, alert: EmergencyAlert, t: Ticket, actor: Actor, text: str, *,
-                announce: bool = True) -> None:
+    def _attach(
+        self, uow: UnitOfWork, alert: EmergencyAlert, t: Ticket, actor: Actor, text: str, *, announce: bool = True
+    ) -> None:
         details = list(t.details or [])
         details.append({"by": actor.person.name, "at": uow.now.isoformat(), "text": text[:2000]})
         t.details = details
@@ -292,14 +360,19 @@ class EmergencyService:
         if announce:
             uow.emit(ev.Event(ev.EMERGENCY_FOLLOW_UP, t.id, actor.id, {"alert_id": alert.id, "text": text[:1000]}))
 
-    def _close(self, uow: UnitOfWork, alert: EmergencyAlert, t: Ticket | None, actor: Actor | None, reason: str) -> None:
+    def _close(
+        self, uow: UnitOfWork, alert: EmergencyAlert, t: Ticket | None, actor: Actor | None, reason: str
+    ) -> None:
         if alert.status == CLOSED:
             return
         alert.status, alert.closed_at, alert.close_reason, alert.next_alert_at = CLOSED, uow.now, reason[:500], None
         if t is not None:
             self._audit(uow, t, actor.id if actor else None, "alert_closed", reason)
-            uow.emit(ev.Event(ev.EMERGENCY_CLOSED, t.id, actor.id if actor else None,
-                              {"alert_id": alert.id, "reason": reason}))
+            uow.emit(
+                ev.Event(
+                    ev.EMERGENCY_CLOSED, t.id, actor.id if actor else None, {"alert_id": alert.id, "reason": reason}
+                )
+            )
 
     def _audit(self, uow: UnitOfWork, t: Ticket, actor_id: int | None, action: str, note: str) -> None:
         uow.tickets.add_event(t, uow.now, actor_id, action, t.status, t.status, note)
@@ -319,23 +392,35 @@ def figures(uow: UnitOfWork, since: datetime, until: datetime) -> list[dict]:
     from storage.models import OutboxMessage
 
     alerts = uow.session.exec(
-        select(EmergencyAlert).where(col(EmergencyAlert.reported_at) >= since, col(EmergencyAlert.reported_at) < until)
+        select(EmergencyAlert)
+        .where(col(EmergencyAlert.reported_at) >= since, col(EmergencyAlert.reported_at) < until)
         .order_by(col(EmergencyAlert.reported_at))
     ).all()
     out = []
     for a in alerts:
         t = uow.tickets.get(a.ticket_id)
         first_sent = uow.session.exec(
-            select(OutboxMessage.sent_at).where(OutboxMessage.ticket_id == a.ticket_id,
-                                                OutboxMessage.purpose == "emergency_alert",
-                                                col(OutboxMessage.sent_at).is_not(None))
-            .order_by(col(OutboxMessage.sent_at)).limit(1)
+            select(OutboxMessage.sent_at)
+            .where(
+                OutboxMessage.ticket_id == a.ticket_id,
+                OutboxMessage.purpose == "emergency_alert",
+                col(OutboxMessage.sent_at).is_not(None),
+            )
+            .order_by(col(OutboxMessage.sent_at))
+            .limit(1)
         ).first()
         by = uow.org.person(a.acknowledged_by) if a.acknowledged_by else None
-        out.append({
-            "no": t.no if t else str(a.ticket_id), "kind": a.kind, "reported_at": a.reported_at.isoformat() if a.reported_at else None,
-            "to_alert_minutes": _minutes(a.reported_at, first_sent), "to_ack_minutes": _minutes(a.reported_at, a.acknowledged_at),
-            "to_on_site_minutes": _minutes(a.reported_at, a.on_site_at), "rounds": a.round + 1,
-            "acknowledged_by": by.name if by else None, "status": a.status,
-        })
+        out.append(
+            {
+                "no": t.no if t else str(a.ticket_id),
+                "kind": a.kind,
+                "reported_at": a.reported_at.isoformat() if a.reported_at else None,
+                "to_alert_minutes": _minutes(a.reported_at, first_sent),
+                "to_ack_minutes": _minutes(a.reported_at, a.acknowledged_at),
+                "to_on_site_minutes": _minutes(a.reported_at, a.on_site_at),
+                "rounds": a.round + 1,
+                "acknowledged_by": by.name if by else None,
+                "status": a.status,
+            }
+        )
     return out

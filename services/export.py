@@ -23,13 +23,14 @@ def _plain(v: Any) -> Any:
     return v.isoformat() if isinstance(v, datetime) else v
 
 
-def ticket_records(session: Session, *, created_from: datetime | None = None, created_to: datetime | None = None,
-                   batch: int = 500) -> Iterator[dict]:
+def ticket_records(
+    session: Session, *, created_from: datetime | None = None, created_to: datetime | None = None, batch: int = 500
+) -> Iterator[dict]:
     """Tickets created in [from, to), oldest first, each with reporters and events."""
     names: dict[int, str] = {p.id: p.name for p in session.exec(select(Person)).all()}  # type: ignore[misc]
     last_id = 0
     while True:
-        stmt = select(Ticket).where(col(Ticket.id) > last_id).order_by(Ticket.id).limit(batch)
+        stmt = select(Ticket).where(col(Ticket.id) > last_id).order_by(col(Ticket.id)).limit(batch)
         if created_from is not None:
             stmt = stmt.where(col(Ticket.created_at) >= created_from)
         if created_to is not None:
@@ -39,17 +40,36 @@ def ticket_records(session: Session, *, created_from: datetime | None = None, cr
             return
         ids = [t.id for t in tickets]
         events: dict[int, list[dict]] = {}
-        for e in session.exec(select(TicketEvent).where(col(TicketEvent.ticket_id).in_(ids)).order_by(TicketEvent.id)).all():
-            events.setdefault(e.ticket_id, []).append({
-                "at": _plain(e.at), "actor_id": e.actor_id, "actor": names.get(e.actor_id) if e.actor_id else "system",
-                "action": e.action, "from": e.from_status, "to": e.to_status, "note": e.note,
-            })
+        for e in session.exec(
+            select(TicketEvent).where(col(TicketEvent.ticket_id).in_(ids)).order_by(col(TicketEvent.id))
+        ).all():
+            events.setdefault(e.ticket_id, []).append(
+                {
+                    "at": _plain(e.at),
+                    "actor_id": e.actor_id,
+                    "actor": names.get(e.actor_id) if e.actor_id else "system",
+                    "action": e.action,
+                    "from": e.from_status,
+                    "to": e.to_status,
+                    "note": e.note,
+                }
+            )
         reporters: dict[int, list[dict]] = {}
-        for r in session.exec(select(TicketReporter).where(col(TicketReporter.ticket_id).in_(ids)).order_by(TicketReporter.id)).all():
-            reporters.setdefault(r.ticket_id, []).append({
-                "person_id": r.person_id, "name": names.get(r.person_id), "platform": r.platform, "chat_id": r.chat_id,
-                "message_id": r.message_id, "joined_at": _plain(r.joined_at), "rating": r.rating, "rated_at": _plain(r.rated_at),
-            })
+        for r in session.exec(
+            select(TicketReporter).where(col(TicketReporter.ticket_id).in_(ids)).order_by(col(TicketReporter.id))
+        ).all():
+            reporters.setdefault(r.ticket_id, []).append(
+                {
+                    "person_id": r.person_id,
+                    "name": names.get(r.person_id),
+                    "platform": r.platform,
+                    "chat_id": r.chat_id,
+                    "message_id": r.message_id,
+                    "joined_at": _plain(r.joined_at),
+                    "rating": r.rating,
+                    "rated_at": _plain(r.rated_at),
+                }
+            )
         for t in tickets:
             rec = {c: _plain(getattr(t, c)) for c in TICKET_COLUMNS}
             rec["reporter"] = names.get(t.reporter_id)

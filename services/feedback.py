@@ -36,8 +36,16 @@ def corrections(uow: UnitOfWork) -> list[dict[str, str]]:
         else:
             intent, category = "complaint", t.category
             note = "recategorised" if "recategorise" in actions else "confirmed by grid worker"
-        rows.append({"id": f"fb-{t.no}", "text": mask(t.text), "intent": intent, "category": category,
-                     "urgent": "1" if t.urgent and intent == "complaint" else "0", "note": note})
+        rows.append(
+            {
+                "id": f"fb-{t.no}",
+                "text": mask(t.text),
+                "intent": intent,
+                "category": category,
+                "urgent": "1" if t.urgent and intent == "complaint" else "0",
+                "note": note,
+            }
+        )
     return rows
 
 

@@ -12,8 +12,8 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from core.config import Config
 from classifiers.types import Classification
+from core.config import Config
 from services import events as ev
 from services.emergencies import EmergencyService
 from services.org import Actor, OrgService
@@ -26,7 +26,14 @@ from storage.status import OPEN_STATUSES, Status
 
 # Outcomes recorded on the inbox row (and counted by `shanzhi replay`).
 OPENED, MERGED, DETAIL, PROMPTED, CONSULTATION, IGNORED, URGENT, EMERGENCY_FOLLOW_UP = (
-    "ticket", "merged", "detail", "prompt", "consultation", "ignored", "urgent", "emergency_detail",
+    "ticket",
+    "merged",
+    "detail",
+    "prompt",
+    "consultation",
+    "ignored",
+    "urgent",
+    "emergency_detail",
 )
 BIGRAM_MEMO = 20_000  # open tickets' bigram sets kept (a few hundred bytes each)
 
@@ -45,10 +52,14 @@ class IntakeService:
         what there within the follow-up time, and the tickets a new complaint there may repeat."""
         group_chats = {(r.platform, r.chat_id) for r in rows if r.chat_type == "group"}
         uow.org.prefetch_groups(group_chats)
-        self.org.prepare_senders(uow, [(r.platform, r.sender_id, r.sender_name, self._bound_chat(uow, r)) for r in rows])
+        self.org.prepare_senders(
+            uow, [(r.platform, r.sender_id, r.sender_name, self._bound_chat(uow, r)) for r in rows]
+        )
         if group_chats:
             # every message of the batch is handled at this time or later, so its window starts no earlier
-            uow.tickets.prefetch_recent_reporters(group_chats, uow.now - timedelta(minutes=self.config.merge.followup_minutes))
+            uow.tickets.prefetch_recent_reporters(
+                group_chats, uow.now - timedelta(minutes=self.config.merge.followup_minutes)
+            )
             uow.tickets.prefetch_chat_tickets(group_chats, uow.now - timedelta(hours=self.config.merge.window_hours))
 
     def prepare_staff(self, uow: UnitOfWork, classified: Iterable[tuple[str, Classification]]) -> None:
@@ -76,7 +87,9 @@ class IntakeService:
         group = uow.org.group(row.platform, row.chat_id)
         return row.chat_id if group is not None and group.region_code else None
 
-    def handle_text(self, uow: UnitOfWork, row: InboxMessage, actor: Actor, group: ChatGroup | None, c: Classification) -> str:
+    def handle_text(
+        self, uow: UnitOfWork, row: InboxMessage, actor: Actor, group: ChatGroup | None, c: Classification
+    ) -> str:
         text = (row.text or "").strip()
         region = group.region_code if group else self.org.home_region(uow, actor)
         th = self.config.classifier
@@ -99,11 +112,18 @@ class IntakeService:
         if group is not None:
             follow_start = uow.now - timedelta(minutes=self.config.merge.followup_minutes)
             # someone first seen in this very transaction has reported nothing yet
-            own = None if actor.new else uow.tickets.latest_by_reporter_in_chat(actor.id, row.platform, row.chat_id, follow_start)
+            own = (
+                None
+                if actor.new
+                else uow.tickets.latest_by_reporter_in_chat(actor.id, row.platform, row.chat_id, follow_start)
+            )
             # an emergency is never "more detail" of what its reporter said before (着火了 after a streetlight)
             urgent_now = c.urgent and not (own is not None and own.urgent and own.emergency in (c.emergency, None))
-            new_problem = urgent_now or (intent == "complaint" and c.confidence >= th.high
-                                         and c.category not in (None, own.category if own else None))
+            new_problem = urgent_now or (
+                intent == "complaint"
+                and c.confidence >= th.high
+                and c.category not in (None, own.category if own else None)
+            )
             adds_something = intent != "other" or (len(text) >= 8 and not is_acknowledgement(text))
             if own is not None and not new_problem and adds_something:
                 self.tickets.add_detail(uow, own, actor, text, row.attachment)
@@ -130,9 +150,18 @@ class IntakeService:
         urgent = bool(c.urgent)
         pending = not urgent and c.confidence < th.high
         req = OpenRequest(
-            text=text, category=category, urgent=urgent, confidence=c.confidence, evidence=c.explain(),
-            platform=row.platform, chat_id=row.chat_id, region_code=region, source_message_id=row.message_id,
-            source_inbox_id=row.id, private=group is None, attachment=row.attachment,
+            text=text,
+            category=category,
+            urgent=urgent,
+            confidence=c.confidence,
+            evidence=c.explain(),
+            platform=row.platform,
+            chat_id=row.chat_id,
+            region_code=region,
+            source_message_id=row.message_id,
+            source_inbox_id=row.id,
+            private=group is None,
+            attachment=row.attachment,
             emergency=c.emergency if urgent else None,
         )
         t = self.tickets.open(uow, actor, req, pending=pending)
@@ -183,15 +212,25 @@ class IntakeService:
         if out is not None and out.ticket_id and out.purpose in ("receipt", "merged", "detail"):
             return uow.tickets.get(out.ticket_id)
         return uow.session.exec(
-            select(Ticket).where(Ticket.platform == row.platform, Ticket.chat_id == row.chat_id, Ticket.source_message_id == row.reply_to)
+            select(Ticket).where(
+                Ticket.platform == row.platform, Ticket.chat_id == row.chat_id, Ticket.source_message_id == row.reply_to
+            )
         ).first()
 
     # --- consultations -------------------------------------------------------------------------
 
     def _consultation(self, uow: UnitOfWork, row: InboxMessage, actor: Actor, region: str | None, text: str) -> str:
         q = uow.consultations.add(
-            new(Consultation, inbox_id=row.id, platform=row.platform, chat_id=row.chat_id, region_code=region,
-                         person_id=actor.id, text=text, created_at=uow.now)
+            new(
+                Consultation,
+                inbox_id=row.id,
+                platform=row.platform,
+                chat_id=row.chat_id,
+                region_code=region,
+                person_id=actor.id,
+                text=text,
+                created_at=uow.now,
+            )
         )
         uow.emit(ev.Event(ev.CONSULTATION, None, actor.id, {"consultation_id": q.id, "region": region}))
         return CONSULTATION
@@ -201,7 +240,11 @@ class IntakeService:
     def handle_edit(self, uow: UnitOfWork, row: InboxMessage, actor: Actor) -> str:
         """An edited message within the edit window updates the text of the ticket it opened."""
         t = uow.session.exec(
-            select(Ticket).where(Ticket.platform == row.platform, Ticket.chat_id == row.chat_id, Ticket.source_message_id == row.message_id)
+            select(Ticket).where(
+                Ticket.platform == row.platform,
+                Ticket.chat_id == row.chat_id,
+                Ticket.source_message_id == row.message_id,
+            )
         ).first()
         if t is None or t.reporter_id != actor.id or t.status not in OPEN_STATUSES:
             return IGNORED

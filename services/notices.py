@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from services import events as ev
 from services.errors import BadArgument
 from services.uow import UnitOfWork
+from storage.ids import id_of
 from storage.models import ChatGroup, Notice, NoticeDelivery, OutboxMessage
 
 MAX_NOTICE = 4000
@@ -49,7 +50,9 @@ def matches(notice_tags: dict | None, group_tags: dict | None) -> bool:
 
 
 class NoticeService:
-    def create(self, uow: UnitOfWork, text: str, tags: dict[str, list[str]], send_at: datetime, created_by: int | None = None) -> Notice:
+    def create(
+        self, uow: UnitOfWork, text: str, tags: dict[str, list[str]], send_at: datetime, created_by: int | None = None
+    ) -> Notice:
         text = (text or "").strip()
         if not text:
             raise BadArgument(what="text", hint="通知内容不能为空")
@@ -68,7 +71,11 @@ class NoticeService:
     def run_due(self, uow: UnitOfWork, now: datetime) -> dict[str, int]:
         """Post every notice whose time has come: a delivery row per matching group, then the event
         whose handler writes one outbox message per delivery row (same transaction)."""
-        stmt = select(Notice).where(Notice.status == "scheduled", col(Notice.send_at) <= now).order_by(Notice.send_at, Notice.id)
+        stmt = (
+            select(Notice)
+            .where(Notice.status == "scheduled", col(Notice.send_at) <= now)
+            .order_by(col(Notice.send_at), col(Notice.id))
+        )
         if uow.session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         counts = {"notices": 0, "deliveries": 0}
@@ -77,8 +84,16 @@ class NoticeService:
         for n in claim_rows(uow, Notice, list(uow.session.exec(stmt).all()), "scheduled"):
             groups = self.matching_groups(uow, n.tags)
             for g in groups:
-                uow.session.add(NoticeDelivery(notice_id=n.id, group_id=g.id, platform=g.platform, chat_id=g.chat_id,
-                                               title=g.title, created_at=now))
+                uow.session.add(
+                    NoticeDelivery(
+                        notice_id=n.id,
+                        group_id=id_of(g),
+                        platform=g.platform,
+                        chat_id=g.chat_id,
+                        title=g.title,
+                        created_at=now,
+                    )
+                )
             uow.session.flush()
             n.status, n.sent_at, n.groups = "sent", now, len(groups)
             uow.emit(ev.Event(ev.NOTICE_DUE, None, n.created_by, {"notice_id": n.id}))
@@ -87,7 +102,11 @@ class NoticeService:
         return counts
 
     def deliveries(self, uow: UnitOfWork, notice_id: int) -> list[NoticeDelivery]:
-        return list(uow.session.exec(select(NoticeDelivery).where(NoticeDelivery.notice_id == notice_id).order_by(NoticeDelivery.id)).all())
+        return list(
+            uow.session.exec(
+                select(NoticeDelivery).where(NoticeDelivery.notice_id == notice_id).order_by(col(NoticeDelivery.id))
+            ).all()
+        )
 
     def status(self, uow: UnitOfWork, notice_id: int) -> dict | None:
         n = uow.session.get(Notice, notice_id)
@@ -95,17 +114,33 @@ class NoticeService:
             return None
         rows = self.deliveries(uow, notice_id)
         out_ids = [r.outbox_id for r in rows if r.outbox_id]
-        outbox = {o.id: o for o in uow.session.exec(select(OutboxMessage).where(col(OutboxMessage.id).in_(out_ids))).all()} if out_ids else {}
+        outbox = (
+            {o.id: o for o in uow.session.exec(select(OutboxMessage).where(col(OutboxMessage.id).in_(out_ids))).all()}
+            if out_ids
+            else {}
+        )
         per_group = []
         counts = {"queued": 0, "sent": 0, "failed": 0}
         for r in rows:
             o = outbox.get(r.outbox_id)
             st = "queued" if o is None or o.status in ("pending", "sending") else o.status
             counts[st] = counts.get(st, 0) + 1
-            per_group.append({"group": r.title, "platform": r.platform, "chat_id": r.chat_id, "status": st,
-                              "sent_at": o.sent_at.isoformat() if o is not None and o.sent_at else None})
+            per_group.append(
+                {
+                    "group": r.title,
+                    "platform": r.platform,
+                    "chat_id": r.chat_id,
+                    "status": st,
+                    "sent_at": o.sent_at.isoformat() if o is not None and o.sent_at else None,
+                }
+            )
         return {
-            "id": n.id, "status": n.status, "send_at": n.send_at.isoformat() if n.send_at else None,
-            "sent_at": n.sent_at.isoformat() if n.sent_at else None, "tags": n.tags or {}, "groups": len(rows),
-            **counts, "deliveries": per_group,
+            "id": n.id,
+            "status": n.status,
+            "send_at": n.send_at.isoformat() if n.send_at else None,
+            "sent_at": n.sent_at.isoformat() if n.sent_at else None,
+            "tags": n.tags or {},
+            "groups": len(rows),
+            **counts,
+            "deliveries": per_group,
         }

@@ -13,6 +13,7 @@ from core.config import Config, OrgConfig
 from services.errors import NotAuthorised, UnknownRegion
 from services.uow import UnitOfWork
 from storage.direct import new
+from storage.ids import id_of
 from storage.models import Account, ChatGroup, Person, Region, Ticket, Unit
 from storage.repositories import invalidate_org_cache
 
@@ -78,11 +79,15 @@ class OrgService:
             for platform, user_id in p.accounts.items():
                 acc = uow.org.account(platform, str(user_id))
                 if acc is None:
-                    s.add(Account(person_id=person.id, platform=platform, user_id=str(user_id), display_name=p.name))
+                    s.add(
+                        Account(person_id=id_of(person), platform=platform, user_id=str(user_id), display_name=p.name)
+                    )
                 elif acc.person_id != person.id:
-                    acc.person_id = person.id  # a resident account promoted to staff by the org file
+                    acc.person_id = id_of(person)  # a resident account promoted to staff by the org file
         for g in org.groups:
-            grow = uow.org.group(g.platform, g.chat_id) or ChatGroup(platform=g.platform, chat_id=g.chat_id, created_at=uow.now)
+            grow = uow.org.group(g.platform, g.chat_id) or ChatGroup(
+                platform=g.platform, chat_id=g.chat_id, created_at=uow.now
+            )
             grow.title, grow.region_code, grow.tags, grow.active = g.title, g.region, g.tags, True
             s.add(grow)
         s.flush()
@@ -90,7 +95,9 @@ class OrgService:
 
     # --- identities --------------------------------------------------------------------------
 
-    def actor(self, uow: UnitOfWork, platform: str, user_id: str, display_name: str, group_chat_id: str | None = None) -> Actor:
+    def actor(
+        self, uow: UnitOfWork, platform: str, user_id: str, display_name: str, group_chat_id: str | None = None
+    ) -> Actor:
         """The person behind a platform account; a first-time speaker becomes a resident.
 
         `group_chat_id` is the bound group they speak in, remembered as where they live."""
@@ -119,9 +126,17 @@ class OrgService:
             uow.org.add_residents(list(new.values()))
 
     @staticmethod
-    def _resident(uow: UnitOfWork, platform: str, user_id: str, display_name: str, group_chat_id: str | None) -> tuple[Person, Account]:
+    def _resident(
+        uow: UnitOfWork, platform: str, user_id: str, display_name: str, group_chat_id: str | None
+    ) -> tuple[Person, Account]:
         person = new(Person, name=display_name or user_id, role="resident", created_at=uow.now)
-        acc = new(Account, platform=platform, user_id=user_id, display_name=display_name or user_id, last_group_chat_id=group_chat_id)
+        acc = new(
+            Account,
+            platform=platform,
+            user_id=user_id,
+            display_name=display_name or user_id,
+            last_group_chat_id=group_chat_id,
+        )
         return person, acc
 
     def home_region(self, uow: UnitOfWork, actor: Actor) -> str | None:
@@ -248,7 +263,9 @@ class OrgService:
     def ensure_group(self, uow: UnitOfWork, platform: str, chat_id: str, title: str | None) -> ChatGroup:
         group = uow.org.group(platform, chat_id)
         if group is None:
-            group = new(ChatGroup, platform=platform, chat_id=chat_id, title=title or chat_id, created_at=uow.now, tags={})
+            group = new(
+                ChatGroup, platform=platform, chat_id=chat_id, title=title or chat_id, created_at=uow.now, tags={}
+            )
             uow.session.add(group)
             uow.session.flush()
         elif title and group.title != title:
@@ -257,7 +274,9 @@ class OrgService:
             group.active = True
         return group
 
-    def bind(self, uow: UnitOfWork, actor: Actor, platform: str, chat_id: str, region: str, title: str | None) -> ChatGroup:
+    def bind(
+        self, uow: UnitOfWork, actor: Actor, platform: str, chat_id: str, region: str, title: str | None
+    ) -> ChatGroup:
         self.require_admin(actor)
         r = self.find_region(uow, region)
         group = self.ensure_group(uow, platform, chat_id, title)
@@ -279,12 +298,16 @@ class OrgService:
             new.region_code = new.region_code or old.region_code
             new.tags = new.tags or old.tags
             old.active = False
-        for t in uow.session.exec(select(Ticket).where(Ticket.platform == platform, Ticket.chat_id == old_chat_id)).all():
+        for t in uow.session.exec(
+            select(Ticket).where(Ticket.platform == platform, Ticket.chat_id == old_chat_id)
+        ).all():
             t.chat_id = new_chat_id
         for r in uow.session.exec(
             select(TicketReporter).where(TicketReporter.platform == platform, TicketReporter.chat_id == old_chat_id)
         ).all():
             r.chat_id = new_chat_id
-        for acc in uow.session.exec(select(Account).where(Account.platform == platform, Account.last_group_chat_id == old_chat_id)).all():
+        for acc in uow.session.exec(
+            select(Account).where(Account.platform == platform, Account.last_group_chat_id == old_chat_id)
+        ).all():
             acc.last_group_chat_id = new_chat_id
         uow.org.forget()

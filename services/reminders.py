@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -35,6 +35,7 @@ from core.config import ScheduleSettings
 from services import events as ev
 from services.tickets import TicketService
 from services.uow import UnitOfWork
+from storage.ids import id_of
 from storage.models import Reminder, Ticket, TicketEvent
 from storage.status import ACTIVE_STATUSES, Status
 
@@ -83,10 +84,9 @@ def release_time(when: datetime, s: ScheduleSettings) -> datetime:
 def insert_ignore(uow: UnitOfWork, table: sa.Table, values: dict, keys: list[str]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL; True when this call inserted it."""
     dialect = uow.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=keys).returning(table.c.id)
     # Not rowcount: with psycopg 3 it reads 1 for a conflicting row that was not inserted.
     return uow.session.execute(stmt).first() is not None
@@ -149,7 +149,9 @@ class ReminderService:
         if t.return_count + t.reopen_count < self.settings.escalate_after_returns:
             return []
         rows = uow.session.exec(
-            select(TicketEvent.at).where(TicketEvent.ticket_id == t.id, col(TicketEvent.action).in_(("return", "reopen"))).order_by(TicketEvent.id)
+            select(TicketEvent.at)
+            .where(TicketEvent.ticket_id == t.id, col(TicketEvent.action).in_(("return", "reopen")))
+            .order_by(col(TicketEvent.id))
         ).all()
         n = self.settings.escalate_after_returns
         assert t.dispatched_at is not None
@@ -167,7 +169,7 @@ class ReminderService:
     def plan(self, uow: UnitOfWork, now: datetime) -> int:
         s = self.settings
         tickets = uow.session.exec(
-            select(Ticket).where(col(Ticket.status).in_(ACTIVE + (Status.FOLLOWUP,))).order_by(Ticket.id)
+            select(Ticket).where(col(Ticket.status).in_(ACTIVE + (Status.FOLLOWUP,))).order_by(col(Ticket.id))
         ).all()
         if not tickets:
             return 0
@@ -186,20 +188,29 @@ class ReminderService:
                     continue
                 send_after = slot.due_at if t.urgent else release_time(slot.due_at, s)
                 values = dict(
-                    ticket_id=t.id, kind=slot.kind, due_at=slot.due_at, send_after=send_after, status="pending",
-                    urgent=t.urgent, held=send_after > slot.due_at, late=False, unit_code=t.unit_code, tier=t.tier,
-                    recipients=0, created_at=now,
+                    ticket_id=t.id,
+                    kind=slot.kind,
+                    due_at=slot.due_at,
+                    send_after=send_after,
+                    status="pending",
+                    urgent=t.urgent,
+                    held=send_after > slot.due_at,
+                    late=False,
+                    unit_code=t.unit_code,
+                    tier=t.tier,
+                    recipients=0,
+                    created_at=now,
                 )
                 if insert_ignore(uow, table, values, ["ticket_id", "kind", "due_at"]):
                     planned += 1
-                existing.add((t.id, slot.kind, slot.due_at))
+                existing.add((id_of(t), slot.kind, slot.due_at))
         return planned
 
     def _claim(self, uow: UnitOfWork, now: datetime) -> list[Reminder]:
         stmt = (
             select(Reminder)
             .where(Reminder.status == "pending", Reminder.ticket_id != 0, col(Reminder.send_after) <= now)
-            .order_by(Reminder.ticket_id, Reminder.due_at, Reminder.id)
+            .order_by(col(Reminder.ticket_id), col(Reminder.due_at), col(Reminder.id))
         )
         if uow.session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
@@ -207,7 +218,14 @@ class ReminderService:
         return claim_rows(uow, Reminder, rows, "pending")
 
     def act(self, uow: UnitOfWork, now: datetime) -> dict[str, int]:
-        counts: dict[str, int] = {"sent": 0, "escalated": 0, "closed_no_answer": 0, "superseded": 0, "obsolete": 0, "late": 0}
+        counts: dict[str, int] = {
+            "sent": 0,
+            "escalated": 0,
+            "closed_no_answer": 0,
+            "superseded": 0,
+            "obsolete": 0,
+            "late": 0,
+        }
         rows = self._claim(uow, now)
         by_ticket: dict[int, list[Reminder]] = {}
         for r in rows:
@@ -237,7 +255,7 @@ class ReminderService:
                 if fam in latest:
                     self._finish(latest[fam], "superseded", now, counts)
                 latest[fam] = r
-            for fam, r in latest.items():
+            for r in latest.values():
                 if r.kind == "followup_close":
                     self.tickets.close_unanswered(uow, t)
                     self._finish(r, "sent", now, counts)
@@ -257,7 +275,15 @@ class ReminderService:
             counts[status] = counts.get(status, 0) + 1
 
     def _event_data(self, r: Reminder, **extra: object) -> dict:
-        return {"kind": r.kind, "due_at": r.due_at, "late": r.late, "held": r.held, "reminder_id": r.id, "tier": r.tier, **extra}
+        return {
+            "kind": r.kind,
+            "due_at": r.due_at,
+            "late": r.late,
+            "held": r.held,
+            "reminder_id": r.id,
+            "tier": r.tier,
+            **extra,
+        }
 
     def _remind(self, uow: UnitOfWork, t: Ticket, r: Reminder, now: datetime, counts: dict[str, int]) -> None:
         self._finish(r, "sent", now, counts)
@@ -268,7 +294,9 @@ class ReminderService:
 
     def _escalate(self, uow: UnitOfWork, t: Ticket, r: Reminder, now: datetime, counts: dict[str, int]) -> None:
         self._finish(r, "sent", now, counts)
-        overdue = t.deadline is not None and r.due_at == t.deadline + timedelta(hours=self.settings.escalate_after_hours)
+        overdue = t.deadline is not None and r.due_at == t.deadline + timedelta(
+            hours=self.settings.escalate_after_hours
+        )
         reason = "超期未办结" if overdue else f"退单/重办达 {t.return_count + t.reopen_count} 次"
         r.note = reason
         if self.tickets.escalate(uow, t, reason):
@@ -276,5 +304,9 @@ class ReminderService:
             return
         # Already at the county tier: the county admins' list.
         r.note = f"{reason}（县级，报管理员）"
-        uow.emit(ev.Event(ev.REMINDER_DUE, t.id, None, self._event_data(r, kind="escalate_admins", reason=reason, admins=True)))
+        uow.emit(
+            ev.Event(
+                ev.REMINDER_DUE, t.id, None, self._event_data(r, kind="escalate_admins", reason=reason, admins=True)
+            )
+        )
         counts["sent"] += 1

@@ -23,10 +23,9 @@ from datetime import date, datetime, time, timedelta
 
 from sqlmodel import col, select
 
-from core.config import Config
+from core.config import Config, ScheduleSettings
 from services import events as ev
 from services.emergencies import figures as emergency_figures
-from core.config import ScheduleSettings
 from services.reminders import ACTIVE, insert_ignore
 from services.uow import UnitOfWork
 from services.workcalendar import WorkCalendar
@@ -115,23 +114,35 @@ class ReportService:
 
     def _bounds(self, start: date, end: date) -> tuple[datetime, datetime]:
         tz = self.settings.tz
-        return datetime.combine(start, time(0), tzinfo=tz), datetime.combine(end + timedelta(days=1), time(0), tzinfo=tz)
+        return datetime.combine(start, time(0), tzinfo=tz), datetime.combine(
+            end + timedelta(days=1), time(0), tzinfo=tz
+        )
 
     def received(self, uow: UnitOfWork, start: date, end: date) -> list[Ticket]:
         lo, hi = self._bounds(start, end)
-        return [t for t in uow.tickets.query(created_from=lo, created_to=hi) if t.status not in (Status.PENDING, Status.DISMISSED)]
+        return [
+            t
+            for t in uow.tickets.query(created_from=lo, created_to=hi)
+            if t.status not in (Status.PENDING, Status.DISMISSED)
+        ]
 
     def facts(self, uow: UnitOfWork, t: Ticket) -> TicketFacts:
-        events = uow.session.exec(select(TicketEvent).where(TicketEvent.ticket_id == t.id).order_by(TicketEvent.id)).all()
+        events = uow.session.exec(
+            select(TicketEvent).where(TicketEvent.ticket_id == t.id).order_by(col(TicketEvent.id))
+        ).all()
         first_dispatch = next((e.at for e in events if e.action == "dispatch"), None)
         first_accept = next((e.at for e in events if e.action in ("accept", "resolve")), None)
         on_time_accept = bool(
-            first_dispatch and first_accept and first_accept - first_dispatch <= timedelta(hours=self.settings.accept_hours)
+            first_dispatch
+            and first_accept
+            and first_accept - first_dispatch <= timedelta(hours=self.settings.accept_hours)
         )
         resolved = t.status in (Status.FOLLOWUP, Status.CLOSED) and t.resolved_at is not None
         on_time = bool(resolved and t.deadline is not None and t.resolved_at <= t.deadline)  # type: ignore[operator]
         hours = (t.resolved_at - t.created_at).total_seconds() / 3600 if resolved and t.created_at else None  # type: ignore[operator]
-        return TicketFacts(on_time_accept, resolved, on_time, t.satisfaction if t.status == Status.CLOSED else None, hours)
+        return TicketFacts(
+            on_time_accept, resolved, on_time, t.satisfaction if t.status == Status.CLOSED else None, hours
+        )
 
     def township_of(self, uow: UnitOfWork, region_code: str) -> str:
         code: str | None = region_code
@@ -157,8 +168,11 @@ class ReportService:
         units: dict[str, Row] = {}
         for t in self.received(uow, start, end):
             f = self.facts(uow, t)
-            for row in (summary, towns.setdefault(self.township_of(uow, t.region_code), Row(self.township_of(uow, t.region_code))),
-                        units.setdefault(self.unit_name(uow, t.unit_code), Row(self.unit_name(uow, t.unit_code)))):
+            for row in (
+                summary,
+                towns.setdefault(self.township_of(uow, t.region_code), Row(self.township_of(uow, t.region_code))),
+                units.setdefault(self.unit_name(uow, t.unit_code), Row(self.unit_name(uow, t.unit_code))),
+            ):
                 row.received += 1
                 row.accepted_on_time += f.accepted_on_time
                 row.resolved += f.resolved
@@ -171,25 +185,36 @@ class ReportService:
                     row.rated += 1
                     setattr(row, f.satisfaction, getattr(row, f.satisfaction) + 1)
         lo, hi = self._bounds(start, end)
-        return Figures(start, end, now, summary, sorted(towns.values(), key=lambda r: r.name),
-                       sorted(units.values(), key=lambda r: r.name), self.worst_overdue(uow, now),
-                       emergency_figures(uow, lo, hi))
+        return Figures(
+            start,
+            end,
+            now,
+            summary,
+            sorted(towns.values(), key=lambda r: r.name),
+            sorted(units.values(), key=lambda r: r.name),
+            self.worst_overdue(uow, now),
+            emergency_figures(uow, lo, hi),
+        )
 
     def worst_overdue(self, uow: UnitOfWork, now: datetime, limit: int | None = None) -> list[dict]:
         rows = uow.session.exec(
-            select(Ticket).where(col(Ticket.status).in_(ACTIVE + (Status.REGISTERED,)), col(Ticket.deadline) < now).order_by(Ticket.deadline, Ticket.id)
+            select(Ticket)
+            .where(col(Ticket.status).in_(ACTIVE + (Status.REGISTERED,)), col(Ticket.deadline) < now)
+            .order_by(col(Ticket.deadline), col(Ticket.id))
         ).all()
         limit = self.settings.worst_overdue if limit is None else limit
         out = []
         for t in rows[:limit] if limit else rows:
-            out.append({
-                "no": t.no,
-                "category": self.config.category_label(t.category),
-                "unit": self.unit_name(uow, t.unit_code),
-                "township": self.township_of(uow, t.region_code),
-                "deadline": t.deadline.astimezone(self.settings.tz).isoformat(),  # type: ignore[union-attr]
-                "overdue_hours": round((now - t.deadline).total_seconds() / 3600, 1),  # type: ignore[operator]
-            })
+            out.append(
+                {
+                    "no": t.no,
+                    "category": self.config.category_label(t.category),
+                    "unit": self.unit_name(uow, t.unit_code),
+                    "township": self.township_of(uow, t.region_code),
+                    "deadline": t.deadline.astimezone(self.settings.tz).isoformat(),  # type: ignore[union-attr]
+                    "overdue_hours": round((now - t.deadline).total_seconds() / 3600, 1),  # type: ignore[operator]
+                }
+            )
         return out
 
     # --- digests -------------------------------------------------------------------------------
@@ -199,26 +224,47 @@ class ReportService:
         tickets = uow.tickets.query(statuses=ACTIVE, unit_codes=[person.unit_code or ""])
 
         def item(t: Ticket) -> dict:
-            return {"no": t.no, "category": self.config.category_label(t.category), "status": t.status,
-                    "deadline": t.deadline, "urgent": t.urgent}
+            return {
+                "no": t.no,
+                "category": self.config.category_label(t.category),
+                "status": t.status,
+                "deadline": t.deadline,
+                "urgent": t.urgent,
+            }
 
         return {
             "person_id": person.id,
             "date": today,
             "open": [item(t) for t in tickets],
-            "due_today": [item(t) for t in tickets if t.deadline and t.deadline >= now and t.deadline.astimezone(self.settings.tz).date() == today],
+            "due_today": [
+                item(t)
+                for t in tickets
+                if t.deadline and t.deadline >= now and t.deadline.astimezone(self.settings.tz).date() == today
+            ],
             "overdue": [item(t) for t in tickets if t.deadline and t.deadline < now],
         }
 
     def _slot(self, uow: UnitOfWork, kind: str, due: datetime, now: datetime) -> Reminder | None:
         """Claim the digest run `due` (one row per run); None if it was already made."""
         table = Reminder.__table__  # type: ignore[attr-defined]
-        values = dict(ticket_id=0, kind=kind, due_at=due, send_after=due, status="sent", urgent=False, held=False,
-                      late=(now - due) > timedelta(minutes=self.settings.late_grace_minutes), recipients=0,
-                      created_at=now, sent_at=now)
+        values = dict(
+            ticket_id=0,
+            kind=kind,
+            due_at=due,
+            send_after=due,
+            status="sent",
+            urgent=False,
+            held=False,
+            late=(now - due) > timedelta(minutes=self.settings.late_grace_minutes),
+            recipients=0,
+            created_at=now,
+            sent_at=now,
+        )
         if not insert_ignore(uow, table, values, ["ticket_id", "kind", "due_at"]):
             return None
-        return uow.session.exec(select(Reminder).where(Reminder.ticket_id == 0, Reminder.kind == kind, Reminder.due_at == due)).one()
+        return uow.session.exec(
+            select(Reminder).where(Reminder.ticket_id == 0, Reminder.kind == kind, Reminder.due_at == due)
+        ).one()
 
     def run_due(self, uow: UnitOfWork, now: datetime) -> dict[str, int]:
         """The daily digest (working days, 08:30) and the weekly one (Mondays, 08:30), once each.

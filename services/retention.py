@@ -23,8 +23,17 @@ from sqlmodel import col, select
 
 from services.masking import _ID, _LANDLINE, _MOBILE
 from services.uow import UnitOfWork
-from storage.models import (Account, Consultation, InboxMessage, OutboxMessage, Person, Ticket, TicketEvent,
-                            TicketReporter)
+from storage.ids import id_of
+from storage.models import (
+    Account,
+    Consultation,
+    InboxMessage,
+    OutboxMessage,
+    Person,
+    Ticket,
+    TicketEvent,
+    TicketReporter,
+)
 from storage.status import ENDED_STATUSES
 
 CLOSED = ENDED_STATUSES
@@ -76,7 +85,8 @@ def purge(uow: UnitOfWork, days: int, *, dry_run: bool = False) -> PurgeResult:
             p = people.get(r.person_id)
             by_ticket_names.setdefault(r.ticket_id, set()).update({p.name} if p else set())
         for t in tickets:
-            nm = names if not by_ticket_names.get(t.id) else by_ticket_names[t.id] | names  # type: ignore[index]
+            own = by_ticket_names.get(id_of(t))
+            nm = own | names if own else names
             t.text = redact(t.text, nm) or ""
             t.resolution = redact(t.resolution, nm)
             t.details = [redact(d, nm) if isinstance(d, str) else _redact_obj(d, nm) for d in (t.details or [])] or None
@@ -86,8 +96,12 @@ def purge(uow: UnitOfWork, days: int, *, dry_run: bool = False) -> PurgeResult:
             if e.note:
                 e.note = redact(e.note, names)
                 res.events += 1
-        inbox_stmt = select(InboxMessage).where(sa.or_(col(InboxMessage.ticket_id).in_(ids),
-                                                       col(InboxMessage.id).in_([t.source_inbox_id for t in tickets if t.source_inbox_id])))
+        inbox_stmt = select(InboxMessage).where(
+            sa.or_(
+                col(InboxMessage.ticket_id).in_(ids),
+                col(InboxMessage.id).in_([t.source_inbox_id for t in tickets if t.source_inbox_id]),
+            )
+        )
         for m in s.exec(inbox_stmt).all():
             m.text, m.sender_name, m.attachment = redact(m.text, names), "", None
             res.inbox_messages += 1
@@ -98,12 +112,28 @@ def purge(uow: UnitOfWork, days: int, *, dry_run: bool = False) -> PurgeResult:
         for pid, p in people.items():
             if p.role != "resident" or p.name.startswith("居民#"):
                 continue
-            live = s.exec(select(sa.func.count()).select_from(TicketReporter).join(Ticket, Ticket.id == TicketReporter.ticket_id)  # type: ignore[arg-type]
-                          .where(TicketReporter.person_id == pid,
-                                 sa.or_(col(Ticket.status).not_in(CLOSED), col(Ticket.closed_at) >= cutoff))).one()
+            live = s.exec(
+                select(sa.func.count())
+                .select_from(TicketReporter)
+                .join(Ticket, Ticket.id == TicketReporter.ticket_id)  # type: ignore[arg-type]
+                .where(
+                    TicketReporter.person_id == pid,
+                    sa.or_(col(Ticket.status).not_in(CLOSED), col(Ticket.closed_at) >= cutoff),
+                )
+            ).one()
             accs = [a for a in accounts if a.person_id == pid]
-            recent = s.exec(select(sa.func.count()).select_from(InboxMessage).where(
-                col(InboxMessage.sender_id).in_([a.user_id for a in accs]), col(InboxMessage.received_at) >= cutoff)).one() if accs else 0
+            recent = (
+                s.exec(
+                    select(sa.func.count())
+                    .select_from(InboxMessage)
+                    .where(
+                        col(InboxMessage.sender_id).in_([a.user_id for a in accs]),
+                        col(InboxMessage.received_at) >= cutoff,
+                    )
+                ).one()
+                if accs
+                else 0
+            )
             if live or recent:
                 continue
             p.name = f"居民#{pid}"

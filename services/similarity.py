@@ -20,7 +20,7 @@ _DROP = re.compile("[^\u4e00-\u9fffA-Za-z0-9]|[" + "".join(sorted(_FILLER)) + "]
 def bigrams(text: str) -> set[str]:
     """Adjacent pairs of content characters (fillers and punctuation left out first)."""
     s = _DROP.sub("", text)
-    return {s[i:i + 2] for i in range(len(s) - 1)}
+    return {s[i : i + 2] for i in range(len(s) - 1)}
 
 
 def kept_bigrams(text: str) -> KeysView[str]:
@@ -44,7 +44,7 @@ def similarity(a: str, b: str) -> float:
 
 
 def is_me_too(text: str) -> bool:
-    """"我家也是", "+1", "同上": a short message that only says 'me too'."""
+    """ "我家也是", "+1", "同上": a short message that only says 'me too'."""
     return len(text) <= 20 and bool(_ME_TOO.match(text))
 
 
@@ -52,5 +52,5 @@ _ACK = re.compile(r"(谢谢|感谢|多谢|好的|好滴|收到|辛苦|麻烦(你
 
 
 def is_acknowledgement(text: str) -> bool:
-    """"好的谢谢", "收到", "辛苦了": a reply that adds nothing to a complaint."""
+    """ "好的谢谢", "收到", "辛苦了": a reply that adds nothing to a complaint."""
     return len(text) <= 12 and bool(_ACK.search(text))

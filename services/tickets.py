@@ -84,12 +84,22 @@ class TicketService:
             return uow.tickets.query(statuses=OPEN_STATUSES, limit=50)
         if not actor.is_staff:
             return []
-        own = uow.tickets.query(statuses=OPEN_STATUSES + (Status.FOLLOWUP,), unit_codes=[actor.person.unit_code]) if actor.person.unit_code else []
-        area = uow.tickets.query(statuses=OPEN_STATUSES, region_codes=self._area(uow, actor)) if self._area(uow, actor) else []
+        own = (
+            uow.tickets.query(statuses=OPEN_STATUSES + (Status.FOLLOWUP,), unit_codes=[actor.person.unit_code])
+            if actor.person.unit_code
+            else []
+        )
+        area = (
+            uow.tickets.query(statuses=OPEN_STATUSES, region_codes=self._area(uow, actor))
+            if self._area(uow, actor)
+            else []
+        )
         seen = {t.id for t in own}
         area = [t for t in area if t.id not in seen and self.org.may_work(uow, actor, t)]
         if actor.role == "official":
-            area = [t for t in area if t.status != Status.PENDING]  # uncertain messages are the grid worker's to confirm
+            area = [
+                t for t in area if t.status != Status.PENDING
+            ]  # uncertain messages are the grid worker's to confirm
         return own + area
 
     def _area(self, uow: UnitOfWork, actor: Actor) -> list[str]:
@@ -104,8 +114,17 @@ class TicketService:
 
     # --- helpers -----------------------------------------------------------------------------
 
-    def _audit(self, uow: UnitOfWork, t: Ticket, actor_id: int | None, action: str, before: str | None, note: str | None = None,
-               *, to: str | None = None) -> None:
+    def _audit(
+        self,
+        uow: UnitOfWork,
+        t: Ticket,
+        actor_id: int | None,
+        action: str,
+        before: str | None,
+        note: str | None = None,
+        *,
+        to: str | None = None,
+    ) -> None:
         """An audit event from `before` to `to` (default: the ticket's status now)."""
         t.updated_at = uow.now
         uow.tickets.add_event(t, uow.now, actor_id, action, before, to or t.status, note)
@@ -170,8 +189,13 @@ class TicketService:
         uow.tickets.add(t)
         uow.tickets.add_reporter(
             new(
-                TicketReporter, ticket_id=t.id, person_id=reporter.id, platform=req.platform, chat_id=req.chat_id,
-                message_id=req.source_message_id, joined_at=uow.now,
+                TicketReporter,
+                ticket_id=t.id,
+                person_id=reporter.id,
+                platform=req.platform,
+                chat_id=req.chat_id,
+                message_id=req.source_message_id,
+                joined_at=uow.now,
             )
         )
         self._audit(uow, t, reporter.id, "pending" if pending else "register", None, req.evidence, to=status)
@@ -182,7 +206,9 @@ class TicketService:
         self._dispatched(uow, t, None, unit, Status.REGISTERED, note="自动派单")
         return t
 
-    def _dispatch(self, uow: UnitOfWork, t: Ticket, actor_id: int | None, unit, *, note: str, new_deadline: bool = True) -> None:  # type: ignore[no-untyped-def]
+    def _dispatch(
+        self, uow: UnitOfWork, t: Ticket, actor_id: int | None, unit, *, note: str, new_deadline: bool = True
+    ) -> None:  # type: ignore[no-untyped-def]
         before = t.status
         self._set_dispatched(uow, t, unit, new_deadline=new_deadline)
         self._dispatched(uow, t, actor_id, unit, before, note=note)
@@ -347,13 +373,23 @@ class TicketService:
 
     # --- reporters and details ----------------------------------------------------------------
 
-    def add_reporter(self, uow: UnitOfWork, t: Ticket, actor: Actor, platform: str, chat_id: str, message_id: str | None, text: str) -> bool:
+    def add_reporter(
+        self, uow: UnitOfWork, t: Ticket, actor: Actor, platform: str, chat_id: str, message_id: str | None, text: str
+    ) -> bool:
         """Another household reports the same problem. False if they had already reported it."""
         if uow.tickets.reporter(t.id, actor.id) is not None:  # type: ignore[arg-type]
             self.add_detail(uow, t, actor, text)
             return False
         uow.tickets.add_reporter(
-            new(TicketReporter, ticket_id=t.id, person_id=actor.id, platform=platform, chat_id=chat_id, message_id=message_id, joined_at=uow.now)
+            new(
+                TicketReporter,
+                ticket_id=t.id,
+                person_id=actor.id,
+                platform=platform,
+                chat_id=chat_id,
+                message_id=message_id,
+                joined_at=uow.now,
+            )
         )
         self._audit(uow, t, actor.id, "merge", t.status, text[:500])
         uow.emit(ev.Event(ev.TICKET_MERGED, t.id, actor.id, {"households": len(uow.tickets.reporters(t.id))}))  # type: ignore[arg-type]

@@ -28,7 +28,7 @@ class UnitOfWork:
         self.tickets = TicketRepo(session)
         self.consultations = ConsultationRepo(session)
         self.events: list[Event] = []
-        self.announce: "Announcer | None" = None
+        self.announce: Announcer | None = None
 
     def emit(self, event: Event) -> None:
         self.events.append(event)

@@ -104,9 +104,14 @@ def _before_execute(state: ORMExecuteState) -> None:
 def _reads_only_other_tables(statement: sa.Executable, info: dict) -> bool:
     if not isinstance(statement, (sa.Select, sa.Insert, sa.Update, sa.Delete)):
         return False  # text and the like: anything may be read
-    queued = ({t.name for t in info.get(_KEY, ())} | {key[0] for key in info.get(_LATEST, {})}
-              | {u[0].name for u in info.get(_UPDATES, ())})
-    return not any(t.name in queued for t in find_tables(statement, include_joins=True, include_aliases=True, include_crud=True))
+    queued = (
+        {t.name for t in info.get(_KEY, ())}
+        | {key[0] for key in info.get(_LATEST, {})}
+        | {u[0].name for u in info.get(_UPDATES, ())}
+    )
+    return not any(
+        t.name in queued for t in find_tables(statement, include_joins=True, include_aliases=True, include_crud=True)
+    )
 
 
 def _before_commit(session: Session) -> None:

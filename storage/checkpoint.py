@@ -54,7 +54,11 @@ class WalCheckpointer:
         try:
             self.checkpoint()
         except sqlite3.Error:
-            log.warning("last SQLite checkpoint of %s failed; SQLite replays the log at the next start", self.path, exc_info=True)
+            log.warning(
+                "last SQLite checkpoint of %s failed; SQLite replays the log at the next start",
+                self.path,
+                exc_info=True,
+            )
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
@@ -73,7 +77,9 @@ class WalCheckpointer:
             try:
                 self.checkpoint()
             except sqlite3.Error:  # a locked or busy file: the next round tries again
-                log.warning("SQLite checkpoint of %s failed; trying again in %.1f s", self.path, self.interval, exc_info=True)
+                log.warning(
+                    "SQLite checkpoint of %s failed; trying again in %.1f s", self.path, self.interval, exc_info=True
+                )
 
 
 def checkpoint_in_background(engine: sa.Engine, path: str, interval: float = INTERVAL) -> WalCheckpointer:

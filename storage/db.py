@@ -32,7 +32,9 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, echo: bool = False, background: bool = False, ping_after_idle: float | None = None) -> Engine:
+def make_engine(
+    url: str, *, echo: bool = False, background: bool = False, ping_after_idle: float | None = None
+) -> Engine:
     """An engine for `url`. `background` (the running bot's engine): upkeep runs on a thread of
     its own instead of inside the bot's commits: an SQLite file's WAL checkpoints
     (storage.checkpoint), PostgreSQL's planner statistics (storage.pgstats). `ping_after_idle`
@@ -129,8 +131,12 @@ def is_unreachable(exc: BaseException) -> bool:
         code = getattr(exc.orig, "sqlstate", None) or ""
         if code in ("40001", "40P01"):
             return False
-        return isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)) or exc.connection_invalidated \
-            or code.startswith("08") or code.startswith("57P")
+        return (
+            isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError))
+            or exc.connection_invalidated
+            or code.startswith("08")
+            or code.startswith("57P")
+        )
     return False
 
 

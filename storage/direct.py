@@ -12,7 +12,7 @@ nothing may refer to them yet. `new` builds such objects cheaply; `column_values
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -39,8 +39,10 @@ def _columns(cls: type, with_key: bool) -> tuple[tuple[str, str], ...]:
     """(column, attribute) names of a mapped class, read from its mapper once."""
     found = _COLUMNS.get((cls, with_key))
     if found is None:
+        attrs: Any = sa.inspect(cls).column_attrs
         found = _COLUMNS[(cls, with_key)] = tuple(
-            (attr.columns[0].key, attr.key) for attr in sa.inspect(cls).column_attrs if with_key or not attr.columns[0].primary_key)
+            (attr.columns[0].key, attr.key) for attr in attrs if with_key or not attr.columns[0].primary_key
+        )
     return found
 
 

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 _KEY = "shanzhi_ids"
 BLOCK = 64  # ids fetched from a PostgreSQL sequence at a time
 _NEXTVAL = sa.text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)")
-_free: "weakref.WeakKeyDictionary[sa.Engine, dict[str, list[int]]]" = weakref.WeakKeyDictionary()
+_free: weakref.WeakKeyDictionary[sa.Engine, dict[str, list[int]]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
@@ -64,3 +64,15 @@ def install(factory: sessionmaker) -> None:  # type: ignore[type-arg]
 
 def _forget(session: Session, *args: object) -> None:
     session.info.pop(_KEY, None)
+
+
+class MissingId(RuntimeError):
+    """A row was used as saved before it had an id: a bug in the caller, not a state of the data."""
+
+
+def id_of(row: object) -> int:
+    """The id of a saved row (SQLModel types every primary key as ``int | None``: None only before the INSERT)."""
+    value = getattr(row, "id", None)
+    if value is None:
+        raise MissingId(f"{type(row).__name__} has no id yet")
+    return int(value)

@@ -52,11 +52,15 @@ def _insert_sql(table: str, columns: Sequence[str], param: str) -> str:
 
 def _update_sql(table: str, columns: Sequence[str], param: str) -> str:
     sets = ", ".join(f'"{c}" = v."{c}"' for c in columns)
-    return (f'UPDATE "{table}" SET {sets} FROM json_populate_recordset(NULL::"{table}", CAST(:{param} AS json)) AS v '
-            f'WHERE "{table}".id = v.id')
+    return (
+        f'UPDATE "{table}" SET {sets} FROM json_populate_recordset(NULL::"{table}", CAST(:{param} AS json)) AS v '
+        f'WHERE "{table}".id = v.id'
+    )
 
 
-def insert(table: sa.Table, columns: Sequence[str], *, on_conflict: Sequence[str] = (), returning: Sequence[str] = ()) -> sa.TextClause:
+def insert(
+    table: sa.Table, columns: Sequence[str], *, on_conflict: Sequence[str] = (), returning: Sequence[str] = ()
+) -> sa.TextClause:
     """INSERT of `columns` from the rows in parameter `rows` (see `as_json`)."""
     key = ("insert", table.name, tuple(columns), tuple(on_conflict), tuple(returning))
     stmt = _STATEMENTS.get(key)
@@ -70,7 +74,9 @@ def insert(table: sa.Table, columns: Sequence[str], *, on_conflict: Sequence[str
     return stmt
 
 
-def write(conn: sa.Connection, inserts: Sequence[Insert], updates: Sequence[Update] = (), others: Sequence[Other] = ()) -> None:
+def write(
+    conn: sa.Connection, inserts: Sequence[Insert], updates: Sequence[Update] = (), others: Sequence[Other] = ()
+) -> None:
     """Write new rows (`inserts`), changes by id (`updates`) and other single-table writes in one
     statement; in turn instead if two of them write the same table (one would not see the other's
     rows under the statement's one snapshot)."""
@@ -86,15 +92,16 @@ def write(conn: sa.Connection, inserts: Sequence[Insert], updates: Sequence[Upda
         conn.execute(*_one_statement(parts))
 
 
-def _parts(inserts: Iterable[Insert], updates: Iterable[Update], others: Iterable[Other]) -> list[tuple[tuple, str, dict]]:
+def _parts(
+    inserts: Iterable[Insert], updates: Iterable[Update], others: Iterable[Other]
+) -> list[tuple[tuple, str, dict]]:
     """Each write as (cache key, SQL with its own parameter names, parameters)."""
     parts: list[tuple[tuple, str, dict]] = []
     for table, rows in inserts:
         cols = tuple(rows[0])
         parts.append((("i", table.name, cols), _insert_sql(table.name, cols, "{p}rows"), {"rows": as_json(rows)}))
     for table, cols, rows in updates:
-        parts.append((("u", table.name, cols), _update_sql(table.name, cols, "{p}rows"),
-                      {"rows": as_json(rows)}))
+        parts.append((("u", table.name, cols), _update_sql(table.name, cols, "{p}rows"), {"rows": as_json(rows)}))
     for _, stmt, params in others:
         parts.append((("o", stmt.text), _BIND.sub(lambda m: f":{{p}}{m.group(1)}", stmt.text), params))
     return parts

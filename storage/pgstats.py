@@ -42,7 +42,8 @@ SAMPLE_TARGET = 10  # default_statistics_target for these ANALYZEs: 3,000 sample
 _STALE = sa.text(
     "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
     "WHERE s.schemaname = current_schema() AND s.n_mod_since_analyze > :threshold + :scale * GREATEST(c.reltuples, 0) "
-    "ORDER BY s.n_mod_since_analyze DESC")
+    "ORDER BY s.n_mod_since_analyze DESC"
+)
 
 
 class StatisticsKeeper:
@@ -84,8 +85,10 @@ class StatisticsKeeper:
             if not self._autovacuum_checked:
                 self._autovacuum_checked = True
                 if conn.execute(sa.text("SELECT current_setting('autovacuum')")).scalar() != "on":
-                    log.warning("PostgreSQL's autovacuum is off: the bot renews planner statistics itself, but nothing "
-                                "reclaims dead rows (VACUUM) and tables keep growing; turn autovacuum on")
+                    log.warning(
+                        "PostgreSQL's autovacuum is off: the bot renews planner statistics itself, but nothing "
+                        "reclaims dead rows (VACUUM) and tables keep growing; turn autovacuum on"
+                    )
             stale = list(conn.execute(_STALE, {"threshold": self.threshold, "scale": self.scale}).scalars())
             if stale:
                 conn.execute(sa.text(f"SET default_statistics_target = {SAMPLE_TARGET}"))
@@ -108,7 +111,7 @@ class StatisticsKeeper:
             self.check()
         except sa.exc.DBAPIError as exc:  # the database is away: the next check tries again
             log.info("planner statistics check failed (%s); trying again later", type(exc).__name__)
-        except Exception:  # noqa: BLE001 - a maintenance thread must never take the bot down
+        except Exception:
             log.exception("planner statistics check failed")
 
 

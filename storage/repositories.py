@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import weakref
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from itertools import islice
-from typing import Iterable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from storage import pgrows, sqliterows
 from storage.appends import append, append_object, set_latest, update_later
 from storage.direct import column_values, insert_now, new
-from storage.ids import next_id
+from storage.ids import id_of, next_id
 from storage.models import (
     Account,
     ChatGroup,
@@ -47,7 +47,6 @@ _NEXT_NUMBER = sa.text(
 _SET_NUMBER = sa.text("UPDATE day_sequence SET last = :n WHERE day = :d")
 _OUTBOX_TABLE: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
 _INBOX_TABLE: sa.Table = InboxMessage.__table__  # type: ignore[attr-defined]
-
 
 
 _STATEMENTS: dict[tuple, sa.Executable] = {}
@@ -78,6 +77,7 @@ _INBOX_KEY = ("platform", "chat_id", "message_id", "variant")
 
 def _inbox_insert(dialect: str) -> sa.Executable:
     """INSERT … ON CONFLICT (the message's unique key) DO NOTHING RETURNING id."""
+
     def build():  # type: ignore[no-untyped-def]
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
@@ -112,10 +112,11 @@ class InboxRepo:
         where the unique key already holds it (also for a repeat of a key earlier in `rows`)."""
         if self.s.get_bind().dialect.name == "postgresql":  # one short statement, whatever the batch (storage.pgrows)
             stmt = pgrows.insert(_INBOX_TABLE, list(rows[0]), on_conflict=_INBOX_KEY, returning=("id", *_INBOX_KEY))
-            found = self.s.connection().execute(stmt, {"rows": pgrows.as_json(rows)})
+            found: Sequence[Any] = self.s.connection().execute(stmt, {"rows": pgrows.as_json(rows)}).all()
         else:
-            found = sqliterows.insert_returning(self.s.connection(), _INBOX_TABLE, rows, on_conflict=_INBOX_KEY,
-                                                returning=("id", *_INBOX_KEY))
+            found = sqliterows.insert_returning(
+                self.s.connection(), _INBOX_TABLE, rows, on_conflict=_INBOX_KEY, returning=("id", *_INBOX_KEY)
+            )
         ids = {tuple(r[1:]): r[0] for r in found}
         out: list[int | None] = []
         for row in rows:
@@ -131,17 +132,31 @@ class InboxRepo:
         ever pending until VACUUM removes it, and the claim grew with the inbox."""
         dialect = self.s.get_bind().dialect.name
         t = _INBOX_TABLE
-        stmt = _built(("claim_many", dialect), lambda: _locking(self.s, sa.select(t).where(
-            t.c.id.in_(_in("ids"))).order_by(t.c.id)))
+        stmt = _built(
+            ("claim_many", dialect),
+            lambda: _locking(self.s, sa.select(t).where(t.c.id.in_(_in("ids"))).order_by(t.c.id)),
+        )
         rows = self.s.connection().execute(stmt, {"ids": list(inbox_ids)}).mappings().all()
         return [new(InboxMessage, **row) for row in rows if row["status"] == "pending"]
 
     def finish_many(self, done: Sequence[InboxMessage]) -> None:
         """Mark processed rows done (rows detached from the session by the caller, so their outcome
         is written here and only here): queued, written with the transaction's other rows."""
-        update_later(self.s, _INBOX_TABLE, ("status", "result", "processed_at", "ticket_id"),
-                     [{"id": r.id, "status": r.status, "result": r.result, "processed_at": r.processed_at,
-                       "ticket_id": r.ticket_id} for r in done])
+        update_later(
+            self.s,
+            _INBOX_TABLE,
+            ("status", "result", "processed_at", "ticket_id"),
+            [
+                {
+                    "id": r.id,
+                    "status": r.status,
+                    "result": r.result,
+                    "processed_at": r.processed_at,
+                    "ticket_id": r.ticket_id,
+                }
+                for r in done
+            ],
+        )
 
     def claim(self, inbox_id: int) -> InboxMessage | None:
         """The row, locked for this transaction, if it still waits to be processed."""
@@ -149,11 +164,15 @@ class InboxRepo:
         return self.s.exec(_locking(self.s, stmt)).first()
 
     def pending_ids(self, limit: int = 500) -> list[int]:
-        stmt = select(InboxMessage.id).where(InboxMessage.status == "pending").order_by(InboxMessage.id).limit(limit)
-        return list(self.s.exec(stmt).all())
+        stmt = (
+            select(InboxMessage.id).where(InboxMessage.status == "pending").order_by(col(InboxMessage.id)).limit(limit)
+        )
+        return [int(i) for i in self.s.exec(stmt).all() if i is not None]
 
     def count_pending(self) -> int:
-        return self.s.exec(select(sa.func.count()).select_from(InboxMessage).where(InboxMessage.status == "pending")).one()
+        return self.s.exec(
+            select(sa.func.count()).select_from(InboxMessage).where(InboxMessage.status == "pending")
+        ).one()
 
     def same_kind_since(self, platform: str, sender_id: str, kind: str, since: datetime, before_id: int) -> int:
         stmt = (
@@ -192,7 +211,7 @@ class OutboxRepo:
                 col(OutboxMessage.status).in_(("pending", "sending")),
                 sa.or_(OutboxMessage.next_attempt_at.is_(None), col(OutboxMessage.next_attempt_at) <= now),  # type: ignore[union-attr]
             )
-            .order_by(col(OutboxMessage.urgent).desc(), OutboxMessage.id)
+            .order_by(col(OutboxMessage.urgent).desc(), col(OutboxMessage.id))
             .limit(limit)
         )
         if platforms is not None:
@@ -204,7 +223,11 @@ class OutboxRepo:
         return self.s.exec(_locking(self.s, stmt)).first()
 
     def count_unsent(self, platforms: Sequence[str] | None = None) -> int:
-        stmt = select(sa.func.count()).select_from(OutboxMessage).where(col(OutboxMessage.status).in_(("pending", "sending")))
+        stmt = (
+            select(sa.func.count())
+            .select_from(OutboxMessage)
+            .where(col(OutboxMessage.status).in_(("pending", "sending")))
+        )
         if platforms is not None:
             stmt = stmt.where(col(OutboxMessage.platform).in_(list(platforms)))
         return self.s.exec(stmt).one()
@@ -230,7 +253,7 @@ class OutboxRepo:
 
 # Regions and units change only when the org file is loaded (bootstrap), yet routing reads them
 # for every message: each process keeps a read-only copy per database, dropped by bootstrap.
-_org_cache: "weakref.WeakKeyDictionary[Engine, tuple[dict[str, Region], dict[str, Unit]]]" = weakref.WeakKeyDictionary()
+_org_cache: weakref.WeakKeyDictionary[Engine, tuple[dict[str, Region], dict[str, Unit]]] = weakref.WeakKeyDictionary()
 
 
 def invalidate_org_cache(session: Session) -> None:
@@ -305,10 +328,21 @@ class OrgRepo:
         for platform, user_id in keys:
             if (platform, user_id) not in self._accounts:
                 wanted[platform].add(user_id)
-        stmt = _built(("senders",), lambda: select(Account, Person).join(Person, Person.id == Account.person_id)  # type: ignore[arg-type]
-                      .where(col(Account.person_id).in_(select(Account.person_id).where(
-                          Account.platform == sa.bindparam("platform"), col(Account.user_id).in_(_in("users")))))
-                      .order_by(Account.id))
+        stmt = _built(
+            ("senders",),
+            lambda: (
+                select(Account, Person)
+                .join(Person, Person.id == Account.person_id)  # type: ignore[arg-type]
+                .where(
+                    col(Account.person_id).in_(
+                        select(Account.person_id).where(
+                            Account.platform == sa.bindparam("platform"), col(Account.user_id).in_(_in("users"))
+                        )
+                    )
+                )
+                .order_by(col(Account.id))
+            ),
+        )
         for platform, users in wanted.items():
             found: dict[int, list[Account]] = {}
             for acc, person in self.s.exec(stmt, params={"platform": platform, "users": sorted(users)}).all():  # type: ignore[call-overload]
@@ -326,8 +360,12 @@ class OrgRepo:
         for platform, chat_id in keys:
             if (platform, chat_id) not in self._groups:
                 wanted[platform].add(chat_id)
-        stmt = _built(("groups",), lambda: select(ChatGroup).where(
-            ChatGroup.platform == sa.bindparam("platform"), col(ChatGroup.chat_id).in_(_in("chats"))))
+        stmt = _built(
+            ("groups",),
+            lambda: select(ChatGroup).where(
+                ChatGroup.platform == sa.bindparam("platform"), col(ChatGroup.chat_id).in_(_in("chats"))
+            ),
+        )
         for platform, chats in wanted.items():
             for g in self.s.exec(stmt, params={"platform": platform, "chats": sorted(chats)}).all():  # type: ignore[call-overload]
                 self._groups[(g.platform, g.chat_id)] = g
@@ -352,13 +390,14 @@ class OrgRepo:
             person = self.person(acc.person_id)
             return (acc, person) if person is not None else None
         row = self.s.exec(
-            select(Account, Person).join(Person, Person.id == Account.person_id)  # type: ignore[arg-type]
+            select(Account, Person)
+            .join(Person, Person.id == Account.person_id)  # type: ignore[arg-type]
             .where(Account.platform == platform, Account.user_id == user_id)
         ).first()
         if row is None:
             return None
         self._accounts[(platform, user_id)] = row[0]
-        self._persons[row[1].id] = row[1]
+        self._persons[id_of(row[1])] = row[1]
         return row[0], row[1]
 
     def add_residents(self, residents: Sequence[tuple[Person, Account]]) -> None:
@@ -387,11 +426,15 @@ class OrgRepo:
     def accounts_of(self, person_id: int) -> list[Account]:
         found = self._accounts_of.get(person_id)
         if found is None or any(a.person_id != person_id for a in found):
-            found = list(self.s.exec(select(Account).where(Account.person_id == person_id).order_by(Account.id)).all())
+            found = list(
+                self.s.exec(select(Account).where(Account.person_id == person_id).order_by(col(Account.id))).all()
+            )
             self._accounts_of[person_id] = found
         return list(found)
 
-    def people(self, *, role: str | None = None, region_code: str | None = None, unit_code: str | None = None) -> list[Person]:
+    def people(
+        self, *, role: str | None = None, region_code: str | None = None, unit_code: str | None = None
+    ) -> list[Person]:
         # Staff (grid workers, officials, admins) are set by the org file, never in a message's
         # transaction, so their lists are kept for the unit of work; anything else is read afresh.
         key = (role, region_code, unit_code)
@@ -405,8 +448,13 @@ class OrgRepo:
 
     def _query_staff(self, role: str, region_code: str | None, unit_code: str | None) -> list[Person]:
         """Staff with their accounts in one query: whoever is told something is then written to."""
+
         def build():  # type: ignore[no-untyped-def]
-            stmt = select(Person, Account).outerjoin(Account, Account.person_id == Person.id).where(Person.role == sa.bindparam("role"))  # type: ignore[arg-type]
+            stmt = (
+                select(Person, Account)
+                .outerjoin(Account, Account.person_id == Person.id)
+                .where(Person.role == sa.bindparam("role"))
+            )  # type: ignore[arg-type]
             if region_code:
                 stmt = stmt.where(Person.region_code == sa.bindparam("region"))
             if unit_code:
@@ -421,23 +469,44 @@ class OrgRepo:
         """The officials of some units, the grid workers of some regions and the admins, in one
         query: what `people` would read staff list by staff list while a batch is announced (each
         dispatched ticket's unit, the grid workers above each group). Lists known empty are kept too."""
-        keys = [("official", None, u) for u in sorted(set(officials_of))] + \
-               [("grid_worker", r, None) for r in sorted(set(grid_workers_in))] + [("admin", None, None)]
+        keys = (
+            [("official", None, u) for u in sorted(set(officials_of))]
+            + [("grid_worker", r, None) for r in sorted(set(grid_workers_in))]
+            + [("admin", None, None)]
+        )
         keys = [k for k in keys if k not in self._people]
         if not keys:
             return
-        stmt = _built(("staff_batch",), lambda: select(Person, Account).outerjoin(Account, Account.person_id == Person.id)  # type: ignore[arg-type]
-                      .where(sa.or_(sa.and_(Person.role == "official", col(Person.unit_code).in_(_in("units"))),
-                                    sa.and_(Person.role == "grid_worker", col(Person.region_code).in_(_in("regions"))),
-                                    Person.role == "admin"))
-                      .order_by(Person.id, Account.id))
-        params = {"units": [k[2] for k in keys if k[0] == "official"], "regions": [k[1] for k in keys if k[0] == "grid_worker"]}
+        stmt = _built(
+            ("staff_batch",),
+            lambda: (
+                select(Person, Account)
+                .outerjoin(Account, Account.person_id == Person.id)  # type: ignore[arg-type]
+                .where(
+                    sa.or_(
+                        sa.and_(col(Person.role) == "official", col(Person.unit_code).in_(_in("units"))),
+                        sa.and_(col(Person.role) == "grid_worker", col(Person.region_code).in_(_in("regions"))),
+                        col(Person.role) == "admin",
+                    )
+                )
+                .order_by(col(Person.id), col(Account.id))
+            ),
+        )
+        params = {
+            "units": [k[2] for k in keys if k[0] == "official"],
+            "regions": [k[1] for k in keys if k[0] == "grid_worker"],
+        }
         with self.s.no_autoflush:  # as in `people`: nothing pending can change who the staff are
             found = self._remember_staff(self.s.exec(stmt, params=params).all())  # type: ignore[call-overload]
         lists: dict[tuple, list[Person]] = {key: [] for key in keys}
         for person in found:  # in id order, as `_query_staff` gives them
-            key = (person.role, None, person.unit_code) if person.role == "official" else \
-                  (person.role, person.region_code, None) if person.role == "grid_worker" else (person.role, None, None)
+            key = (
+                (person.role, None, person.unit_code)
+                if person.role == "official"
+                else (person.role, person.region_code, None)
+                if person.role == "grid_worker"
+                else (person.role, None, None)
+            )
             if key in lists:
                 lists[key].append(person)
         self._people.update(lists)
@@ -464,7 +533,7 @@ class OrgRepo:
             stmt = stmt.where(Person.region_code == region_code)
         if unit_code:
             stmt = stmt.where(Person.unit_code == unit_code)
-        return list(self.s.exec(stmt.order_by(Person.id)).all())
+        return list(self.s.exec(stmt.order_by(col(Person.id))).all())
 
     def person_by_name(self, name: str, role: str | None = None) -> Person | None:
         stmt = select(Person).where(Person.name == name)
@@ -481,7 +550,9 @@ class OrgRepo:
             self._groups[(platform, chat_id)] = g
         return g
 
-    def groups(self, *, platform: str | None = None, region_code: str | None = None, bound_only: bool = True) -> list[ChatGroup]:
+    def groups(
+        self, *, platform: str | None = None, region_code: str | None = None, bound_only: bool = True
+    ) -> list[ChatGroup]:
         stmt = select(ChatGroup).where(ChatGroup.active == True)  # noqa: E712
         if platform:
             stmt = stmt.where(ChatGroup.platform == platform)
@@ -489,7 +560,7 @@ class OrgRepo:
             stmt = stmt.where(ChatGroup.region_code == region_code)
         if bound_only:
             stmt = stmt.where(ChatGroup.region_code.is_not(None))  # type: ignore[union-attr]
-        return list(self.s.exec(stmt.order_by(ChatGroup.id)).all())
+        return list(self.s.exec(stmt.order_by(col(ChatGroup.id))).all())
 
     def platform_state(self, platform: str) -> PlatformState | None:
         return self.s.get(PlatformState, platform)
@@ -508,11 +579,15 @@ class TicketRepo:
     def __init__(self, session: Session) -> None:
         self.s = session
         self._new: dict[int, list[TicketReporter]] = {}  # reporters of the tickets opened in this unit of work
-        self._recent: dict[tuple[int, str, str], list[tuple[datetime, int, str]]] | None = None  # (joined_at, id, status)
+        self._recent: dict[tuple[int, str, str], list[tuple[datetime, int, str]]] | None = (
+            None  # (joined_at, id, status)
+        )
         self._recent_since: datetime | None = None
         self._recent_chats: set[tuple[str, str]] = set()
         self._changed: dict[int, Ticket] = {}  # tickets changed (or opened) in this unit of work
-        self._chat_tickets: dict[tuple[str, str], list[tuple]] | None = None  # (id, category, status, text, created_at), newest first
+        self._chat_tickets: dict[tuple[str, str], list[tuple]] | None = (
+            None  # (id, category, status, text, created_at), newest first
+        )
         self._chat_since: datetime | None = None
         self._numbers: dict[str, int] = {}  # day -> last number taken in this unit of work
 
@@ -551,14 +626,33 @@ class TicketRepo:
         self._numbers[day] = last
         return last
 
-    def add_event(self, t: Ticket, at: datetime, actor_id: int | None, action: str, from_status: str | None,
-                  to_status: str | None, note: str | None) -> None:
+    def add_event(
+        self,
+        t: Ticket,
+        at: datetime,
+        actor_id: int | None,
+        action: str,
+        from_status: str | None,
+        to_status: str | None,
+        note: str | None,
+    ) -> None:
         """The audit row of a change to `t`, written with the transaction's next statement or commit
         (batched). Every change to a ticket is audited, so this is also where the unit of work
         learns which tickets it changed (their remembered rows are then out of date)."""
         self._changed[t.id] = t  # type: ignore[index]
-        append(self.s, _EVENT_TABLE, {"ticket_id": t.id, "at": at, "actor_id": actor_id, "action": action,
-                                      "from_status": from_status, "to_status": to_status, "note": note})
+        append(
+            self.s,
+            _EVENT_TABLE,
+            {
+                "ticket_id": t.id,
+                "at": at,
+                "actor_id": actor_id,
+                "action": action,
+                "from_status": from_status,
+                "to_status": to_status,
+                "note": note,
+            },
+        )
 
     def prefetch_chat_tickets(self, chats: Iterable[tuple[str, str]], since: datetime) -> None:
         """The tickets opened since `since` in these chats, as plain rows (one query):
@@ -568,23 +662,44 @@ class TicketRepo:
         for platform, chat_id in chats:
             by_platform[platform].add(chat_id)
             self._chat_tickets[(platform, chat_id)] = []
-        stmt = _built(("chat_tickets",), lambda: select(Ticket.id, Ticket.chat_id, Ticket.category, Ticket.status, Ticket.text, Ticket.created_at)
-                      .where(Ticket.platform == sa.bindparam("platform"), col(Ticket.chat_id).in_(_in("chats")),
-                             col(Ticket.created_at) >= sa.bindparam("since"))
-                      .order_by(col(Ticket.id).desc()))
+        stmt = _built(
+            ("chat_tickets",),
+            lambda: (
+                sa.select(
+                    col(Ticket.id),
+                    col(Ticket.chat_id),
+                    col(Ticket.category),
+                    col(Ticket.status),
+                    col(Ticket.text),
+                    col(Ticket.created_at),
+                )
+                .where(
+                    col(Ticket.platform) == sa.bindparam("platform"),
+                    col(Ticket.chat_id).in_(_in("chats")),
+                    col(Ticket.created_at) >= sa.bindparam("since"),
+                )
+                .order_by(col(Ticket.id).desc())
+            ),
+        )
         for platform, chat_ids in by_platform.items():
             rows = self.s.exec(stmt, params={"platform": platform, "chats": sorted(chat_ids), "since": since}).all()  # type: ignore[call-overload]
             for tid, chat_id, category, status, text, created_at in rows:
                 self._chat_tickets[(platform, chat_id)].append((tid, category, status, text, created_at))
 
     def events(self, ticket_id: int) -> list[TicketEvent]:
-        return list(self.s.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)).all())
+        return list(
+            self.s.exec(
+                select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(col(TicketEvent.id))
+            ).all()
+        )
 
     def reporters(self, ticket_id: int) -> list[TicketReporter]:
         if ticket_id in self._new:
             return list(self._new[ticket_id])
         return list(
-            self.s.exec(select(TicketReporter).where(TicketReporter.ticket_id == ticket_id).order_by(TicketReporter.id)).all()
+            self.s.exec(
+                select(TicketReporter).where(TicketReporter.ticket_id == ticket_id).order_by(col(TicketReporter.id))
+            ).all()
         )
 
     def reporter(self, ticket_id: int, person_id: int) -> TicketReporter | None:
@@ -612,12 +727,25 @@ class TicketRepo:
         by_platform: dict[str, set[str]] = defaultdict(set)
         for platform, chat_id in self._recent_chats:
             by_platform[platform].add(chat_id)
-        stmt = _built(("recent_reporters",), lambda: select(
-            TicketReporter.person_id, TicketReporter.chat_id, TicketReporter.joined_at, Ticket.id, Ticket.status)
-                      .join(Ticket, Ticket.id == TicketReporter.ticket_id)  # type: ignore[arg-type]
-                      .where(TicketReporter.platform == sa.bindparam("platform"), col(TicketReporter.chat_id).in_(_in("chats")),
-                             col(TicketReporter.joined_at) >= sa.bindparam("since"))
-                      .order_by(TicketReporter.id))
+        stmt = _built(
+            ("recent_reporters",),
+            lambda: (
+                sa.select(
+                    col(TicketReporter.person_id),
+                    col(TicketReporter.chat_id),
+                    col(TicketReporter.joined_at),
+                    col(Ticket.id),
+                    col(Ticket.status),
+                )
+                .join(Ticket, Ticket.id == TicketReporter.ticket_id)  # type: ignore[arg-type]
+                .where(
+                    col(TicketReporter.platform) == sa.bindparam("platform"),
+                    col(TicketReporter.chat_id).in_(_in("chats")),
+                    col(TicketReporter.joined_at) >= sa.bindparam("since"),
+                )
+                .order_by(col(TicketReporter.id))
+            ),
+        )
         for platform, chat_ids in by_platform.items():
             rows = self.s.exec(stmt, params={"platform": platform, "chats": sorted(chat_ids), "since": since}).all()  # type: ignore[call-overload]
             for person_id, chat_id, joined_at, ticket_id, status in rows:
@@ -627,24 +755,45 @@ class TicketRepo:
         """The newest open ticket of a chat opened since `since` (what "我家也是" joins)."""
         remembered = self._remembered_in_chat(platform, chat_id, since)
         if remembered is not None:
-            tid = next((tid for tid, _, status, _, created_at in remembered if status in OPEN_STATUSES and created_at >= since), None)
+            tid = next(
+                (
+                    tid
+                    for tid, _, status, _, created_at in remembered
+                    if status in OPEN_STATUSES and created_at >= since
+                ),
+                None,
+            )
             return self.get(tid) if tid is not None else None
         stmt = (
             select(Ticket)
-            .where(Ticket.platform == platform, Ticket.chat_id == chat_id, col(Ticket.status).in_(OPEN_STATUSES),
-                   col(Ticket.created_at) >= since)
+            .where(
+                Ticket.platform == platform,
+                Ticket.chat_id == chat_id,
+                col(Ticket.status).in_(OPEN_STATUSES),
+                col(Ticket.created_at) >= since,
+            )
             .order_by(col(Ticket.id).desc())
             .limit(1)
         )
         return self.s.exec(stmt).first()
 
-    def candidates_for_merge(self, platform: str, chat_id: str, category: str, since: datetime, limit: int = 50) -> list[tuple[int, str]]:
+    def candidates_for_merge(
+        self, platform: str, chat_id: str, category: str, since: datetime, limit: int = 50
+    ) -> list[tuple[int, str]]:
         """(id, text) of the open tickets of one category in a chat, newest first: what a new message may repeat."""
         mergeable = [s for s in OPEN_STATUSES if s != Status.PENDING]
         remembered = self._remembered_in_chat(platform, chat_id, since)
         if remembered is not None:
-            return list(islice(((tid, text) for tid, cat, status, text, created_at in remembered
-                                if cat == category and status in mergeable and created_at >= since), limit))
+            return list(
+                islice(
+                    (
+                        (tid, text)
+                        for tid, cat, status, text, created_at in remembered
+                        if cat == category and status in mergeable and created_at >= since
+                    ),
+                    limit,
+                )
+            )
         stmt = (
             select(Ticket.id, Ticket.text)
             .where(
@@ -657,7 +806,7 @@ class TicketRepo:
             .order_by(col(Ticket.id).desc())
             .limit(limit)
         )
-        return [(int(i), str(t)) for i, t in self.s.exec(stmt).all()]
+        return [(int(i), str(t)) for i, t in self.s.exec(stmt).all() if i is not None]
 
     def _remembered_in_chat(self, platform: str, chat_id: str, since: datetime) -> list[tuple] | None:
         """The chat's tickets opened since the batch's prefetch began, newest first, as (id, category,
@@ -670,7 +819,10 @@ class TicketRepo:
         changed = self._changed
         if not changed:
             return remembered
-        return [row if (t := changed.get(row[0])) is None else (row[0], t.category, t.status, t.text, t.created_at) for row in remembered]
+        return [
+            row if (t := changed.get(row[0])) is None else (row[0], t.category, t.status, t.text, t.created_at)
+            for row in remembered
+        ]
 
     def latest_by_reporter_in_chat(self, person_id: int, platform: str, chat_id: str, since: datetime) -> Ticket | None:
         if self._recent is not None and (platform, chat_id) in self._recent_chats and since >= self._recent_since:  # type: ignore[operator]
@@ -711,7 +863,11 @@ class TicketRepo:
         stmt = (
             select(Ticket)
             .join(TicketReporter, TicketReporter.ticket_id == Ticket.id)  # type: ignore[arg-type]
-            .where(TicketReporter.person_id == person_id, Ticket.status == Status.FOLLOWUP, TicketReporter.rating.is_(None))  # type: ignore[union-attr]
+            .where(
+                TicketReporter.person_id == person_id,
+                Ticket.status == Status.FOLLOWUP,
+                col(TicketReporter.rating).is_(None),
+            )  # type: ignore[union-attr]
             .order_by(col(Ticket.resolved_at).desc())
         )
         return list(self.s.exec(stmt).all())
@@ -737,7 +893,7 @@ class TicketRepo:
             stmt = stmt.where(col(Ticket.created_at) >= created_from)
         if created_to is not None:
             stmt = stmt.where(col(Ticket.created_at) < created_to)
-        stmt = stmt.order_by(Ticket.id)
+        stmt = stmt.order_by(col(Ticket.id))
         if limit:
             stmt = stmt.limit(limit)
         return list(self.s.exec(stmt).all())

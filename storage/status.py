@@ -39,8 +39,13 @@ LABELS = {
 }
 
 #: not yet answered: waiting for someone to confirm, route, accept or resolve it
-OPEN_STATUSES: tuple[Status, ...] = (Status.PENDING, Status.REGISTERED, Status.DISPATCHED, Status.ACCEPTED,
-                                     Status.RETURNED)
+OPEN_STATUSES: tuple[Status, ...] = (
+    Status.PENDING,
+    Status.REGISTERED,
+    Status.DISPATCHED,
+    Status.ACCEPTED,
+    Status.RETURNED,
+)
 #: being worked at some unit: deadlines and reminders apply
 ACTIVE_STATUSES: tuple[Status, ...] = (Status.DISPATCHED, Status.ACCEPTED, Status.RETURNED)
 #: ended: nothing more happens to it unless it is reopened

@@ -33,7 +33,9 @@ def clock() -> ManualClock:
 def _pg_schema_url(base: str) -> Iterator[str]:
     """A fresh schema per test on the test database: isolated, and much faster than a database."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1) if base.startswith("postgresql://") else base)
+    engine = sa.create_engine(
+        base.replace("postgresql://", "postgresql+psycopg://", 1) if base.startswith("postgresql://") else base
+    )
     with engine.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in base else "?"

@@ -43,7 +43,7 @@ class Run:
     def sink(self, name: str = "sink") -> Path:
         return self.dir / f"{name}.jsonl"
 
-    def prepare(self, n: int, seed: int = 7) -> "Run":
+    def prepare(self, n: int, seed: int = 7) -> Run:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.messages = make_messages(n, seed)
         write_messages(self.input, self.messages)
@@ -55,9 +55,27 @@ class Run:
         except (FileNotFoundError, ValueError):
             return 0
 
-    def spawn(self, *extra: str, mode: str = "replay", sink: str = "sink", stdout=subprocess.DEVNULL) -> subprocess.Popen:  # type: ignore[no-untyped-def]
-        cmd = [sys.executable, "-m", "tests.crash_worker", "--mode", mode, "--db", self.db, "--input", str(self.input),
-               "--sink", str(self.sink(sink)), "--offset", str(self.offset), "--data-dir", str(self.data), *extra]
+    def spawn(
+        self, *extra: str, mode: str = "replay", sink: str = "sink", stdout=subprocess.DEVNULL
+    ) -> subprocess.Popen:  # type: ignore[no-untyped-def]
+        cmd = [
+            sys.executable,
+            "-m",
+            "tests.crash_worker",
+            "--mode",
+            mode,
+            "--db",
+            self.db,
+            "--input",
+            str(self.input),
+            "--sink",
+            str(self.sink(sink)),
+            "--offset",
+            str(self.offset),
+            "--data-dir",
+            str(self.data),
+            *extra,
+        ]
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=stdout, stderr=open(self.dir / "stderr.log", "ab"))
 
@@ -72,7 +90,7 @@ def wait_exit(proc: subprocess.Popen, timeout: float) -> int:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-        raise AssertionError(f"worker {proc.pid} did not finish within {timeout:.0f}s")
+        raise AssertionError(f"worker {proc.pid} did not finish within {timeout:.0f}s") from None
 
 
 def kill(proc: subprocess.Popen) -> bool:
@@ -105,7 +123,9 @@ def check(run: Run, sinks: list[str] = ("sink",)) -> Outcome:  # type: ignore[as
     engine = make_engine(run.db)
     try:
         with engine.connect() as c:
-            inbox = c.execute(sa.text("SELECT id, message_id, status, result FROM inbox WHERE message_id LIKE 'c%'")).all()
+            inbox = c.execute(
+                sa.text("SELECT id, message_id, status, result FROM inbox WHERE message_id LIKE 'c%'")
+            ).all()
             tickets = c.execute(sa.text("SELECT id, source_inbox_id FROM ticket")).all()
             outbox = c.execute(sa.text("SELECT id, chat_id, reply_to, text, status FROM outbox")).all()
     finally:
@@ -141,7 +161,9 @@ def assert_exactly_once(run: Run, out: Outcome, n: int, max_repeats: int) -> Non
     assert out.inbox == n, f"{n - out.inbox} messages lost (never stored)"
     assert not out.inbox_not_done, f"not processed: {out.inbox_not_done[:10]}"
     assert not out.ticket_sources_doubled, f"inbox rows that made two tickets: {out.ticket_sources_doubled[:10]}"
-    assert not out.ticketed_rows_without_ticket, f"rows said ticketed without a ticket: {out.ticketed_rows_without_ticket[:10]}"
+    assert not out.ticketed_rows_without_ticket, (
+        f"rows said ticketed without a ticket: {out.ticketed_rows_without_ticket[:10]}"
+    )
     assert out.tickets > 0 and out.outbox > 0, "the scenario made no tickets or replies: it tests nothing"
     assert not out.outbox_unsent, f"outbox rows never sent: {out.outbox_unsent[:10]}"
     assert not out.missing, f"outbound messages missing at the sink: {out.missing[:5]}"
@@ -185,7 +207,9 @@ def run_with_kills(run: Run, kills: int, seed: int, *, timeout: float, extra: tu
         if kill(proc):
             done += 1
         elif proc.returncode != 0:
-            raise AssertionError(f"worker exited with {proc.returncode}: {(run.dir / 'stderr.log').read_text()[-3000:]}")
+            raise AssertionError(
+                f"worker exited with {proc.returncode}: {(run.dir / 'stderr.log').read_text()[-3000:]}"
+            )
         if time.monotonic() > deadline:
             raise AssertionError("kill test ran out of time")
     final = run.spawn(*extra)

@@ -35,8 +35,18 @@ from classifiers.types import Classification
 GROUPS = ("和平村群", "石桥村群", "南门社区群")
 CATEGORIES = ("road", "utilities", "environment", "noise", "dispute", "security", "welfare")
 PLACES = ("村口", "东头", "小学旁", "菜市场", "三组", "河边", "新村", "老街", "祠堂前", "桥头")
-PROBLEMS = ("路灯坏了", "垃圾没人清", "水管漏水", "晚上广场舞太吵", "路面塌了个坑", "停电一整天", "下水道堵了",
-            "狗咬人没人管", "低保没发下来", "工地夜里施工")
+PROBLEMS = (
+    "路灯坏了",
+    "垃圾没人清",
+    "水管漏水",
+    "晚上广场舞太吵",
+    "路面塌了个坑",
+    "停电一整天",
+    "下水道堵了",
+    "狗咬人没人管",
+    "低保没发下来",
+    "工地夜里施工",
+)
 CHAT = ("收到", "今天好热啊", "哈哈哈", "谢谢网格员", "明天赶集吗", "好的", "👍", "晚饭吃了没")
 
 
@@ -48,7 +58,9 @@ def make_messages(n: int, seed: int = 7) -> list[dict]:
         sender = f"居民{rng.randrange(n // 2 + 1)}"
         r = rng.random()
         if r < 0.35:
-            text = f"诉:{rng.choice(PLACES)}{rng.choice(PROBLEMS)}，第{i}次反映" + ("，很急" if rng.random() < 0.05 else "")
+            text = f"诉:{rng.choice(PLACES)}{rng.choice(PROBLEMS)}，第{i}次反映" + (
+                "，很急" if rng.random() < 0.05 else ""
+            )
         elif r < 0.42:
             text = f"疑:{rng.choice(PLACES)}好像{rng.choice(PROBLEMS)}？{i}"
         elif r < 0.52:
@@ -89,7 +101,13 @@ class SinkAdapter(LocalAdapter):
         pass  # no in-memory transcript: 5,000 messages, and the sink is the record
 
     async def send(self, out: Outbound) -> SendResult:
-        rec = {"chat": out.chat_id, "type": out.chat_type.value, "reply_to": out.reply_to or "", "text": out.text, "pid": os.getpid()}
+        rec = {
+            "chat": out.chat_id,
+            "type": out.chat_type.value,
+            "reply_to": out.reply_to or "",
+            "text": out.text,
+            "pid": os.getpid(),
+        }
         os.write(self._fd, (json.dumps(rec, ensure_ascii=False) + "\n").encode("utf-8"))
         os.fsync(self._fd)
         return SendResult(message_id=self._next_id("b"))
@@ -119,12 +137,18 @@ class Offset:
 def build_config(data_dir: Path, lease: float, spool: bool, retry: float):  # type: ignore[no-untyped-def]
     from core.config import load_config
 
-    return load_config(overrides={
-        "data_dir": str(data_dir),
-        "delivery": {"max_attempts": 8, "backoff_seconds": 0.2, "backoff_max_seconds": 2.0, "lease_seconds": lease},
-        "resilience": {"retry_initial_seconds": retry, "retry_max_seconds": max(retry * 4, retry),
-                       "spool_platforms": ["local"] if spool else [], "spool_max_messages": 100000},
-    })
+    return load_config(
+        overrides={
+            "data_dir": str(data_dir),
+            "delivery": {"max_attempts": 8, "backoff_seconds": 0.2, "backoff_max_seconds": 2.0, "lease_seconds": lease},
+            "resilience": {
+                "retry_initial_seconds": retry,
+                "retry_max_seconds": max(retry * 4, retry),
+                "spool_platforms": ["local"] if spool else [],
+                "spool_max_messages": 100000,
+            },
+        }
+    )
 
 
 async def _drain(app) -> None:  # type: ignore[no-untyped-def]
@@ -135,12 +159,16 @@ async def _drain(app) -> None:  # type: ignore[no-untyped-def]
         try:
             st = app.status()
             held = st.get("resilience", {})
-            if st.get("inbox_pending") == 0 and st.get("outbox_unsent") == 0 and not held.get("spooled") \
-                    and held.get("database") == "ok":
+            if (
+                st.get("inbox_pending") == 0
+                and st.get("outbox_unsent") == 0
+                and not held.get("spooled")
+                and held.get("database") == "ok"
+            ):
                 return
             app.process_pending()
             app._wake(None)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if not is_transient(exc):
                 raise
         await asyncio.sleep(0.05)
@@ -152,8 +180,11 @@ async def main(args: argparse.Namespace) -> int:
 
     data_dir = Path(args.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, filename=str(data_dir / "worker.log"),
-                        format=f"%(asctime)s {os.getpid()} %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        filename=str(data_dir / "worker.log"),
+        format=f"%(asctime)s {os.getpid()} %(levelname)s %(name)s: %(message)s",
+    )
     config = build_config(data_dir, args.lease, args.spool, args.retry)
     clock = SystemClock()
     sink = SinkAdapter(clock, Path(args.sink))
@@ -163,9 +194,19 @@ async def main(args: argparse.Namespace) -> int:
         from bot.messages import ChatType, Inbound
 
         for m in messages:
-            app.dispatcher.store(Inbound(platform="local", chat_id=m["group"], chat_type=ChatType.GROUP, sender_id=m["sender"],
-                                         sender_name=m["sender"], message_id=m["id"], sent_at=clock.now(), text=m["text"],
-                                         chat_title=m["group"]))
+            app.dispatcher.store(
+                Inbound(
+                    platform="local",
+                    chat_id=m["group"],
+                    chat_type=ChatType.GROUP,
+                    sender_id=m["sender"],
+                    sender_name=m["sender"],
+                    message_id=m["id"],
+                    sent_at=clock.now(),
+                    text=m["text"],
+                    chat_title=m["group"],
+                )
+            )
         app.engine.dispose()
         return 0
     if args.mode == "drain":
@@ -185,9 +226,10 @@ async def main(args: argparse.Namespace) -> int:
                 m = messages[i]
                 try:
                     await sink.say(m["sender"], m["text"], group=m["group"], message_id=m["id"])
-                except Exception as exc:  # noqa: BLE001 - not stored: the "platform" offers it again
-                    logging.getLogger("crash_worker").warning("message %s not confirmed (%s); again in %.2fs",
-                                                              m["id"], type(exc).__name__, pause)
+                except Exception as exc:
+                    logging.getLogger("crash_worker").warning(
+                        "message %s not confirmed (%s); again in %.2fs", m["id"], type(exc).__name__, pause
+                    )
                     await asyncio.sleep(pause)
                     pause = min(pause * 2, 1.0)
                     continue

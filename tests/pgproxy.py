@@ -22,13 +22,15 @@ class PgProxy:
         threading.Thread(target=self._accept, daemon=True).start()
 
     @classmethod
-    def for_url(cls, url: str) -> tuple["PgProxy", str]:
+    def for_url(cls, url: str) -> tuple[PgProxy, str]:
         """A proxy in front of the URL's server, and the same URL pointing at the proxy."""
         parts = urlsplit(url)
         proxy = cls(parts.hostname or "127.0.0.1", parts.port or 5432)
         netloc = parts.netloc.rsplit("@", 1)
         user = netloc[0] + "@" if len(netloc) == 2 else ""
-        return proxy, urlunsplit((parts.scheme, f"{user}127.0.0.1:{proxy.port}", parts.path, parts.query, parts.fragment))
+        return proxy, urlunsplit(
+            (parts.scheme, f"{user}127.0.0.1:{proxy.port}", parts.path, parts.query, parts.fragment)
+        )
 
     def down(self) -> None:
         self._up.clear()

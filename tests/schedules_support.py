@@ -40,11 +40,22 @@ class Bot:
         s = self.app.services
         with s.uow() as uow:
             actor = s.org.actor(uow, "local", reporter, reporter)
-            t = s.tickets.open(uow, actor, OpenRequest(
-                text=text, category=category, urgent=urgent, confidence=0.9, evidence="test", platform="local",
-                chat_id=group, region_code=GROUP_REGION[group], source_message_id=f"m-{reporter}-{self.clock.now().timestamp()}",
-                source_inbox_id=None,
-            ))
+            t = s.tickets.open(
+                uow,
+                actor,
+                OpenRequest(
+                    text=text,
+                    category=category,
+                    urgent=urgent,
+                    confidence=0.9,
+                    evidence="test",
+                    platform="local",
+                    chat_id=group,
+                    region_code=GROUP_REGION[group],
+                    source_message_id=f"m-{reporter}-{self.clock.now().timestamp()}",
+                    source_inbox_id=None,
+                ),
+            )
             return t.no
 
     def do(self, who: str, action: str, no: str, arg: str = "") -> None:
@@ -96,7 +107,12 @@ class Bot:
 
     def texts(self, purpose: str) -> list[str]:
         with self.app.services.uow() as uow:
-            return [r.text for r in uow.session.exec(select(OutboxMessage).where(OutboxMessage.purpose == purpose).order_by(OutboxMessage.id)).all()]
+            return [
+                r.text
+                for r in uow.session.exec(
+                    select(OutboxMessage).where(OutboxMessage.purpose == purpose).order_by(OutboxMessage.id)
+                ).all()
+            ]
 
     def reminders(self, *statuses: str, tickets_only: bool = False) -> list[Reminder]:
         with self.app.services.uow() as uow:

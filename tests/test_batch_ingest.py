@@ -13,7 +13,16 @@ from sqlmodel import select
 from bot.adapters.local import LocalAdapter
 from bot.app import BotApp
 from bot.messages import ChatType, Inbound
-from storage.models import Account, Consultation, InboxMessage, OutboxMessage, Person, Ticket, TicketEvent, TicketReporter
+from storage.models import (
+    Account,
+    Consultation,
+    InboxMessage,
+    OutboxMessage,
+    Person,
+    Ticket,
+    TicketEvent,
+    TicketReporter,
+)
 
 TEXTS = [
     "村口路灯坏了三天了，晚上黑漆漆的",
@@ -33,29 +42,65 @@ def messages(clock, prefix: str = "m") -> list[Inbound]:  # type: ignore[no-unty
     out = []
     for i, text in enumerate(TEXTS):
         who = f"居民{i % 4}"
-        out.append(Inbound(platform="local", chat_id="和平村群", chat_type=ChatType.GROUP, sender_id=who, sender_name=who,
-                           message_id=f"{prefix}{i}", sent_at=clock.now() + timedelta(seconds=i), text=text, chat_title="和平村群"))
+        out.append(
+            Inbound(
+                platform="local",
+                chat_id="和平村群",
+                chat_type=ChatType.GROUP,
+                sender_id=who,
+                sender_name=who,
+                message_id=f"{prefix}{i}",
+                sent_at=clock.now() + timedelta(seconds=i),
+                text=text,
+                chat_title="和平村群",
+            )
+        )
     return out
 
 
 def snapshot(app: BotApp) -> tuple[list, ...]:
     with app.services.uow() as uow:
-        inbox = [(r.message_id, r.status, r.result) for r in uow.session.exec(select(InboxMessage).order_by(InboxMessage.id))]
-        tickets = [(t.no, t.status, t.category, t.text, t.unit_code, t.tier, t.deadline, t.details, t.urgent, t.region_code)
-                   for t in uow.session.exec(select(Ticket).order_by(Ticket.id))]
-        consultations = [(q.chat_id, q.region_code, q.text) for q in uow.session.exec(select(Consultation).order_by(Consultation.id))]
-        outbox = [(o.purpose, o.chat_id, o.text, o.reply_to) for o in uow.session.exec(select(OutboxMessage).order_by(OutboxMessage.id))]
-        people = [(p.name, p.role, a.platform, a.user_id, a.display_name, a.last_group_chat_id)
-                  for a, p in uow.session.exec(select(Account, Person).join(Person, Person.id == Account.person_id).order_by(Account.id))]
-        reporters = [(t.no, p.name, r.message_id) for r, t, p in uow.session.exec(
-            select(TicketReporter, Ticket, Person).join(Ticket, Ticket.id == TicketReporter.ticket_id)
-            .join(Person, Person.id == TicketReporter.person_id).order_by(TicketReporter.id))]
-        events = [(t.no, e.action, e.from_status, e.to_status) for e, t in uow.session.exec(
-            select(TicketEvent, Ticket).join(Ticket, Ticket.id == TicketEvent.ticket_id).order_by(TicketEvent.id))]
+        inbox = [
+            (r.message_id, r.status, r.result) for r in uow.session.exec(select(InboxMessage).order_by(InboxMessage.id))
+        ]
+        tickets = [
+            (t.no, t.status, t.category, t.text, t.unit_code, t.tier, t.deadline, t.details, t.urgent, t.region_code)
+            for t in uow.session.exec(select(Ticket).order_by(Ticket.id))
+        ]
+        consultations = [
+            (q.chat_id, q.region_code, q.text) for q in uow.session.exec(select(Consultation).order_by(Consultation.id))
+        ]
+        outbox = [
+            (o.purpose, o.chat_id, o.text, o.reply_to)
+            for o in uow.session.exec(select(OutboxMessage).order_by(OutboxMessage.id))
+        ]
+        people = [
+            (p.name, p.role, a.platform, a.user_id, a.display_name, a.last_group_chat_id)
+            for a, p in uow.session.exec(
+                select(Account, Person).join(Person, Person.id == Account.person_id).order_by(Account.id)
+            )
+        ]
+        reporters = [
+            (t.no, p.name, r.message_id)
+            for r, t, p in uow.session.exec(
+                select(TicketReporter, Ticket, Person)
+                .join(Ticket, Ticket.id == TicketReporter.ticket_id)
+                .join(Person, Person.id == TicketReporter.person_id)
+                .order_by(TicketReporter.id)
+            )
+        ]
+        events = [
+            (t.no, e.action, e.from_status, e.to_status)
+            for e, t in uow.session.exec(
+                select(TicketEvent, Ticket).join(Ticket, Ticket.id == TicketEvent.ticket_id).order_by(TicketEvent.id)
+            )
+        ]
     return inbox, tickets, outbox, people, reporters, events, consultations
 
 
-async def test_a_batch_has_the_same_outcome_as_one_message_at_a_time(config, clock, database_url, classify, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_a_batch_has_the_same_outcome_as_one_message_at_a_time(
+    config, clock, database_url, classify, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     one = BotApp(config, clock=clock, database_url=database_url, adapters=[LocalAdapter(clock)], classify=classify)
     await one.start(background=False)
     for msg in messages(clock):
@@ -94,14 +139,27 @@ async def test_a_batch_is_idempotent_by_platform_message_id(config, clock, datab
     await app.stop()
 
 
-async def test_a_large_batch_with_repeats_across_it_stores_each_message_once(config, clock, database_url, classify) -> None:  # type: ignore[no-untyped-def]
+async def test_a_large_batch_with_repeats_across_it_stores_each_message_once(
+    config, clock, database_url, classify
+) -> None:  # type: ignore[no-untyped-def]
     # 150 messages: more than one multi-row INSERT takes (storage.sqliterows.CHUNK), with repeats
     # of the first messages near the end, in another statement than their originals
     app = BotApp(config, clock=clock, database_url=database_url, adapters=[LocalAdapter(clock)], classify=classify)
     await app.start(background=False)
-    chatter = [Inbound(platform="local", chat_id="和平村群", chat_type=ChatType.GROUP, sender_id=f"u{i % 7}", sender_name=f"居民{i % 7}",
-                       message_id=f"c{i}", sent_at=clock.now() + timedelta(seconds=i), text=f"今天第{i}次说话", chat_title="和平村群")
-               for i in range(140)]
+    chatter = [
+        Inbound(
+            platform="local",
+            chat_id="和平村群",
+            chat_type=ChatType.GROUP,
+            sender_id=f"u{i % 7}",
+            sender_name=f"居民{i % 7}",
+            message_id=f"c{i}",
+            sent_at=clock.now() + timedelta(seconds=i),
+            text=f"今天第{i}次说话",
+            chat_title="和平村群",
+        )
+        for i in range(140)
+    ]
     ids = app.dispatcher.store_many(chatter + chatter[:10])
     assert len(ids) == len(set(ids)) == 140
     assert app.dispatcher.store_many(chatter[130:]) == ids[130:]  # a redelivery: the same rows, still to process
@@ -112,7 +170,9 @@ async def test_a_large_batch_with_repeats_across_it_stores_each_message_once(con
     await app.stop()
 
 
-async def test_one_bad_message_is_marked_failed_and_the_rest_of_its_batch_commits(config, clock, database_url, classify) -> None:  # type: ignore[no-untyped-def]
+async def test_one_bad_message_is_marked_failed_and_the_rest_of_its_batch_commits(
+    config, clock, database_url, classify
+) -> None:  # type: ignore[no-untyped-def]
     def fragile(text: str):  # type: ignore[no-untyped-def]
         if "施工" in text:
             raise RuntimeError("rules file corrupted")
@@ -171,8 +231,17 @@ REPEAT_AFTER_DISMISSAL = [
 
 def scripted(clock, script: list[tuple[str, str]], **nos: str) -> list[Inbound]:  # type: ignore[no-untyped-def]
     return [
-        Inbound(platform="local", chat_id="和平村群", chat_type=ChatType.GROUP, sender_id=who, sender_name=who,
-                message_id=f"f{i}", sent_at=clock.now() + timedelta(seconds=i), text=text.format(**nos), chat_title="和平村群")
+        Inbound(
+            platform="local",
+            chat_id="和平村群",
+            chat_type=ChatType.GROUP,
+            sender_id=who,
+            sender_name=who,
+            message_id=f"f{i}",
+            sent_at=clock.now() + timedelta(seconds=i),
+            text=text.format(**nos),
+            chat_title="和平村群",
+        )
         for i, (who, text) in enumerate(script)
     ]
 
@@ -182,7 +251,13 @@ async def one_by_one_and_batched(config, clock, classify, tmp_path, script: list
     day = f"SG{clock.now():%Y%m%d}"
     outcomes = []
     for name, batched in (("one", False), ("batch", True)):
-        app = BotApp(config, clock=clock, database_url=f"sqlite:///{tmp_path}/{name}.db", adapters=[LocalAdapter(clock)], classify=classify)
+        app = BotApp(
+            config,
+            clock=clock,
+            database_url=f"sqlite:///{tmp_path}/{name}.db",
+            adapters=[LocalAdapter(clock)],
+            classify=classify,
+        )
         await app.start(background=False)
         msgs = scripted(clock, script, no1=f"{day}-0001", no2=f"{day}-0002")
         if batched:
@@ -195,7 +270,9 @@ async def one_by_one_and_batched(config, clock, classify, tmp_path, script: list
     return outcomes
 
 
-async def test_a_repeat_of_a_ticket_dismissed_in_the_same_batch_opens_a_new_one(config, clock, classify, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_a_repeat_of_a_ticket_dismissed_in_the_same_batch_opens_a_new_one(
+    config, clock, classify, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     # two fresh SQLite databases are compared (a PostgreSQL run would share one schema)
     one, batch = await one_by_one_and_batched(config, clock, classify, tmp_path, REPEAT_AFTER_DISMISSAL)
     assert one == batch
@@ -204,7 +281,9 @@ async def test_a_repeat_of_a_ticket_dismissed_in_the_same_batch_opens_a_new_one(
     assert inbox["f2"] == "ticket" and inbox["f3"] == "merged"
 
 
-async def test_follow_ups_and_a_dismissal_inside_one_batch_end_as_they_would_one_by_one(config, clock, classify, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_follow_ups_and_a_dismissal_inside_one_batch_end_as_they_would_one_by_one(
+    config, clock, classify, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     # two fresh SQLite databases are compared (a PostgreSQL run would share one schema)
     outcomes = await one_by_one_and_batched(config, clock, classify, tmp_path, FOLLOW_UPS)
     assert outcomes[0] == outcomes[1]

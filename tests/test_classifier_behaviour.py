@@ -42,8 +42,21 @@ def test_evidence_names_the_features_and_words_behind_the_decision(model):
     assert "路灯" in c.explain()
 
 
-@pytest.mark.parametrize("text", ["今天好热啊", "收到", "哈哈哈", "谢谢网格员👍", "🌹🌹🌹早上好", "", "   ", "[图片]",
-                                  "热死了", "这道题做不出来我要原地去世了哈哈"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "今天好热啊",
+        "收到",
+        "哈哈哈",
+        "谢谢网格员👍",
+        "🌹🌹🌹早上好",
+        "",
+        "   ",
+        "[图片]",
+        "热死了",
+        "这道题做不出来我要原地去世了哈哈",
+    ],
+)
 def test_chit_chat_and_thanks_are_not_tickets(model, text):
     c = classify(text, model)
     assert c.acted_intent(MIDDLE) == "other"
@@ -68,25 +81,37 @@ def test_benefit_cut_without_reason_is_a_welfare_complaint(model):
     assert c.category == "welfare"
 
 
-@pytest.mark.parametrize(("text", "category"), [
-    ("老板欠了我们半年工资 电话也不接 能不能帮忙找下劳动部门", "labor"),
-    ("楼上天天半夜两点还在唱歌 吵得老人睡不着 说了几次都不管", "noise"),
-    ("公厕脏得没法用，一直没人打扫", "environment"),
-    ("有人在河边倒垃圾", "environment"),
-    ("隔壁装修太吵了", "noise"),
-    ("我们组的自来水停了两天了，打电话给水厂也冇人接", "utilities"),
-])
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("老板欠了我们半年工资 电话也不接 能不能帮忙找下劳动部门", "labor"),
+        ("楼上天天半夜两点还在唱歌 吵得老人睡不着 说了几次都不管", "noise"),
+        ("公厕脏得没法用，一直没人打扫", "environment"),
+        ("有人在河边倒垃圾", "environment"),
+        ("隔壁装修太吵了", "noise"),
+        ("我们组的自来水停了两天了，打电话给水厂也冇人接", "utilities"),
+    ],
+)
 def test_plain_complaints_are_tickets_of_their_category(model, text, category):
     c = classify(text, model)
     assert c.acted_intent(MIDDLE) == "complaint", c.explain()
     assert c.category == category, c.explain()
 
 
-@pytest.mark.parametrize("text", [
-    "着火了", "家里煤气泄漏了", "厨房里煤气味很重，阀门关了还是有味道", "有人落水了，快来人", "电线掉下来了",
-    "快来人啊 后山着火了 往屋那边烧过来了", "街上有人打架 一个人头上在流血 快叫120", "她站在天台边上说不想活了 快来人",
-    "河堤渗水了 好几户屋里已经进水 老人走不动",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "着火了",
+        "家里煤气泄漏了",
+        "厨房里煤气味很重，阀门关了还是有味道",
+        "有人落水了，快来人",
+        "电线掉下来了",
+        "快来人啊 后山着火了 往屋那边烧过来了",
+        "街上有人打架 一个人头上在流血 快叫120",
+        "她站在天台边上说不想活了 快来人",
+        "河堤渗水了 好几户屋里已经进水 老人走不动",
+    ],
+)
 def test_emergencies_are_urgent_whatever_the_intent_confidence(model, text):
     c = classify(text, model)
     assert c.urgent, c.explain()
@@ -99,11 +124,14 @@ def test_the_kind_of_emergency_is_told_apart(model):
     assert classify("仓库冒烟了 好像烧起来了 旁边宿舍还有人在睡觉 快打119", model).emergency == "fire"
 
 
-@pytest.mark.parametrize("text", [
-    "【森林防火】严禁上山烧纸、野外用火。发现火情请立即拨打119，违者依法处理。",
-    "火已经扑灭了 感谢消防队和各位乡亲 冇人受伤 大家放心",
-    "水泥路裂了好长一条缝 电动车经常摔 麻烦修一下",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "【森林防火】严禁上山烧纸、野外用火。发现火情请立即拨打119，违者依法处理。",
+        "火已经扑灭了 感谢消防队和各位乡亲 冇人受伤 大家放心",
+        "水泥路裂了好长一条缝 电动车经常摔 麻烦修一下",
+    ],
+)
 def test_safety_notices_past_events_and_slow_hazards_are_not_emergencies(model, text):
     assert not classify(text, model).urgent
 
@@ -170,7 +198,9 @@ def _assert_jiebas_route(jieba, text: str) -> None:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.text(alphabet="村口路灯坏了三天晚上黑漆漆的请问低保怎么申请县区镇政府投诉噪音扰民a1b2K6县喂喂喂", max_size=40))
+@given(
+    st.text(alphabet="村口路灯坏了三天晚上黑漆漆的请问低保怎么申请县区镇政府投诉噪音扰民a1b2K6县喂喂喂", max_size=40)
+)
 def test_the_compiled_cutter_gives_jiebas_words(model, text):
     _assert_jiebas_route(segment.jieba_module(), text)
 
@@ -182,7 +212,12 @@ def test_the_compiled_cutter_gives_jiebas_words_on_every_dev_message(model):
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.text(alphabet="村口路灯坏了三天晚上黑请问低保怎么申请着火了煤气快来人吗？！【通知】@ 13812345678😀🙏ab12", max_size=80))
+@given(
+    st.text(
+        alphabet="村口路灯坏了三天晚上黑请问低保怎么申请着火了煤气快来人吗？！【通知】@ 13812345678😀🙏ab12",
+        max_size=80,
+    )
+)
 def test_the_model_reads_exactly_the_known_features_of_a_message(model, text):
     """The scorer's fast path (one automaton over known n-grams, look-ups by kind) finds the same features as
     the extraction training used, restricted to those the model knows."""
@@ -198,14 +233,24 @@ def test_the_same_reasons_whichever_process_classified_the_message() -> None:
     import subprocess
     import sys
 
-    script = ("import csv\nfrom classifiers.model import classify, load_model\nm = load_model()\n"
-              "for row in csv.DictReader(open('classifiers/data/dev/lanjiang.csv', encoding='utf-8')):\n"
-              "    c = classify(row['text'], m)\n"
-              "    print(c.intent, c.confidence, c.category, c.urgent, c.urgency, c.explain())\n")
+    script = (
+        "import csv\nfrom classifiers.model import classify, load_model\nm = load_model()\n"
+        "for row in csv.DictReader(open('classifiers/data/dev/lanjiang.csv', encoding='utf-8')):\n"
+        "    c = classify(row['text'], m)\n"
+        "    print(c.intent, c.confidence, c.category, c.urgent, c.urgency, c.explain())\n"
+    )
     root = Path(__file__).resolve().parent.parent
-    runs = [subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True,
-                           env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin", "HOME": str(root)}).stdout
-            for seed in ("1", "12345")]
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin", "HOME": str(root)},
+        ).stdout
+        for seed in ("1", "12345")
+    ]
     assert runs[0].count("\n") == 400
     assert runs[0] == runs[1]
 
@@ -244,8 +289,13 @@ def test_a_regex_rule_fires_unless_its_unless_matches(tmp_path):
 
 
 def test_a_token_pattern_with_an_operator_runs_through_spacys_matcher(tmp_path):
-    f = _rule_file(tmp_path, {"id": "x.seq", "pattern": [{"ORTH": "路灯"}, {"ORTH": {"IN": ["又", "也"]}, "OP": "?"},
-                                                        {"ORTH": {"IN": ["坏", "坏了"]}}]})
+    f = _rule_file(
+        tmp_path,
+        {
+            "id": "x.seq",
+            "pattern": [{"ORTH": "路灯"}, {"ORTH": {"IN": ["又", "也"]}, "OP": "?"}, {"ORTH": {"IN": ["坏", "坏了"]}}],
+        },
+    )
     rs = RuleSet.build([f])
     for words in (["路灯", "坏了"], ["路灯", "又", "坏了"], ["路灯", "也", "坏"]):
         assert [(r.id, m) for r, m in rs.match("".join(words), words)] == [("x.seq", "".join(words))]

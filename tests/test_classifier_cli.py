@@ -78,8 +78,11 @@ def test_eval_on_the_dev_set_prints_its_figures(app, capsys):
 
 def test_eval_text_report_has_table_confusion_and_misses_with_their_reasons(app, tmp_path):
     f = tmp_path / "few.csv"
-    f.write_text("id,text,intent,category,urgent\n1,村口路灯坏了三天了,complaint,road,0\n2,收到,complaint,road,0\n"
-                 "3,请问低保怎么申请,consultation,,0\n", encoding="utf-8")
+    f.write_text(
+        "id,text,intent,category,urgent\n1,村口路灯坏了三天了,complaint,road,0\n2,收到,complaint,road,0\n"
+        "3,请问低保怎么申请,consultation,,0\n",
+        encoding="utf-8",
+    )
     out = run(app, "eval", f, "--worst", "5").stdout
     assert "precision" in out and "confusion" in out
     assert "worst misses" in out and "rules:" in out
@@ -98,8 +101,20 @@ def test_eval_with_nothing_to_score_gives_nulls_not_nan():
 
 
 def test_eval_public_file_columns(app):
-    m = last_json(run(app, "eval", TEDDY, "--json", "--text-column", "留言主题", "--label-column", "一级标签",
-                      "--intent", "complaint").stdout)
+    m = last_json(
+        run(
+            app,
+            "eval",
+            TEDDY,
+            "--json",
+            "--text-column",
+            "留言主题",
+            "--label-column",
+            "一级标签",
+            "--intent",
+            "complaint",
+        ).stdout
+    )
     check_shape(m)
     assert m["n"] == 42 and m["actionable"]["rate"] is not None
 
@@ -108,8 +123,10 @@ def test_text_columns_are_joined_and_ids_default_to_row_numbers(tmp_path):
     f = tmp_path / "x.csv"
     f.write_text("a,b\n路灯,坏了\n,收到\n", encoding="utf-8")
     rows = read_csv(f, text_columns=["a", "b"], intent="other")
-    assert [(r.id, r.text, r.intent, r.county) for r in rows] == [("x-1", "路灯。坏了", "other", "x"),
-                                                                   ("x-2", "收到", "other", "x")]
+    assert [(r.id, r.text, r.intent, r.county) for r in rows] == [
+        ("x-1", "路灯。坏了", "other", "x"),
+        ("x-2", "收到", "other", "x"),
+    ]
 
 
 def test_eval_bad_column_is_a_clear_error(app):
@@ -166,8 +183,24 @@ def test_a_hand_edited_weight_changes_the_decision(tmp_path):
 
 def test_a_countys_own_categories_replace_the_default_ones(app, small_corpus, tmp_path):
     out = tmp_path / "teddy.jsonl"
-    run(app, "rules", "train", TEDDY, "--corpus", small_corpus, "--text-column", "留言主题", "--label-column",
-        "一级标签", "--intent", "complaint", "--own-categories", "--no-calibrate", "--out", out)
+    run(
+        app,
+        "rules",
+        "train",
+        TEDDY,
+        "--corpus",
+        small_corpus,
+        "--text-column",
+        "留言主题",
+        "--label-column",
+        "一级标签",
+        "--intent",
+        "complaint",
+        "--own-categories",
+        "--no-calibrate",
+        "--out",
+        out,
+    )
     model = load_model(out)
     rows = list(csv.DictReader(TEDDY.open(encoding="utf-8")))
     assert set(model.categories) == {r["一级标签"] for r in rows}
@@ -183,8 +216,15 @@ def test_corrections_make_it_better(app, small_corpus, tmp_path):
     with fixes.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["id", "text", "intent", "category", "urgent"])
-        for i, t in enumerate(["快递柜又坏了 取件码没反应", "快递柜屏幕黑了 取不了件", "快递柜柜门打不开 快递拿不出来",
-                               "小区快递柜天天故障", "快递柜坏了一个星期了 没人修"]):
+        for i, t in enumerate(
+            [
+                "快递柜又坏了 取件码没反应",
+                "快递柜屏幕黑了 取不了件",
+                "快递柜柜门打不开 快递拿不出来",
+                "小区快递柜天天故障",
+                "快递柜坏了一个星期了 没人修",
+            ]
+        ):
             w.writerow([f"fb{i}", t, "complaint", "enterprise", 0])
     out = tmp_path / "retrained.jsonl"
     run(app, "rules", "train", fixes, "--corpus", small_corpus, "--no-calibrate", "--out", out)
@@ -198,7 +238,12 @@ def test_cross_validation_holds_each_county_out_beside_the_svm(app, small_corpus
     s = last_json(res.stdout)
     counties = {f["county"] for f in s["folds"]}
     assert len(counties) == 3
-    for name in ("complaint P", "complaint R", "category macro-F1", "urgent R"):  # all defined even on this small corpus
+    for name in (
+        "complaint P",
+        "complaint R",
+        "category macro-F1",
+        "urgent R",
+    ):  # all defined even on this small corpus
         row = s["figures"][name]
         assert {"mean", "worst", "worst_county"} <= set(row["model"]) and "mean" in row["svm"]
         assert row["model"]["worst"] <= row["model"]["mean"]
@@ -213,7 +258,15 @@ def test_bench_reports_both_throughputs_and_memory(app, tmp_path):
     f = tmp_path / "m.csv"
     f.write_text("text\n路灯坏了三天了\n收到\n请问低保怎么申请\n", encoding="utf-8")
     m = last_json(run(app, "bench", "classify", f, "--json", "--repeat-to", "30", "--rounds", "2").stdout)
-    assert set(m) == {"messages", "rounds", "classifier_msgs_per_s", "jieba_msgs_per_s", "ratio", "cpu_ratio",
-                      "acted_on", "rss_mb"}
+    assert set(m) == {
+        "messages",
+        "rounds",
+        "classifier_msgs_per_s",
+        "jieba_msgs_per_s",
+        "ratio",
+        "cpu_ratio",
+        "acted_on",
+        "rss_mb",
+    }
     assert m["messages"] == 30 and m["rounds"] == 2 and m["ratio"] > 0 and m["cpu_ratio"] > 0 and m["rss_mb"] > 0
     assert 0 < m["acted_on"] < 30  # 路灯坏了 and 低保 are acted on, 收到 is not

@@ -75,14 +75,22 @@ async def test_full_lifecycle_from_report_to_closing_with_audit_trail(chat: Chat
     assert any("感谢评价" in l.text for l in thanks)
     t = chat.ticket(no)
     assert t.status == "closed" and t.satisfaction == "satisfied"
-    assert [a for a, _, _ in chat.events(no)] == ["register", "dispatch", "accept", "resolve", "followup", "rate", "close"]
+    assert [a for a, _, _ in chat.events(no)] == [
+        "register",
+        "dispatch",
+        "accept",
+        "resolve",
+        "followup",
+        "rate",
+        "close",
+    ]
 
 
 async def test_official_resolves_their_only_ticket_in_private_without_its_number(chat: Chat) -> None:
     no = await open_streetlight(chat)
     await chat.dm("陈镇长", "签收")
     resolved = await chat.dm("陈镇长", "办结 路灯已更换")
-    assert any(f"已办结" in l.text and no in l.text for l in resolved if l.chat == "私聊:陈镇长")
+    assert any("已办结" in l.text and no in l.text for l in resolved if l.chat == "私聊:陈镇长")
     assert any("1 满意" in l.text for l in resolved if l.chat == "和平村群")
     t = chat.ticket(no)
     assert t.status == "followup" and t.resolution == "路灯已更换"
@@ -266,7 +274,9 @@ async def test_conduct_complaint_never_goes_to_the_cadres_own_unit(chat: Chat) -
 
 
 async def test_official_posts_a_policy_notice_to_the_tagged_groups(chat: Chat) -> None:
-    replies = await chat.dm("陈镇长", "发通知 township:青石镇 2026-11-25 10:00 明天上午九点到十二点停水检修，请提前储水")
+    replies = await chat.dm(
+        "陈镇长", "发通知 township:青石镇 2026-11-25 10:00 明天上午九点到十二点停水检修，请提前储水"
+    )
     assert "将于" in replies[0].text and "6 个群" in replies[0].text  # 青石镇's local, Telegram and WeChat groups
     chat.clock.set(chat.clock.now().replace(hour=10, minute=1))
     chat.app.schedules.sweep(chat.clock.now())

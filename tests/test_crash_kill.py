@@ -23,8 +23,10 @@ def _kill_test(database_url: str, tmp_path, n: int, kills: int, timeout: float) 
     run = Run(database_url, tmp_path / "kill").prepare(n)
     done = run_with_kills(run, kills, seed=n + kills, timeout=timeout)
     out = check(run)
-    print(f"\n{database_url.split(':')[0]}: {n} messages, {done} kills, {out.tickets} tickets, {out.outbox} outbound, "
-          f"{out.sends} sends, {out.repeats} repeats; results {dict(out.results)}")
+    print(
+        f"\n{database_url.split(':')[0]}: {n} messages, {done} kills, {out.tickets} tickets, {out.outbox} outbound, "
+        f"{out.sends} sends, {out.repeats} repeats; results {dict(out.results)}"
+    )
     assert done >= kills // 2, f"only {done} of {kills} kills hit a running process"
     assert_exactly_once(run, out, n, max_repeats=done)
     if out.repeats:

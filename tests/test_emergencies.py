@@ -32,7 +32,11 @@ KINDS = {
     "weapon_fight": ("村口有人拿刀砍人了", "110", {"蒋所长"}),
     "poisoning": ("一家人吃了野蘑菇 上吐下泻 人都晕了", "120", {"秦科长"}),
     "road_accident": ("路口两车撞了 有人躺地上流血", "122", {"蒋所长", "何科长", "秦科长"}),
-    "crowd": ("几十个工人堵在厂门口要工资 要打起来了", "保持冷静", {"蒋所长", "褚科长"}),  # wages: 人社局 has the ticket
+    "crowd": (
+        "几十个工人堵在厂门口要工资 要打起来了",
+        "保持冷静",
+        {"蒋所长", "褚科长"},
+    ),  # wages: 人社局 has the ticket
 }
 
 
@@ -57,7 +61,9 @@ def alert_of(chat: Chat) -> EmergencyAlert:
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
-async def test_each_kind_of_emergency_gets_its_advice_in_the_group_and_alerts_who_must_act(chat: Chat, kind: str) -> None:
+async def test_each_kind_of_emergency_gets_its_advice_in_the_group_and_alerts_who_must_act(
+    chat: Chat, kind: str
+) -> None:
     text, advice, county = KINDS[kind]
     replies = await chat.say("周满爹", text)
     t = chat.ticket()
@@ -87,7 +93,9 @@ async def test_an_emergency_at_half_past_two_in_the_night_is_alerted_at_once(cha
     assert all(l.at - night < timedelta(minutes=1) for l in alerts)
 
 
-async def test_nobody_acknowledges_so_the_alert_repeats_wider_at_5_and_10_minutes_until_someone_does(chat: Chat) -> None:
+async def test_nobody_acknowledges_so_the_alert_repeats_wider_at_5_and_10_minutes_until_someone_does(
+    chat: Chat,
+) -> None:
     first = await chat.say("周满爹", FIRE)
     assert not alerted(first) & WIDER
     assert alerted(await sweep(chat, 4)) == set()
@@ -195,7 +203,7 @@ async def test_the_groups_advice_goes_out_before_receipts_already_waiting_in_the
     advice = next(i for i, l in enumerate(sent) if "119" in l.text)
     receipts = [i for i, l in enumerate(sent) if "已受理" in l.text or "工单号" in l.text and "紧急" not in l.text]
     assert receipts and advice < min(receipts)
-    assert ticket_no(sent[advice:advice + 1])
+    assert ticket_no(sent[advice : advice + 1])
 
 
 async def test_the_figures_give_each_emergencys_times_to_alert_acknowledgement_and_arrival(chat: Chat) -> None:

@@ -15,9 +15,13 @@ from classifiers.model import classify, load_model
 from services.feedback import export_csv
 from tests.conftest import Chat
 
-LOCKERS = ["小区快递柜坏了三天了 取件码输了没反应 麻烦派人来修一下", "我们小区快递柜屏幕黑了一个星期了 取不了件 投诉了也没人管",
-           "小区门口快递柜柜门坏了好几天了 快递拿不出来 麻烦管一下", "小区快递柜天天故障 反映了好多次还是没人来修",
-           "小区里的快递柜坏了一个星期了 老人取不到药 麻烦派人来修"]
+LOCKERS = [
+    "小区快递柜坏了三天了 取件码输了没反应 麻烦派人来修一下",
+    "我们小区快递柜屏幕黑了一个星期了 取不了件 投诉了也没人管",
+    "小区门口快递柜柜门坏了好几天了 快递拿不出来 麻烦管一下",
+    "小区快递柜天天故障 反映了好多次还是没人来修",
+    "小区里的快递柜坏了一个星期了 老人取不到药 麻烦派人来修",
+]
 NO = re.compile(r"SG\d{8}-\d{4}")
 
 
@@ -43,7 +47,9 @@ async def test_recategorised_tickets_teach_the_classifier_their_category(chat: C
     assert all(r["intent"] == "complaint" and r["category"] == "enterprise" for r in rows)
 
     out = tmp_path / "retrained.jsonl"
-    result = CliRunner().invoke(app, ["rules", "train", str(tmp_path / "feedback.csv"), "--no-calibrate", "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["rules", "train", str(tmp_path / "feedback.csv"), "--no-calibrate", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     c = classify(unseen, load_model(out))
     assert c.acted_intent(0.45) == "complaint" and c.category == "enterprise", c.explain()

@@ -3,7 +3,7 @@ database, and from the previous revision with data in it (the data survives)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -53,18 +53,29 @@ def test_upgrade_from_previous_revision_keeps_data(database_url: str) -> None:
     try:
         with engine.begin() as c:
             c.execute(sa.text("INSERT INTO region (code, name, level) VALUES ('v1', '和平村', 'village')"))
-            c.execute(sa.text(
-                "INSERT INTO inbox (platform, chat_id, chat_type, message_id, variant, sender_id, sender_name, kind, text, "
-                "status, attempts, received_at) VALUES ('local', 'g', 'group', 'm1', '', 'u1', '王大妈', 'text', "
-                "'村口路灯坏了', 'done', 0, :now)"), {"now": now})
-            c.execute(sa.text(
-                "INSERT INTO ticket (no, status, category, urgent, text, platform, chat_id, private, region_code, tier, "
-                "reporter_id, confidence, return_count, reopen_count, created_at) VALUES ('SG20261125-0001', 'dispatched', "
-                "'road', false, '村口路灯坏了', 'local', 'g', false, 'v1', 'village', 1, 0.9, 0, 0, :now)"), {"now": now})
-            c.execute(sa.text(
-                "INSERT INTO outbox (platform, chat_id, chat_type, text, force_reply, urgent, purpose, status, attempts, "
-                "next_attempt_at) VALUES ('local', 'g', 'group', '已受理', false, false, 'receipt', 'pending', 0, :now)"),
-                {"now": now})
+            c.execute(
+                sa.text(
+                    "INSERT INTO inbox (platform, chat_id, chat_type, message_id, variant, sender_id, sender_name, kind, text, "
+                    "status, attempts, received_at) VALUES ('local', 'g', 'group', 'm1', '', 'u1', '王大妈', 'text', "
+                    "'村口路灯坏了', 'done', 0, :now)"
+                ),
+                {"now": now},
+            )
+            c.execute(
+                sa.text(
+                    "INSERT INTO ticket (no, status, category, urgent, text, platform, chat_id, private, region_code, tier, "
+                    "reporter_id, confidence, return_count, reopen_count, created_at) VALUES ('SG20261125-0001', 'dispatched', "
+                    "'road', false, '村口路灯坏了', 'local', 'g', false, 'v1', 'village', 1, 0.9, 0, 0, :now)"
+                ),
+                {"now": now},
+            )
+            c.execute(
+                sa.text(
+                    "INSERT INTO outbox (platform, chat_id, chat_type, text, force_reply, urgent, purpose, status, attempts, "
+                    "next_attempt_at) VALUES ('local', 'g', 'group', '已受理', false, false, 'receipt', 'pending', 0, :now)"
+                ),
+                {"now": now},
+            )
         db.upgrade(database_url)
         assert db.current_revision(engine) == head
         with engine.connect() as c:
@@ -84,6 +95,6 @@ def test_upgrade_from_previous_revision_keeps_data(database_url: str) -> None:
     try:
         with Session(engine) as s:
             t = s.exec(select(Ticket)).one()
-            assert t.created_at == now.replace(tzinfo=timezone.utc)
+            assert t.created_at == now.replace(tzinfo=UTC)
     finally:
         engine.dispose()

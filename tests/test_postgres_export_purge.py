@@ -106,13 +106,37 @@ async def test_purge_masks_personal_data_of_old_closed_tickets_only(bot, clock: 
 def test_cli_export_and_purge(database_url: str, tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     base = [sys.executable, "-m", "bot.cli"]
-    out = subprocess.run(base + ["purge", "--db", database_url, "--json", "--dry-run"], cwd=REPO, env=env,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        base + ["purge", "--db", database_url, "--json", "--dry-run"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout.strip().splitlines()[-1])["tickets"] == 0
     xlsx = tmp_path / "e.xlsx"
-    out = subprocess.run(base + ["export", "--db", database_url, "--format", "xlsx", "--out", str(xlsx),
-                                 "--from", "2026-01-01", "--to", "2026-12-31"], cwd=REPO, env=env,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        base
+        + [
+            "export",
+            "--db",
+            database_url,
+            "--format",
+            "xlsx",
+            "--out",
+            str(xlsx),
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-12-31",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert xlsx.exists() and "exported 0 tickets" in out.stderr

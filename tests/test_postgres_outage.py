@@ -27,8 +27,14 @@ pytestmark = pytest.mark.postgres
 
 
 def _status(config_path: Path) -> dict:
-    out = subprocess.run([sys.executable, "-m", "bot.cli", "status", "--json", "--config", str(config_path)],
-                         cwd=REPO, capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "status", "--json", "--config", str(config_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -67,8 +73,10 @@ def test_database_outage_mid_burst_loses_nothing(pg_url: str, tmp_path: Path, mo
         proxy.close()
 
     out = check(Run(pg_url, run.dir, run.messages))
-    print(f"\n{mode}: cut at {at_cut}, {at_return} confirmed when it returned; {out.tickets} tickets, "
-          f"{out.outbox} outbound, {out.sends} sends, {out.repeats} repeats")
+    print(
+        f"\n{mode}: cut at {at_cut}, {at_return} confirmed when it returned; {out.tickets} tickets, "
+        f"{out.outbox} outbound, {out.sends} sends, {out.repeats} repeats"
+    )
     # a send that reached the platform just as the database went away may be repeated once
     assert_exactly_once(run, out, len(run.messages), max_repeats=2)
     log = run.log()

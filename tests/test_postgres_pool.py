@@ -32,7 +32,9 @@ def _drop(admin: sa.Engine, pid: int) -> None:
         assert c.execute(sa.text("SELECT pg_terminate_backend(:p, 5000)"), {"p": pid}).scalar()
 
 
-def test_a_connection_dropped_while_it_sat_idle_is_replaced_before_anyone_uses_it(pg_server_url: str, admin: sa.Engine) -> None:
+def test_a_connection_dropped_while_it_sat_idle_is_replaced_before_anyone_uses_it(
+    pg_server_url: str, admin: sa.Engine
+) -> None:
     engine = db.make_engine(pg_server_url, ping_after_idle=0.0)  # every checkout counts as after idling
     try:
         first = _backend(engine)
@@ -43,7 +45,9 @@ def test_a_connection_dropped_while_it_sat_idle_is_replaced_before_anyone_uses_i
         engine.dispose()
 
 
-def test_a_connection_used_a_moment_ago_is_not_pinged_and_its_loss_is_an_outage_the_pool_recovers_from(pg_server_url: str, admin: sa.Engine) -> None:
+def test_a_connection_used_a_moment_ago_is_not_pinged_and_its_loss_is_an_outage_the_pool_recovers_from(
+    pg_server_url: str, admin: sa.Engine
+) -> None:
     engine = db.make_engine(pg_server_url, ping_after_idle=3600.0)
     try:
         first = _backend(engine)

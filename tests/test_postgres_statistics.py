@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -24,20 +24,26 @@ def engine(pg_url: str) -> Iterator[sa.Engine]:
 def _store_messages(engine: sa.Engine, n: int, *, commits: int = 1, start: int = 0) -> None:
     """`n` inbox rows in `commits` transactions, their statistics flushed at once (PostgreSQL
     otherwise reports a backend's counts up to a second later)."""
-    now = datetime(2026, 12, 2, 1, 0, tzinfo=timezone.utc).replace(tzinfo=None)
+    now = datetime(2026, 12, 2, 1, 0, tzinfo=UTC).replace(tzinfo=None)
     per = max(1, n // commits)
     for k in range(0, n, per):
         with engine.begin() as c:
-            c.execute(sa.text(
-                "INSERT INTO inbox (platform, chat_id, chat_type, message_id, variant, sender_id, sender_name, kind, text, "
-                "status, attempts, received_at) SELECT 'local', 'g', 'group', 'm' || i, '', 'u', '王大妈', 'text', "
-                "'村口路灯坏了', 'done', 0, :now FROM generate_series(CAST(:a AS integer), CAST(:b AS integer)) AS i"), {"now": now, "a": start + k, "b": start + min(n, k + per) - 1})
+            c.execute(
+                sa.text(
+                    "INSERT INTO inbox (platform, chat_id, chat_type, message_id, variant, sender_id, sender_name, kind, text, "
+                    "status, attempts, received_at) SELECT 'local', 'g', 'group', 'm' || i, '', 'u', '王大妈', 'text', "
+                    "'村口路灯坏了', 'done', 0, :now FROM generate_series(CAST(:a AS integer), CAST(:b AS integer)) AS i"
+                ),
+                {"now": now, "a": start + k, "b": start + min(n, k + per) - 1},
+            )
             c.execute(sa.text("SELECT pg_stat_force_next_flush()"))
 
 
 def _rows_planned_for(engine: sa.Engine, table: str) -> float:
     with engine.connect() as c:
-        return float(c.execute(sa.text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:t)"), {"t": table}).scalar())
+        return float(
+            c.execute(sa.text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:t)"), {"t": table}).scalar()
+        )
 
 
 def test_a_table_filled_since_its_last_analyze_gets_fresh_statistics(engine: sa.Engine) -> None:

@@ -13,6 +13,7 @@ from bot.adapters.local import LocalAdapter
 from bot.app import BotApp
 from bot.messages import ChatType, Inbound, Outbound, SendResult
 from storage.models import InboxMessage, OutboxMessage, Ticket
+
 # An urgent report: a receipt in the group and alerts to several officials, i.e. several outbound messages.
 FIRE = "快来人啊 后山着火了 风好大 往周家那边烧过来了"
 
@@ -37,15 +38,26 @@ class CrashingLocal(LocalAdapter):
 
 
 def inbound(clock, mid: str = "m1", text: str = FIRE) -> Inbound:  # type: ignore[no-untyped-def]
-    return Inbound(platform="local", chat_id="和平村群", chat_type=ChatType.GROUP, sender_id="王大妈", sender_name="王大妈",
-                   message_id=mid, sent_at=clock.now(), text=text, chat_title="和平村群")
+    return Inbound(
+        platform="local",
+        chat_id="和平村群",
+        chat_type=ChatType.GROUP,
+        sender_id="王大妈",
+        sender_name="王大妈",
+        message_id=mid,
+        sent_at=clock.now(),
+        text=text,
+        chat_title="和平村群",
+    )
 
 
 def make_app(config, clock, url, classify, adapter) -> BotApp:  # type: ignore[no-untyped-def]
     return BotApp(config, clock=clock, database_url=url, adapters=[adapter], classify=classify)
 
 
-async def test_message_stored_but_not_processed_before_a_crash_is_processed_on_restart(config, clock, database_url, classify) -> None:  # type: ignore[no-untyped-def]
+async def test_message_stored_but_not_processed_before_a_crash_is_processed_on_restart(
+    config, clock, database_url, classify
+) -> None:  # type: ignore[no-untyped-def]
     first = make_app(config, clock, database_url, classify, LocalAdapter(clock))
     assert first.dispatcher.store(inbound(clock)) is not None  # stored, then the process dies
     first.engine.dispose()
@@ -61,7 +73,9 @@ async def test_message_stored_but_not_processed_before_a_crash_is_processed_on_r
     await second.stop()
 
 
-async def test_the_same_platform_message_delivered_twice_is_processed_once(config, clock, database_url, classify) -> None:  # type: ignore[no-untyped-def]
+async def test_the_same_platform_message_delivered_twice_is_processed_once(
+    config, clock, database_url, classify
+) -> None:  # type: ignore[no-untyped-def]
     local = LocalAdapter(clock)
     app = make_app(config, clock, database_url, classify, local)
     await app.start(background=False)
@@ -75,7 +89,9 @@ async def test_the_same_platform_message_delivered_twice_is_processed_once(confi
     await app.stop()
 
 
-async def test_crash_while_sending_repeats_only_the_message_in_flight(config, clock, database_url, classify, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+async def test_crash_while_sending_repeats_only_the_message_in_flight(
+    config, clock, database_url, classify, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
     crashing = CrashingLocal(clock, crash_on=2)
     first = make_app(config, clock, database_url, classify, crashing)
     await first.start(background=False)
@@ -130,8 +146,18 @@ async def test_a_private_message_that_fails_is_answered_not_left_in_silence(conf
     local = LocalAdapter(clock)
     app = make_app(config, clock, database_url, broken, local)
     await app.start(background=False)
-    await app.on_message(Inbound(platform="local", chat_id="王大妈", chat_type=ChatType.PRIVATE, sender_id="王大妈",
-                                 sender_name="王大妈", message_id="p1", sent_at=clock.now(), text="我家门口的下水道堵了"))
+    await app.on_message(
+        Inbound(
+            platform="local",
+            chat_id="王大妈",
+            chat_type=ChatType.PRIVATE,
+            sender_id="王大妈",
+            sender_name="王大妈",
+            message_id="p1",
+            sent_at=clock.now(),
+            text="我家门口的下水道堵了",
+        )
+    )
     assert await app.idle()
     answers = [l.text for l in local.bot_lines("私聊:王大妈")]
     assert answers and "出了点问题" in answers[0] and "RuntimeError" not in answers[0]

@@ -20,8 +20,16 @@ def test_replay_csv_prints_counts_as_json() -> None:
     result = CliRunner().invoke(app, ["replay", str(DATA / "replay_sample.csv"), "--json"])
     assert result.exit_code == 0, result.output
     counts = last_json(result.stdout)
-    assert set(counts) == {"messages", "tickets_opened", "merged_into_existing", "prompts_to_grid_workers",
-                           "consultations", "urgent_alerts", "non_text", "errors"}
+    assert set(counts) == {
+        "messages",
+        "tickets_opened",
+        "merged_into_existing",
+        "prompts_to_grid_workers",
+        "consultations",
+        "urgent_alerts",
+        "non_text",
+        "errors",
+    }
     assert counts["messages"] == 6 and counts["errors"] == 0
     assert counts["merged_into_existing"] + counts["prompts_to_grid_workers"] + counts["tickets_opened"] >= 2
     assert counts["urgent_alerts"] == 1 and counts["consultations"] == 1

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from core.clock import ManualClock
 from core.config import Config
-from tests.schedules_support import Bot, at, hm, start_bot
+from tests.schedules_support import Bot, at, start_bot
 
 START, END = at(9, 28, 8, 0), at(10, 12, 12, 0)
 
@@ -130,15 +130,28 @@ EXPECTED_FOLLOWUP_CLOSED = [
 # Daily digests at 08:30 on working days only (none 1–7 Oct nor Sunday 11 Oct; one on the 调休
 # Saturday 10 Oct), to the officials with open tickets; the weekly one on Mondays to the admin.
 EXPECTED_DIGESTS = [
-    ("09-29 08:30", "张主任", "digest", ""), ("09-29 08:30", "钱主任", "digest", ""),
-    ("09-30 08:30", "张主任", "digest", ""), ("09-30 08:30", "钱主任", "digest", ""), ("09-30 08:30", "郑主任", "digest", ""),
+    ("09-29 08:30", "张主任", "digest", ""),
+    ("09-29 08:30", "钱主任", "digest", ""),
+    ("09-30 08:30", "张主任", "digest", ""),
+    ("09-30 08:30", "钱主任", "digest", ""),
+    ("09-30 08:30", "郑主任", "digest", ""),
     ("10-05 08:30", "周管理", "weekly_digest", ""),
-    ("10-08 08:30", "张主任", "digest", ""), ("10-08 08:30", "钱主任", "digest", ""), ("10-08 08:30", "陈镇长", "digest", ""),
-    ("10-08 08:30", "杨干事", "digest", ""), ("10-08 08:30", "郑主任", "digest", ""),
-    ("10-09 08:30", "张主任", "digest", ""), ("10-09 08:30", "钱主任", "digest", ""), ("10-09 08:30", "陈镇长", "digest", ""),
+    ("10-08 08:30", "张主任", "digest", ""),
+    ("10-08 08:30", "钱主任", "digest", ""),
+    ("10-08 08:30", "陈镇长", "digest", ""),
+    ("10-08 08:30", "杨干事", "digest", ""),
+    ("10-08 08:30", "郑主任", "digest", ""),
+    ("10-09 08:30", "张主任", "digest", ""),
+    ("10-09 08:30", "钱主任", "digest", ""),
+    ("10-09 08:30", "陈镇长", "digest", ""),
     ("10-09 08:30", "杨干事", "digest", ""),
-    ("10-10 08:30", "钱主任", "digest", ""), ("10-10 08:30", "陈镇长", "digest", ""), ("10-10 08:30", "杨干事", "digest", ""),
-    ("10-12 08:30", "陈镇长", "digest", ""), ("10-12 08:30", "杨干事", "digest", ""), ("10-12 08:30", "刘局长", "digest", ""), ("10-12 08:30", "周管理", "weekly_digest", ""),
+    ("10-10 08:30", "钱主任", "digest", ""),
+    ("10-10 08:30", "陈镇长", "digest", ""),
+    ("10-10 08:30", "杨干事", "digest", ""),
+    ("10-12 08:30", "陈镇长", "digest", ""),
+    ("10-12 08:30", "杨干事", "digest", ""),
+    ("10-12 08:30", "刘局长", "digest", ""),
+    ("10-12 08:30", "周管理", "weekly_digest", ""),
 ]
 FINAL = {  # label: (status, unit, tier, satisfaction)
     "A": ("closed", "heping_cwh", "village", "satisfied"),
@@ -176,14 +189,27 @@ async def test_a_fortnight_of_reminders_escalations_followups_and_digests(config
         assert by_status == {"sent": 7 + 1 + 1 + 1 + 4 + 1 + 2 + 7 + 3, "superseded": 3}
         assert not [r for r in rows if r.late]
         sent_kinds = Counter(r.kind for r in rows if r.status == "sent")
-        assert sent_kinds == {"accept": 7, "due_soon_24h": 1, "due_soon_2h": 1, "overdue": 1, "escalate": 5,
-                              "followup_close": 2, "daily_digest": 7, "weekly_digest": 3}
+        assert sent_kinds == {
+            "accept": 7,
+            "due_soon_24h": 1,
+            "due_soon_2h": 1,
+            "overdue": 1,
+            "escalate": 5,
+            "followup_close": 2,
+            "daily_digest": 7,
+            "weekly_digest": 3,
+        }
         assert {r.kind for r in rows if r.held} >= {"accept", "due_soon_24h", "due_now", "escalate"}
 
         # Everything queued was delivered through the local chat, privately.
         assert bot.app.unsent()[0] == 0
         lines = [l for l in bot.local.bot_lines("私聊:周管理") if "【退单】" not in l.text]
-        assert [l.at.strftime("%m-%d %H:%M") for l in lines] == ["10-02 01:00", "10-03 01:00", "10-05 08:30", "10-12 08:30"]
+        assert [l.at.strftime("%m-%d %H:%M") for l in lines] == [
+            "10-02 01:00",
+            "10-03 01:00",
+            "10-05 08:30",
+            "10-12 08:30",
+        ]
         weekly = [l.text for l in lines if "上周工单统计" in l.text]
         assert "2026-09-28 至 2026-10-04" in weekly[0] and "受理 7 件" in weekly[0] and "按时签收率 28.6%" in weekly[0]
     finally:

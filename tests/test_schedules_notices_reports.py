@@ -34,19 +34,41 @@ def test_tags_match_all_keys_and_any_value_within_a_key() -> None:
         parse_tags("township")
 
 
-async def test_notice_reaches_300_matching_groups_with_a_delivery_record_each(config: Config, database_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_notice_reaches_300_matching_groups_with_a_delivery_record_each(
+    config: Config, database_url: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     bot = await start_bot(config, ManualClock(at(11, 30, 8)), database_url)
     try:
         with bot.app.services.uow() as uow:
             for i in range(400):
                 town = "敖阳街道" if i < 300 else "青石镇"
                 industry = ["manufacturing"] if i % 3 else ["mining", "retail"]
-                uow.session.add(ChatGroup(platform="local", chat_id=f"企业群{i:03d}", title=f"企业群{i:03d}", region_code="heping",
-                                          tags={"township": [town], "industry": industry}, created_at=uow.now))
+                uow.session.add(
+                    ChatGroup(
+                        platform="local",
+                        chat_id=f"企业群{i:03d}",
+                        title=f"企业群{i:03d}",
+                        region_code="heping",
+                        tags={"township": [town], "industry": industry},
+                        created_at=uow.now,
+                    )
+                )
         text = tmp_path / "notice.txt"
         text.write_text("关于开展2026年度安全生产大检查的通知：请各企业12月5日前完成自查。", encoding="utf-8")
-        result = runner.invoke(cli, ["notice", "add", str(text), "--tags", "township:敖阳街道,industry:manufacturing|mining",
-                                     "--at", "2026-11-30 09:00", "--db", database_url])
+        result = runner.invoke(
+            cli,
+            [
+                "notice",
+                "add",
+                str(text),
+                "--tags",
+                "township:敖阳街道,industry:manufacturing|mining",
+                "--at",
+                "2026-11-30 09:00",
+                "--db",
+                database_url,
+            ],
+        )
         assert result.exit_code == 0, result.output
         notice_id = int(result.stdout.strip().splitlines()[-1])
 
@@ -93,11 +115,16 @@ async def test_resident_question_under_a_notice_is_classified_like_any_message(c
         await bot.app.stop()
 
 
-async def test_report_figures_match_the_database_in_text_json_and_excel(config: Config, database_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_report_figures_match_the_database_in_text_json_and_excel(
+    config: Config, database_url: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     bot, nos = await simulate(config, database_url)
     await bot.app.stop()
     xlsx = tmp_path / "report.xlsx"
-    result = runner.invoke(cli, ["report", "--from", "2026-09-28", "--to", "2026-10-11", "--xlsx", str(xlsx), "--json", "--db", database_url])
+    result = runner.invoke(
+        cli,
+        ["report", "--from", "2026-09-28", "--to", "2026-10-11", "--xlsx", str(xlsx), "--json", "--db", database_url],
+    )
     assert result.exit_code == 0, result.output
     fig = json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -118,7 +145,11 @@ async def test_report_figures_match_the_database_in_text_json_and_excel(config: 
     assert s["received"] == len(tickets) == 7
     assert s["resolved"] == len(resolved) == 5 and s["resolved_rate"] == round(5 / 7, 4)
     assert s["resolved_on_time"] == len([t for t in resolved if t.resolved_at <= t.deadline])
-    assert (s["rated"], s["no_answer"]) == (len(rated), len([t for t in closed if t.satisfaction == "no_answer"])) == (3, 2)
+    assert (
+        (s["rated"], s["no_answer"])
+        == (len(rated), len([t for t in closed if t.satisfaction == "no_answer"]))
+        == (3, 2)
+    )
     assert s["satisfaction_rate"] == round(len(good) / len(rated), 4) == 1.0
     hours = sum((t.resolved_at - t.created_at).total_seconds() / 3600 for t in resolved) / len(resolved)
     assert s["avg_handling_hours"] == round(hours, 2)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from bot.app import BotApp
 from core.clock import ManualClock
-from core.config import Config
-from core.config import ScheduleSettings
+from core.config import Config, ScheduleSettings
 from services.reminders import in_quiet_hours, release_time
 from tests.schedules_support import Bot, at, hm, start_bot
 
@@ -18,10 +17,19 @@ async def test_reminder_due_at_night_waits_for_morning_then_goes_once(config: Co
             await bot.sweep(when)
         assert bot.sent(prefix="reminder:") == []
         [held] = bot.reminders(tickets_only=True)
-        assert (held.kind, held.status, held.held, hm(held.due_at), hm(held.send_after)) == ("accept", "pending", True, "11-25 23:00", "11-26 07:30")
+        assert (held.kind, held.status, held.held, hm(held.due_at), hm(held.send_after)) == (
+            "accept",
+            "pending",
+            True,
+            "11-25 23:00",
+            "11-26 07:30",
+        )
         await bot.sweep(at(11, 26, 7, 30))
         await bot.sweep(at(11, 26, 7, 45))
-        assert bot.sent(prefix="reminder:") == [("11-26 07:30", "张主任", "reminder:accept", no), ("11-26 07:30", "李网格", "reminder:accept", no)]
+        assert bot.sent(prefix="reminder:") == [
+            ("11-26 07:30", "张主任", "reminder:accept", no),
+            ("11-26 07:30", "李网格", "reminder:accept", no),
+        ]
         assert not bot.reminders(tickets_only=True)[0].late
         assert [l.at for l in bot.local.bot_lines("私聊:张主任") if "签收提醒" in l.text] == [at(11, 26, 7, 30)]
     finally:
@@ -50,18 +58,23 @@ async def test_urgent_ticket_reminds_and_escalates_in_the_night(config: Config, 
         for h in range(0, 5):
             await bot.sweep(at(11, 26, h))
         sent = sorted(bot.sent(prefix="reminder:") + bot.sent("escalated"))
-        assert sent == sorted([
-            ("11-26 00:00", "张主任", "reminder:due_soon_2h", no),
-            ("11-26 00:00", "李网格", "reminder:due_soon_2h", no),
-            ("11-26 02:00", "张主任", "escalated", no),
-            ("11-26 04:00", "杨干事", "reminder:due_soon_2h", no),  # the township's new 4-hour limit, 06:00
-            ("11-26 04:00", "陈镇长", "reminder:due_soon_2h", no),
-            ("11-26 04:00", "李网格", "reminder:due_soon_2h", no),
-        ])
+        assert sent == sorted(
+            [
+                ("11-26 00:00", "张主任", "reminder:due_soon_2h", no),
+                ("11-26 00:00", "李网格", "reminder:due_soon_2h", no),
+                ("11-26 02:00", "张主任", "escalated", no),
+                ("11-26 04:00", "杨干事", "reminder:due_soon_2h", no),  # the township's new 4-hour limit, 06:00
+                ("11-26 04:00", "陈镇长", "reminder:due_soon_2h", no),
+                ("11-26 04:00", "李网格", "reminder:due_soon_2h", no),
+            ]
+        )
         t = bot.ticket(no)
         assert (t.unit_code, t.tier) == ("qingshi_gov", "township")
         assert [(r.kind, r.status, r.held) for r in bot.reminders(tickets_only=True)] == [
-            ("due_soon_2h", "sent", False), ("accept", "superseded", False), ("due_now", "superseded", False), ("escalate", "sent", False),
+            ("due_soon_2h", "sent", False),
+            ("accept", "superseded", False),
+            ("due_now", "superseded", False),
+            ("escalate", "sent", False),
             ("due_soon_2h", "sent", False),
         ]
         assert ("11-26 02:00", "陈镇长", "dispatch", no) in bot.sent("dispatch")
@@ -81,7 +94,9 @@ async def _restart(config: Config, clock: ManualClock, url: str) -> Bot:
     return Bot(app, local, clock)
 
 
-async def test_process_down_over_deadlines_sends_missed_reminders_once_marked_late(config: Config, database_url: str) -> None:
+async def test_process_down_over_deadlines_sends_missed_reminders_once_marked_late(
+    config: Config, database_url: str
+) -> None:
     clock = ManualClock(at(11, 25, 9))
     bot = await start_bot(config, clock, database_url)
     no = bot.open("王大妈", "和平村群", "noise", "楼下烧烤摊吵到半夜")  # 3 working days → Mon 30 Nov 23:59
@@ -92,18 +107,27 @@ async def test_process_down_over_deadlines_sends_missed_reminders_once_marked_la
     # Down from Wednesday to Monday 15:00: the 24-hour reminder (held to 07:30) and the Monday digests were missed.
     clock.set(at(11, 30, 15))
     bot = await _restart(config, clock, database_url)
-    assert bot.sent(prefix="reminder:") == [("11-30 15:00", "张主任", "reminder:due_soon_24h", no), ("11-30 15:00", "李网格", "reminder:due_soon_24h", no)]
+    assert bot.sent(prefix="reminder:") == [
+        ("11-30 15:00", "张主任", "reminder:due_soon_24h", no),
+        ("11-30 15:00", "李网格", "reminder:due_soon_24h", no),
+    ]
     assert all(t.startswith("（补发）【到期提醒】") for t in bot.texts("reminder:due_soon_24h"))
     monday = [r for r in bot.sent("digest", "weekly_digest") if r[0].startswith("11-30")]
     assert monday == [("11-30 15:00", "张主任", "digest", ""), ("11-30 15:00", "周管理", "weekly_digest", "")]
     assert sorted((r.kind, r.late) for r in bot.reminders("sent") if r.sent_at == at(11, 30, 15)) == [
-        ("daily_digest", True), ("due_soon_24h", True), ("weekly_digest", True)]
+        ("daily_digest", True),
+        ("due_soon_24h", True),
+        ("weekly_digest", True),
+    ]
     await bot.app.stop()
 
     # Restarted again a few minutes later: nothing is sent twice.
     clock.set(at(11, 30, 15, 5))
     bot = await _restart(config, clock, database_url)
-    assert len(bot.sent(prefix="reminder:")) == 2 and len([r for r in bot.sent("digest", "weekly_digest") if r[0].startswith("11-30")]) == 2
+    assert (
+        len(bot.sent(prefix="reminder:")) == 2
+        and len([r for r in bot.sent("digest", "weekly_digest") if r[0].startswith("11-30")]) == 2
+    )
     await bot.app.stop()
 
     # Down over the deadline itself (Monday 21:00 → Tuesday 10:00): escalated on restart, once, late.

@@ -49,7 +49,7 @@ async def test_two_processes_sweeping_at_once_send_each_reminder_once(config: Co
         def sweep(bot, when) -> None:  # type: ignore[no-untyped-def]
             try:
                 bot.app.schedules.sweep(when)
-            except BaseException as e:  # noqa: BLE001
+            except BaseException as e:
                 errors.append(e)
 
         start = at(11, 25, 9)
@@ -63,17 +63,22 @@ async def test_two_processes_sweeping_at_once_send_each_reminder_once(config: Co
         assert errors == []
         engine = a.app.engine
         with engine.connect() as conn:
-            reminders = conn.execute(sa.select(Reminder.ticket_id, Reminder.kind, Reminder.due_at, Reminder.status, Reminder.recipients)).all()
+            reminders = conn.execute(
+                sa.select(Reminder.ticket_id, Reminder.kind, Reminder.due_at, Reminder.status, Reminder.recipients)
+            ).all()
             outbox = conn.execute(
-                sa.select(OutboxMessage.ticket_id, OutboxMessage.purpose, OutboxMessage.recipient_person_id)
-                .where(OutboxMessage.purpose.like("reminder:%"))  # type: ignore[attr-defined]
+                sa.select(OutboxMessage.ticket_id, OutboxMessage.purpose, OutboxMessage.recipient_person_id).where(
+                    OutboxMessage.purpose.like("reminder:%")
+                )  # type: ignore[attr-defined]
             ).all()
         assert len(reminders) == len({(r.ticket_id, r.kind, r.due_at) for r in reminders})
         sent = [r for r in reminders if r.status == "sent" and r.ticket_id]
         assert len(sent) > 24  # accept, due-soon, overdue… for most tickets
         # Every slot acted on once, by one process: its messages are exactly the recipients it counted.
         with engine.connect() as conn:
-            recipients = conn.execute(sa.select(sa.func.sum(Reminder.recipients)).where(Reminder.ticket_id != 0)).scalar()
+            recipients = conn.execute(
+                sa.select(sa.func.sum(Reminder.recipients)).where(Reminder.ticket_id != 0)
+            ).scalar()
         assert recipients == len(outbox)
         per_slot_kind = Counter((r.ticket_id, "reminder:" + r.kind) for r in sent if r.kind != "escalate")
         for (tid, purpose, _person), n in Counter(outbox).items():

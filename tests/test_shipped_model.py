@@ -20,8 +20,9 @@ TOLERANCE = 0.003
 def test_the_shipped_model_is_what_training_on_the_corpus_produces() -> None:
     shipped_meta, shipped = read_model_file(DEFAULT_MODEL)
     files = recipe.training_files()
-    assert {"fingerprint": fingerprint(files)} in shipped_meta["trained_on"], \
+    assert {"fingerprint": fingerprint(files)} in shipped_meta["trained_on"], (
         "the training data changed since the model was trained: run `shanzhi rules train`"
+    )
     cfg = TrainConfig()
     meta, weights = train(recipe.shipped_examples(), load_rules(), cfg)
     assert meta["config"] == shipped_meta["config"] and meta["features"] == shipped_meta["features"]

@@ -4,7 +4,7 @@ turn where one statement could not see what another part writes."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -13,23 +13,45 @@ from storage.appends import append, set_latest, update_later
 from storage.db import make_engine, session_factory, upgrade
 from storage.models import InboxMessage, TicketEvent
 
-NOW = datetime(2026, 11, 26, 1, 2, 3, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 1, 2, 3, tzinfo=UTC)
 INBOX: sa.Table = InboxMessage.__table__  # type: ignore[attr-defined]
 EVENTS: sa.Table = TicketEvent.__table__  # type: ignore[attr-defined]
 SET_DAY = sa.text("UPDATE day_sequence SET last = :n WHERE day = :d")
 
 
 def _inbox_row(message_id: str, **over: object) -> dict:
-    row = dict(platform="local", chat_id="g1", chat_type="group", message_id=message_id, variant="", sender_id="u1",
-               sender_name="王大爷", kind="text", text="村口路灯坏了", reply_to=None, mentions=None, attachment=None,
-               callback_id=None, chat_title="和平村群", sent_at=NOW, received_at=NOW, status="pending", attempts=0,
-               processed_at=None, result=None, ticket_id=None, error=None)
+    row = dict(
+        platform="local",
+        chat_id="g1",
+        chat_type="group",
+        message_id=message_id,
+        variant="",
+        sender_id="u1",
+        sender_name="王大爷",
+        kind="text",
+        text="村口路灯坏了",
+        reply_to=None,
+        mentions=None,
+        attachment=None,
+        callback_id=None,
+        chat_title="和平村群",
+        sent_at=NOW,
+        received_at=NOW,
+        status="pending",
+        attempts=0,
+        processed_at=None,
+        result=None,
+        ticket_id=None,
+        error=None,
+    )
     row.update(over)
     return row
 
 
 def _event(ticket_id: int, action: str) -> dict:
-    return dict(ticket_id=ticket_id, at=NOW, actor_id=None, action=action, from_status=None, to_status="registered", note=None)
+    return dict(
+        ticket_id=ticket_id, at=NOW, actor_id=None, action=action, from_status=None, to_status="registered", note=None
+    )
 
 
 @pytest.fixture
@@ -48,15 +70,23 @@ def test_new_rows_changes_and_a_counter_queued_together_are_all_written_at_commi
         ids = [r[0] for r in s.connection().execute(sa.select(INBOX.c.id).order_by(INBOX.c.id))]
         append(s, EVENTS, _event(1, "register"))
         append(s, EVENTS, _event(2, "register"))
-        update_later(s, INBOX, ("status", "result", "processed_at", "ticket_id"),
-                     [{"id": i, "status": "done", "result": "ticket", "processed_at": NOW, "ticket_id": k}
-                      for k, i in enumerate(ids, start=1)])
+        update_later(
+            s,
+            INBOX,
+            ("status", "result", "processed_at", "ticket_id"),
+            [
+                {"id": i, "status": "done", "result": "ticket", "processed_at": NOW, "ticket_id": k}
+                for k, i in enumerate(ids, start=1)
+            ],
+        )
         set_latest(s, ("day_sequence", "20261126"), SET_DAY, {"d": "20261126", "n": 2})
         set_latest(s, ("day_sequence", "20261126"), SET_DAY, {"d": "20261126", "n": 3})  # only the latest counts
     with factory() as s:
         c = s.connection()
-        assert [tuple(r) for r in c.execute(sa.select(INBOX.c.status, INBOX.c.result, INBOX.c.ticket_id).order_by(INBOX.c.id))] == [
-            ("done", "ticket", 1), ("done", "ticket", 2)]
+        assert [
+            tuple(r)
+            for r in c.execute(sa.select(INBOX.c.status, INBOX.c.result, INBOX.c.ticket_id).order_by(INBOX.c.id))
+        ] == [("done", "ticket", 1), ("done", "ticket", 2)]
         assert c.execute(sa.select(INBOX.c.processed_at)).scalars().all() == [NOW, NOW]
         assert sorted(c.execute(sa.select(EVENTS.c.ticket_id)).scalars()) == [1, 2]
         assert c.execute(sa.text("SELECT last FROM day_sequence WHERE day = '20261126'")).scalar() == 3

@@ -5,7 +5,7 @@ on both engines; nothing added to the session is left unwritten."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ from storage import db
 from storage.models import Region
 from tests.conftest import migrated_engine
 
-NOW = datetime(2026, 12, 2, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -32,7 +32,8 @@ def _inbox_row(message_id: str) -> sa.TextClause:
     return sa.text(
         "INSERT INTO inbox (platform, chat_id, chat_type, message_id, variant, sender_id, sender_name, kind, text, "
         f"status, attempts) VALUES ('local', 'g', 'group', '{message_id}', '', 'u1', '王大妈', 'text', '村口路灯坏了', "
-        "'pending', 0)")
+        "'pending', 0)"
+    )
 
 
 def test_a_stored_message_stays_stored_when_a_later_statement_fails(engine: sa.Engine) -> None:

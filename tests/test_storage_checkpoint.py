@@ -47,7 +47,10 @@ def test_nothing_committed_is_lost_when_the_engine_is_disposed(tmp_path: Path) -
     assert not checkpointer.running
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT count(*) FROM note").fetchone()[0] == 200
-        assert conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1:] in ((0, 0), (-1, -1))  # the log was copied back
+        assert conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1:] in (
+            (0, 0),
+            (-1, -1),
+        )  # the log was copied back
     assert _autocheckpoint(engine) == 1000  # a connection made afterwards checkpoints as SQLite does by default
 
 

@@ -3,24 +3,54 @@ constructor builds, and are stored as such."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session
 
 from storage.db import make_engine, session_factory, upgrade
 from storage.direct import new
 from storage.models import Account, ChatGroup, Consultation, Person, Ticket, TicketReporter
 
-NOW = datetime(2026, 11, 25, 1, 2, 3, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 1, 2, 3, tzinfo=UTC)
 
 CASES = [
-    (Ticket, dict(no="SG20261125-0001", status="registered", category="road", urgent=False, text="村口路灯坏了", details=[],
-                  attachments=[], platform="local", chat_id="g1", source_message_id="m1", source_inbox_id=7, private=False,
-                  region_code="heping", reporter_id=3, confidence=0.9, evidence="路灯", created_at=NOW, updated_at=NOW)),
+    (
+        Ticket,
+        dict(
+            no="SG20261125-0001",
+            status="registered",
+            category="road",
+            urgent=False,
+            text="村口路灯坏了",
+            details=[],
+            attachments=[],
+            platform="local",
+            chat_id="g1",
+            source_message_id="m1",
+            source_inbox_id=7,
+            private=False,
+            region_code="heping",
+            reporter_id=3,
+            confidence=0.9,
+            evidence="路灯",
+            created_at=NOW,
+            updated_at=NOW,
+        ),
+    ),
     (TicketReporter, dict(ticket_id=1, person_id=3, platform="local", chat_id="g1", message_id="m1", joined_at=NOW)),
-    (Consultation, dict(inbox_id=7, platform="local", chat_id="g1", region_code="heping", person_id=3, text="低保怎么申请", created_at=NOW)),
+    (
+        Consultation,
+        dict(
+            inbox_id=7,
+            platform="local",
+            chat_id="g1",
+            region_code="heping",
+            person_id=3,
+            text="低保怎么申请",
+            created_at=NOW,
+        ),
+    ),
     (Person, dict(name="王大爷", role="resident", created_at=NOW)),
     (Account, dict(platform="local", user_id="u1", display_name="王大爷", last_group_chat_id="g1")),
     (ChatGroup, dict(platform="local", chat_id="g1", title="和平村群", created_at=NOW, tags={})),
@@ -58,6 +88,8 @@ def test_a_ticket_built_directly_is_stored_and_updated_like_any_other(database_u
         with factory() as s:
             stored = s.get(Ticket, t.id)
             assert stored is not None and stored.status == "dispatched"
-            assert {k: getattr(stored, k) for k in values if k != "status"} == {k: v for k, v in values.items() if k != "status"}
+            assert {k: getattr(stored, k) for k in values if k != "status"} == {
+                k: v for k, v in values.items() if k != "status"
+            }
     finally:
         engine.dispose()

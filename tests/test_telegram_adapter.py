@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from bot.adapters.telegram import TelegramAdapter, from_env, render
-from core.environment import Environment
-from core.clock import SHANGHAI, ManualClock
 from bot.messages import Button, ChatType, DeliveryError, Inbound, Outbound
+from core.clock import SHANGHAI, ManualClock
+from core.environment import Environment
 
 try:
     from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI, user
@@ -101,8 +101,11 @@ async def test_start_calls_get_me_delete_webhook_and_polls_with_allowed_updates(
     assert poll["timeout"] == "1"
     assert adapter.bot_username == "shanzhi_bot"
     assert adapter.platform == "telegram"
-    assert (adapter.limits.global_per_second, adapter.limits.per_chat_interval,
-            adapter.limits.per_group_per_minute) == (30, 1.0, 20)
+    assert (
+        adapter.limits.global_per_second,
+        adapter.limits.per_chat_interval,
+        adapter.limits.per_group_per_minute,
+    ) == (30, 1.0, 20)
     status = adapter.status()
     assert status.connected and status.extra["last_poll"] == "2026-11-25T09:00:00+08:00"
 
@@ -115,8 +118,15 @@ async def test_bad_token_fails_at_start(api, clock):
 
 def test_from_env():
     assert from_env(Environment.model_validate({})) is None
-    a = from_env(Environment.model_validate({"TELEGRAM_BOT_TOKEN": "1:x", "TELEGRAM_WEBHOOK_URL": "https://bot.example.org/tg",
-                  "TELEGRAM_WEBHOOK_SECRET": "s3"}))
+    a = from_env(
+        Environment.model_validate(
+            {
+                "TELEGRAM_BOT_TOKEN": "1:x",
+                "TELEGRAM_WEBHOOK_URL": "https://bot.example.org/tg",
+                "TELEGRAM_WEBHOOK_SECRET": "s3",
+            }
+        )
+    )
     assert a is not None and a.mode == "webhook" and a.secret_token == "s3"
     assert from_env(Environment.model_validate({"TELEGRAM_BOT_TOKEN": "1:x"})).mode == "polling"  # type: ignore[union-attr]
     with pytest.raises(ValueError):
@@ -128,7 +138,9 @@ async def test_from_config_points_at_a_bot_api_server(api, clock, config):
 
     settings = config.platforms.telegram.model_copy(update={"base_url": f"http://127.0.0.1:{api.port}"})
     assert from_config(settings, Environment.model_validate({})) is None  # auto and no token: off
-    adapter = from_config(settings, Environment.model_validate({"TELEGRAM_BOT_TOKEN": TOKEN}), clock=clock, poll_timeout=1)
+    adapter = from_config(
+        settings, Environment.model_validate({"TELEGRAM_BOT_TOKEN": TOKEN}), clock=clock, poll_timeout=1
+    )
     assert adapter is not None and adapter.mode == "polling"
     rec = Recorder()
     await adapter.start(rec.on_message, rec.on_event)
@@ -150,10 +162,16 @@ async def test_from_config_points_at_a_bot_api_server(api, clock, config):
 
 async def test_group_text_private_text_reply_and_mentions(running, api):
     adapter, rec = running
-    first = api.group_text(GROUP, RESIDENT, "村口路灯坏了三天了 @lizhang 你看看", entities=[
-        {"type": "mention", "offset": 10, "length": 8}])
-    api.group_text(GROUP, RESIDENT, "晚上黑漆漆的 张主任", reply_to=first["message_id"], entities=[
-        {"type": "text_mention", "offset": 7, "length": 3, "user": OFFICIAL}])
+    first = api.group_text(
+        GROUP, RESIDENT, "村口路灯坏了三天了 @lizhang 你看看", entities=[{"type": "mention", "offset": 10, "length": 8}]
+    )
+    api.group_text(
+        GROUP,
+        RESIDENT,
+        "晚上黑漆漆的 张主任",
+        reply_to=first["message_id"],
+        entities=[{"type": "text_mention", "offset": 7, "length": 3, "user": OFFICIAL}],
+    )
     api.private_text(OFFICIAL, "/start")
     await settle(api, adapter)
     a, b, c = rec.messages
@@ -211,8 +229,12 @@ async def test_edited_message_keeps_its_id(running, api, clock):
 
 async def test_forwarded_message_is_from_the_forwarder(running, api):
     adapter, rec = running
-    api.group_text(GROUP, RESIDENT, "停水通知转发一下", forward_origin={
-        "type": "user", "date": 1700000000, "sender_user": user(7777, "别人")})
+    api.group_text(
+        GROUP,
+        RESIDENT,
+        "停水通知转发一下",
+        forward_origin={"type": "user", "date": 1700000000, "sender_user": user(7777, "别人")},
+    )
     await settle(api, adapter)
     assert rec.messages[0].sender_id == "5001" and rec.messages[0].sender_name == "大妈 王"
 
@@ -220,8 +242,15 @@ async def test_forwarded_message_is_from_the_forwarder(running, api):
 async def test_callback_query_becomes_a_callback_inbound(running, api):
     adapter, rec = running
     api.started.add(3001)
-    sent = await adapter.send(Outbound(platform="telegram", chat_id="3001", chat_type=ChatType.PRIVATE,
-                                       text="新工单", buttons=((Button("签收", "/accept SG20261125-0001"),),)))
+    sent = await adapter.send(
+        Outbound(
+            platform="telegram",
+            chat_id="3001",
+            chat_type=ChatType.PRIVATE,
+            text="新工单",
+            buttons=((Button("签收", "/accept SG20261125-0001"),),),
+        )
+    )
     qid = api.callback(OFFICIAL, int(sent.message_id), "/accept SG20261125-0001")
     await settle(api, adapter)
     (press,) = rec.messages
@@ -242,13 +271,23 @@ async def test_callback_query_becomes_a_callback_inbound(running, api):
 
 async def test_callback_in_a_group_keeps_the_group_chat(running, api):
     adapter, rec = running
-    sent = await adapter.send(Outbound(platform="telegram", chat_id=str(GROUP), text="请评价",
-                                       buttons=((Button("满意", "/rate SG1 1"), Button("不满意", "/rate SG1 3")),)))
+    sent = await adapter.send(
+        Outbound(
+            platform="telegram",
+            chat_id=str(GROUP),
+            text="请评价",
+            buttons=((Button("满意", "/rate SG1 1"), Button("不满意", "/rate SG1 3")),),
+        )
+    )
     api.callback(RESIDENT, int(sent.message_id), "/rate SG1 3", chat_id=GROUP)
     await settle(api, adapter)
     (press,) = rec.messages
-    assert (press.chat_id, press.chat_type, press.sender_id, press.text) == ("-1001001", ChatType.GROUP, "5001",
-                                                                             "/rate SG1 3")
+    assert (press.chat_id, press.chat_type, press.sender_id, press.text) == (
+        "-1001001",
+        ChatType.GROUP,
+        "5001",
+        "/rate SG1 3",
+    )
 
 
 async def test_platform_events(running, api):
@@ -265,11 +304,24 @@ async def test_platform_events(running, api):
     await settle(api, adapter)
     assert rec.messages == []
     names = [n for n, _ in rec.events if n != "connection"]
-    assert names == ["bot_added", "bot_added", "topic_changed", "chat_migrated", "chat_migrated",
-                     "bot_removed", "bot_blocked"]
+    assert names == [
+        "bot_added",
+        "bot_added",
+        "topic_changed",
+        "chat_migrated",
+        "chat_migrated",
+        "bot_removed",
+        "bot_blocked",
+    ]
     added = rec.named("bot_added")[0]
-    assert added == {"platform": "telegram", "chat_id": "-1001002", "title": "石桥村群", "by": "9001",
-                     "by_name": "周管理", "status": "member"}
+    assert added == {
+        "platform": "telegram",
+        "chat_id": "-1001002",
+        "title": "石桥村群",
+        "by": "9001",
+        "by_name": "周管理",
+        "status": "member",
+    }
     assert rec.named("topic_changed")[0]["title"] == "石桥村民群"
     assert rec.named("chat_migrated") == [{"platform": "telegram", "from": "-1001001", "to": "-1001001999"}] * 2
     assert rec.named("bot_removed")[0]["chat_id"] == "-1001002"
@@ -368,51 +420,74 @@ async def test_poll_timeout_and_dropped_poll_connection(running, api):
 async def test_send_group_message_with_reply_and_buttons(running, api):
     adapter, _ = running
     original = api.group_text(GROUP, RESIDENT, "路灯坏了")
-    out = Outbound(platform="telegram", chat_id=str(GROUP), text="已受理 SG20261125-0001",
-                   reply_to=str(original["message_id"]),
-                   buttons=((Button("满意", "/rate SG20261125-0001 1"), Button("基本满意", "/rate SG20261125-0001 2")),
-                            (Button("不满意", "/rate SG20261125-0001 3"),)))
+    out = Outbound(
+        platform="telegram",
+        chat_id=str(GROUP),
+        text="已受理 SG20261125-0001",
+        reply_to=str(original["message_id"]),
+        buttons=(
+            (Button("满意", "/rate SG20261125-0001 1"), Button("基本满意", "/rate SG20261125-0001 2")),
+            (Button("不满意", "/rate SG20261125-0001 3"),),
+        ),
+    )
     result = await adapter.send(out)
     (msg,) = api.sent
     assert result.message_id == str(msg["message_id"])
     assert msg["chat_id"] == "-1001001" and msg["text"] == "已受理 SG20261125-0001" and msg["parse_mode"] is None
     req = api.calls("sendMessage")[0].params
     assert req["reply_parameters"] == {"message_id": original["message_id"], "allow_sending_without_reply": True}
-    assert msg["reply_markup"] == {"inline_keyboard": [
-        [{"text": "满意", "callback_data": "/rate SG20261125-0001 1"},
-         {"text": "基本满意", "callback_data": "/rate SG20261125-0001 2"}],
-        [{"text": "不满意", "callback_data": "/rate SG20261125-0001 3"}]]}
+    assert msg["reply_markup"] == {
+        "inline_keyboard": [
+            [
+                {"text": "满意", "callback_data": "/rate SG20261125-0001 1"},
+                {"text": "基本满意", "callback_data": "/rate SG20261125-0001 2"},
+            ],
+            [{"text": "不满意", "callback_data": "/rate SG20261125-0001 3"}],
+        ]
+    }
 
 
 async def test_force_reply(running, api):
     adapter, _ = running
     api.started.add(3001)
-    await adapter.send(Outbound(platform="telegram", chat_id="3001", chat_type=ChatType.PRIVATE,
-                                text="请回复办结说明", force_reply=True))
+    await adapter.send(
+        Outbound(
+            platform="telegram", chat_id="3001", chat_type=ChatType.PRIVATE, text="请回复办结说明", force_reply=True
+        )
+    )
     assert api.sent[0]["reply_markup"] == {"force_reply": True, "selective": True}
 
 
 async def test_mentions_are_text_mentions_and_the_rest_is_escaped(running, api):
     adapter, _ = running
-    out = Outbound(platform="telegram", chat_id=str(GROUP),
-                   text="@张主任 请看工单 <SG1> & \"路灯\" 由 @李网格 跟进",
-                   mentions=(("3001", "张主任"), ("2001", "李网格"), ("5001", "王大妈")))
+    out = Outbound(
+        platform="telegram",
+        chat_id=str(GROUP),
+        text='@张主任 请看工单 <SG1> & "路灯" 由 @李网格 跟进',
+        mentions=(("3001", "张主任"), ("2001", "李网格"), ("5001", "王大妈")),
+    )
     await adapter.send(out)
     msg = api.sent[0]
     assert msg["parse_mode"] == "HTML"
     assert msg["text"] == (
         '<a href="tg://user?id=5001">@王大妈</a> '
         '<a href="tg://user?id=3001">@张主任</a> 请看工单 &lt;SG1&gt; &amp; "路灯" 由 '
-        '<a href="tg://user?id=2001">@李网格</a> 跟进')
+        '<a href="tg://user?id=2001">@李网格</a> 跟进'
+    )
 
 
 def test_render_escapes_names_and_keeps_long_button_commands_as_text():
-    text, mode = render(Outbound(platform="telegram", chat_id="1", text="hi",
-                                 mentions=(("42", "<b>坏人</b>"),)))
+    text, mode = render(Outbound(platform="telegram", chat_id="1", text="hi", mentions=(("42", "<b>坏人</b>"),)))
     assert mode == "HTML" and text == '<a href="tg://user?id=42">@&lt;b&gt;坏人&lt;/b&gt;</a> hi'
     long_cmd = "/return SG20261125-0001 " + "原因" * 10
-    text, mode = render(Outbound(platform="telegram", chat_id="1", text="工单",
-                                 buttons=((Button("退单", long_cmd), Button("签收", "/accept SG1")),)))
+    text, mode = render(
+        Outbound(
+            platform="telegram",
+            chat_id="1",
+            text="工单",
+            buttons=((Button("退单", long_cmd), Button("签收", "/accept SG1")),),
+        )
+    )
     assert mode is None and text == f"工单\n退单: {long_cmd}"
     text, _ = render(Outbound(platform="telegram", chat_id="1", text="长" * 5000))
     assert len(text) == 4096
@@ -421,8 +496,14 @@ def test_render_escapes_names_and_keeps_long_button_commands_as_text():
 async def test_oversized_callback_data_never_reaches_telegram(running, api):
     adapter, _ = running
     long_cmd = "/return SG20261125-0001 " + "原因" * 10
-    await adapter.send(Outbound(platform="telegram", chat_id=str(GROUP), text="工单",
-                                buttons=((Button("退单", long_cmd), Button("签收", "/accept SG1")),)))
+    await adapter.send(
+        Outbound(
+            platform="telegram",
+            chat_id=str(GROUP),
+            text="工单",
+            buttons=((Button("退单", long_cmd), Button("签收", "/accept SG1")),),
+        )
+    )
     assert api.sent[0]["reply_markup"] == {"inline_keyboard": [[{"text": "签收", "callback_data": "/accept SG1"}]]}
 
 
@@ -485,8 +566,15 @@ async def test_server_errors_map_to_transient_or_permanent(running, api, setup, 
 
 async def test_webhook_mode_answers_200_only_after_the_core_stored_the_update(api, clock):
     rec = Recorder()
-    adapter = make_adapter(api, clock, mode="webhook", webhook_url="https://bot.example.org/tg/hook",
-                           listen="127.0.0.1", port=0, secret_token="s3cret")
+    adapter = make_adapter(
+        api,
+        clock,
+        mode="webhook",
+        webhook_url="https://bot.example.org/tg/hook",
+        listen="127.0.0.1",
+        port=0,
+        secret_token="s3cret",
+    )
     await adapter.start(rec.on_message, rec.on_event)
     try:
         hook = api.calls("setWebhook")[0].params

@@ -8,7 +8,6 @@ server received from the bot.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 import pytest
@@ -75,8 +74,15 @@ async def bot(clock, database_url, config, classify):
     async with FakeTelegramAPI(clock=clock) as api:
         api.group(HEPING, "和平村群")
         api.group(SHIQIAO, "石桥村群")
-        adapter = TelegramAdapter(TOKEN, base_url=api.base_url, base_file_url=api.base_file_url, clock=clock,
-                                  poll_timeout=1, request_timeout=0.5, backoff=(0.01, 0.05))
+        adapter = TelegramAdapter(
+            TOKEN,
+            base_url=api.base_url,
+            base_file_url=api.base_file_url,
+            clock=clock,
+            poll_timeout=1,
+            request_timeout=0.5,
+            backoff=(0.01, 0.05),
+        )
         app = BotApp(config, clock=clock, database_url=database_url, adapters=[adapter], classify=classify)
         await app.start()
         try:
@@ -118,8 +124,12 @@ async def test_complaint_gets_a_receipt_replying_to_the_resident(bot: Bot):
 async def test_official_works_the_ticket_with_buttons(bot: Bot):
     complaint, receipt, no = await open_ticket(bot)
     (notice,) = [m for m in bot.sent(3001) if no in m["text"] and "新工单" in m["text"]]
-    assert bot.buttons(notice) == {"签收": f"/accept {no}", "办结": f"/resolve {no}",
-                                   "退单": f"/return {no}", "不是诉求": f"/dismiss {no}"}
+    assert bot.buttons(notice) == {
+        "签收": f"/accept {no}",
+        "办结": f"/resolve {no}",
+        "退单": f"/return {no}",
+        "不是诉求": f"/dismiss {no}",
+    }
 
     # 签收: the press is answered with a short text, the reporter told in the group
     n = len(bot.api.sent)
@@ -214,7 +224,9 @@ async def test_after_a_403_the_next_message_goes_straight_to_the_group_until_sta
     assert len([m for m in bot.sent(HEPING) if "无法私聊" in m["text"]]) == 2
     bot.api.private_text(OFFICIAL, "/start")  # 张主任 presses Start: private messages again
     await bot.turn()
-    bot.api.group_text(HEPING, user(6101, "村民乙"), "隔壁刘家每天晚上放音响唱歌唱到一两点，吵得老人睡不着，说了好几次还是一样")
+    bot.api.group_text(
+        HEPING, user(6101, "村民乙"), "隔壁刘家每天晚上放音响唱歌唱到一两点，吵得老人睡不着，说了好几次还是一样"
+    )
     await bot.turn()
     assert any("新工单" in m["text"] for m in bot.sent(3001))
 
@@ -230,7 +242,7 @@ async def test_403_tells_an_admin_who_has_started_the_bot(bot: Bot):
 async def test_429_retry_after_is_honoured(bot: Bot):
     bot.api.fail_next("sendMessage", 429, chat_id=HEPING, retry_after=7)
     bot.api.private_text(OFFICIAL, "/start")
-    complaint = bot.api.group_text(HEPING, RESIDENT, COMPLAINT)
+    bot.api.group_text(HEPING, RESIDENT, COMPLAINT)
     await bot.turn()
     tries = [r for r in bot.api.calls("sendMessage") if r.params["chat_id"] == str(HEPING)]
     assert len(tries) == 2
@@ -261,7 +273,8 @@ async def test_random_server_errors_and_timeouts_lose_nothing_and_double_nothing
     # nothing doubled: each outbox row reached Telegram exactly once, and nothing else did
     assert len(bot.api.sent) == len(delivered)
     assert sorted(str(m["message_id"]) + m["chat_id"] for m in bot.api.sent) == sorted(
-        str(r.sent_message_id) + r.chat_id for r in delivered)
+        str(r.sent_message_id) + r.chat_id for r in delivered
+    )
     # nothing lost: nothing failed for good, every complaint got exactly one receipt
     assert [r for r in sent_rows if r.status == "failed"] == []
     opened = [t for t in bot.tickets() if t.status != "pending"]  # pending: awaiting the grid worker's 立案
@@ -396,7 +409,7 @@ async def test_reply_to_the_receipt_adds_detail(bot: Bot):
 
 async def test_redelivered_updates_are_not_processed_twice(bot: Bot):
     bot.api.private_text(OFFICIAL, "/start")
-    complaint = bot.api.group_text(HEPING, RESIDENT, COMPLAINT)
+    bot.api.group_text(HEPING, RESIDENT, COMPLAINT)
     update = dict(bot.api.updates[-1])
     await bot.turn()
     bot.api.enqueue(message=update["message"])  # Telegram sends it again (e.g. offset lost at a crash)
@@ -423,7 +436,7 @@ async def test_burst_of_300_group_notices_is_paced_under_telegram_limits(bot: Bo
     assert len(sent) == 300
     assert sorted(int(m["text"].split()[1]) for m in sent) == list(range(300))
     times = {g: [m["at"] for m in sent if m["chat_id"] == g] for g in groups}
-    for g, ts in times.items():
+    for ts in times.values():
         assert len(ts) == 150
         for a, b in zip(ts, ts[1:]):
             assert (b - a).total_seconds() >= 1.0 - 1e-6  # 1 message per second per chat

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from bot.adapters.base import PaceLimits
-from core.clock import SHANGHAI
 from bot.commands import Command, UnknownCommand, parse
 from bot.pacing import Pacer
+from core.clock import SHANGHAI
 from services.masking import mask
 from services.similarity import is_me_too, similarity
 
@@ -19,9 +19,18 @@ from services.similarity import is_me_too, similarity
     [
         ("签收 SG20261125-0007", Command("accept", "SG20261125-0007", "", "签收 SG20261125-0007")),
         ("接单 sg20261125-0007", Command("accept", "SG20261125-0007", "", "接单 sg20261125-0007")),
-        ("办结 SG20261125-0007 路灯已换", Command("resolve", "SG20261125-0007", "路灯已换", "办结 SG20261125-0007 路灯已换")),
-        ("/return SG20261125-0007 不归我们", Command("return", "SG20261125-0007", "不归我们", "/return SG20261125-0007 不归我们")),
-        ("/accept@shanzhi_bot SG20261125-0001", Command("accept", "SG20261125-0001", "", "/accept@shanzhi_bot SG20261125-0001")),
+        (
+            "办结 SG20261125-0007 路灯已换",
+            Command("resolve", "SG20261125-0007", "路灯已换", "办结 SG20261125-0007 路灯已换"),
+        ),
+        (
+            "/return SG20261125-0007 不归我们",
+            Command("return", "SG20261125-0007", "不归我们", "/return SG20261125-0007 不归我们"),
+        ),
+        (
+            "/accept@shanzhi_bot SG20261125-0001",
+            Command("accept", "SG20261125-0001", "", "/accept@shanzhi_bot SG20261125-0001"),
+        ),
         ("3", Command("rate", None, "3", "3")),
         ("基本满意", Command("rate", None, "2", "基本满意")),
         ("/rate SG20261125-0001 1", Command("rate", "SG20261125-0001", "1", "/rate SG20261125-0001 1")),

@@ -19,8 +19,8 @@ from grpclib.exceptions import GRPCError
 
 from bot.adapters.base import PaceLimits
 from bot.adapters.wechat import DEFAULT_LIMITS, WeChatAdapter, WeChatConfigError, WeChatFatalError, parse_quote
-from core.clock import SHANGHAI, ManualClock
 from bot.messages import NON_TEXT_KINDS, Button, ChatType, DeliveryError, Inbound, Outbound
+from core.clock import SHANGHAI, ManualClock
 from tests.fakes.wechaty_puppet import BOT_ID, InProcessPuppet, heping_cast
 
 ROOM = "room_heping@chatroom"
@@ -99,12 +99,22 @@ async def test_private_text_is_a_private_inbound_keyed_by_the_contact(h):
     h.puppet.say("wxid_zhang", "签收 SG20261125-0001")
     await until(lambda: len(h.inbound) == 1)
     m = h.inbound[0]
-    assert (m.chat_type, m.chat_id, m.sender_id, m.sender_name) == (ChatType.PRIVATE, "wxid_zhang", "wxid_zhang", "张主任")
+    assert (m.chat_type, m.chat_id, m.sender_id, m.sender_name) == (
+        ChatType.PRIVATE,
+        "wxid_zhang",
+        "wxid_zhang",
+        "张主任",
+    )
     assert m.text == "签收 SG20261125-0001" and m.chat_title is None
 
 
 async def test_mentions_are_contact_ids_and_the_bots_own_mention_is_stripped(h):
-    h.puppet.say("wxid_li", "@善治助手\u2005办结 SG20261125-0001 已修好 @张主任\u2005", room=ROOM, mentions=[BOT_ID, "wxid_zhang"])
+    h.puppet.say(
+        "wxid_li",
+        "@善治助手\u2005办结 SG20261125-0001 已修好 @张主任\u2005",
+        room=ROOM,
+        mentions=[BOT_ID, "wxid_zhang"],
+    )
     await until(lambda: len(h.inbound) == 1)
     m = h.inbound[0]
     assert m.mentions == (BOT_ID, "wxid_zhang")
@@ -141,7 +151,9 @@ async def test_messages_keep_their_order(h):
 @pytest.mark.parametrize("where", ["room", "private"])
 async def test_every_non_text_type_is_a_non_text_kind(h, puppet_kind, kind, where):
     room = ROOM if where == "room" else None
-    mid = h.puppet.media("wxid_wang", puppet_kind, room=room, text="<msg><appmsg>some xml</appmsg></msg>", filename="x.bin")
+    mid = h.puppet.media(
+        "wxid_wang", puppet_kind, room=room, text="<msg><appmsg>some xml</appmsg></msg>", filename="x.bin"
+    )
     await until(lambda: len(h.inbound) == 1)
     m = h.inbound[0]
     assert m.kind == kind and kind in NON_TEXT_KINDS
@@ -223,7 +235,10 @@ async def test_on_message_failures_are_retried(tmp_path):
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("「善治助手：已受理 SG20261125-0001」\n- - - - - - - - - - - - - - -\n2", ("善治助手", "已受理 SG20261125-0001", "2")),
+        (
+            "「善治助手：已受理 SG20261125-0001」\n- - - - - - - - - - - - - - -\n2",
+            ("善治助手", "已受理 SG20261125-0001", "2"),
+        ),
         ("「王大妈: 路灯坏了\n三天了」\n- - - - - - -\n我家也是", ("王大妈", "路灯坏了\n三天了", "我家也是")),
         ("「张主任：看「通知」」\n - - - - \n好的", ("张主任", "看「通知」", "好的")),
         ("路灯坏了", None),
@@ -236,7 +251,9 @@ def test_parse_quote(text, expected):
 
 async def test_a_reply_quoting_the_bots_receipt_points_at_that_message(h):
     receipt = "您反映的问题已受理，编号 SG20261125-0001，类别：道路，承办：和平村委会，时限：11月28日"
-    sent = await h.adapter.send(Outbound(platform="wechat", chat_id=ROOM, text=receipt, mentions=(("wxid_wang", "王大妈"),)))
+    sent = await h.adapter.send(
+        Outbound(platform="wechat", chat_id=ROOM, text=receipt, mentions=(("wxid_wang", "王大妈"),))
+    )
     quoted = f"「善治助手：@王大妈 {receipt}」\n- - - - - - - - - - - - - - -\n补充：是东头那盏"
     h.puppet.say("wxid_wang", quoted, room=ROOM)
     await until(lambda: len(h.inbound) == 1)
@@ -246,15 +263,25 @@ async def test_a_reply_quoting_the_bots_receipt_points_at_that_message(h):
 
 
 async def test_a_truncated_quote_still_finds_the_message(h):
-    sent = await h.adapter.send(Outbound(platform="wechat", chat_id=ROOM, text="请对本次办理评价：回复 1 满意 / 2 基本满意 / 3 不满意（SG20261125-0001）"))
-    h.puppet.say("wxid_wang", "「善治助手：请对本次办理评价：回复 1 满意...」\n- - - - - - - - - - - - - - -\n1", room=ROOM)
+    sent = await h.adapter.send(
+        Outbound(
+            platform="wechat",
+            chat_id=ROOM,
+            text="请对本次办理评价：回复 1 满意 / 2 基本满意 / 3 不满意（SG20261125-0001）",
+        )
+    )
+    h.puppet.say(
+        "wxid_wang", "「善治助手：请对本次办理评价：回复 1 满意...」\n- - - - - - - - - - - - - - -\n1", room=ROOM
+    )
     await until(lambda: len(h.inbound) == 1)
     assert h.inbound[0].reply_to == sent.message_id and h.inbound[0].text == "1"
 
 
 async def test_a_quote_of_a_residents_message_points_at_it(h):
     first = h.puppet.say("wxid_wang", "村口路灯坏了三天了", room=ROOM)
-    h.puppet.say("wxid_liu_resident", "「王大妈：村口路灯坏了三天了」\n- - - - - - - - - - - - - - -\n我家门口也是", room=ROOM)
+    h.puppet.say(
+        "wxid_liu_resident", "「王大妈：村口路灯坏了三天了」\n- - - - - - - - - - - - - - -\n我家门口也是", room=ROOM
+    )
     await until(lambda: len(h.inbound) == 2)
     assert h.inbound[1].reply_to == first and h.inbound[1].text == "我家门口也是"
 
@@ -277,12 +304,22 @@ async def test_bot_added_to_a_room_topic_changes_and_removal_are_events(h):
     rest = [e for e in h.events if e[0] != "connection"]
     assert rest[0] == (
         "bot_added",
-        {"platform": "wechat", "chat_id": "room_new@chatroom", "title": "新村群", "inviter_id": "wxid_admin", "inviter_name": "周管理"},
+        {
+            "platform": "wechat",
+            "chat_id": "room_new@chatroom",
+            "title": "新村群",
+            "inviter_id": "wxid_admin",
+            "inviter_name": "周管理",
+        },
     )
     name, payload = rest[1]
     assert name == "topic_changed"
     assert payload["platform"] == "wechat" and payload["chat_id"] == ROOM
-    assert payload["title"] == "和平村村民群" and payload["old_title"] == "和平村群" and payload["changer_id"] == "wxid_admin"
+    assert (
+        payload["title"] == "和平村村民群"
+        and payload["old_title"] == "和平村群"
+        and payload["changer_id"] == "wxid_admin"
+    )
     assert rest[2][0] == "bot_removed" and rest[2][1]["chat_id"] == "room_new@chatroom"
     # the new title is what later messages carry
     h.puppet.say("wxid_wang", "你好", room=ROOM)
@@ -317,14 +354,20 @@ async def test_room_send_mentions_the_reporter_and_ignores_buttons(h):
 
 async def test_room_send_uses_the_group_nickname_and_falls_back_to_the_given_name(h):
     h.puppet.set_alias(ROOM, "wxid_wang", "3组王大妈")
-    await h.adapter.send(Outbound(platform="wechat", chat_id=ROOM, text="好的", mentions=(("wxid_wang", "王大妈"), ("wxid_gone", "老赵"))))
+    await h.adapter.send(
+        Outbound(
+            platform="wechat", chat_id=ROOM, text="好的", mentions=(("wxid_wang", "王大妈"), ("wxid_gone", "老赵"))
+        )
+    )
     [said] = h.puppet.said
     assert said.text == "@3组王大妈\u2005@老赵 好的"
     assert said.mention_ids == ["wxid_wang"]  # only members can be @-mentioned for real
 
 
 async def test_private_send(h):
-    result = await h.adapter.send(Outbound(platform="wechat", chat_id="wxid_zhang", chat_type=ChatType.PRIVATE, text="请签收 SG20261125-0001"))
+    result = await h.adapter.send(
+        Outbound(platform="wechat", chat_id="wxid_zhang", chat_type=ChatType.PRIVATE, text="请签收 SG20261125-0001")
+    )
     [said] = h.puppet.said
     assert (said.conversation_id, said.text, said.is_room) == ("wxid_zhang", "请签收 SG20261125-0001", False)
     assert result.message_id == said.message_id
@@ -333,7 +376,16 @@ async def test_private_send(h):
 @pytest.mark.parametrize("chat_id", ["wxid_stranger", "wxid_nobody"])
 async def test_private_send_to_a_non_friend_or_unknown_contact_is_permanent_and_unreachable(h, chat_id):
     with pytest.raises(DeliveryError) as err:
-        await h.adapter.send(Outbound(platform="wechat", chat_id=chat_id, chat_type=ChatType.PRIVATE, text="请签收", fallback_chat_id=ROOM, recipient_name="陌生人"))
+        await h.adapter.send(
+            Outbound(
+                platform="wechat",
+                chat_id=chat_id,
+                chat_type=ChatType.PRIVATE,
+                text="请签收",
+                fallback_chat_id=ROOM,
+                recipient_name="陌生人",
+            )
+        )
     assert err.value.permanent and err.value.recipient_unreachable
     assert h.puppet.said == []
 
@@ -343,7 +395,9 @@ async def test_a_gateway_refusing_a_non_friend_is_permanent_too(tmp_path):
     await harness.start()
     try:
         with pytest.raises(DeliveryError) as err:
-            await harness.adapter.send(Outbound(platform="wechat", chat_id="wxid_stranger", chat_type=ChatType.PRIVATE, text="请签收"))
+            await harness.adapter.send(
+                Outbound(platform="wechat", chat_id="wxid_stranger", chat_type=ChatType.PRIVATE, text="请签收")
+            )
         assert err.value.permanent and err.value.recipient_unreachable
     finally:
         await harness.adapter.stop()
@@ -404,7 +458,7 @@ async def test_the_event_stream_ending_or_failing_is_noticed_and_reconnected(h):
     for how in (None, ConnectionResetError("stream reset"), ValueError("the field<data> is required")):
         starts = h.puppet.starts
         h.puppet.end_stream(how)
-        await until(lambda: h.puppet.starts == starts + 1 and h.adapter.status().connected)
+        await until(lambda starts=starts: h.puppet.starts == starts + 1 and h.adapter.status().connected)
     # the adapter says it is connected a moment before the app has recorded the event saying so (a busy CI
     # machine saw the last one missing): wait for the seven events themselves
     await until(lambda: len(h.connection_events()) == 7)
@@ -521,15 +575,17 @@ def test_an_endpoint_is_required_without_an_in_process_puppet(tmp_path, monkeypa
 def test_importing_wechaty_leaves_the_working_directory_alone(tmp_path):
     """wechaty writes ./.wechaty and a job store on import/login: both go under the data dir."""
     code = (
-        "import sys; from pathlib import Path; sys.path.insert(0, %r)\n"
+        f"import sys; from pathlib import Path; sys.path.insert(0, {str(REPO)!r})\n"
         "import bot.adapters.wechat as w\n"
         "assert 'wechaty' not in sys.modules  # importing the adapter is free\n"
         "w.load_wechaty(Path('data'))\n"
         "import wechaty, os\n"
         "print(os.environ['CACHE_DIR'])\n"
-    ) % str(REPO)
+    )
     env = {k: v for k, v in os.environ.items() if k != "CACHE_DIR"}
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     assert not (tmp_path / ".wechaty").exists()
     assert (tmp_path / "data" / "wechaty").is_dir()

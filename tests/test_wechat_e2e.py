@@ -144,7 +144,9 @@ async def test_not_a_friend_falls_back_to_a_mention_in_the_room(bot: Bot):
     assert fallbacks[0].text.startswith("@张主任")
 
 
-@pytest.mark.parametrize("kind", ["image", "voice", "video", "file", "link", "miniprogram", "redpacket", "transfer", "system", "recalled"])
+@pytest.mark.parametrize(
+    "kind", ["image", "voice", "video", "file", "link", "miniprogram", "redpacket", "transfer", "system", "recalled"]
+)
 async def test_non_text_is_stored_and_never_classified(bot: Bot, kind: str):
     mid = bot.puppet.media(RESIDENT, kind, room=ROOM, text="<msg>垃圾桶满了 路灯坏了</msg>")
     await bot.turn()
@@ -185,7 +187,12 @@ async def test_pacing_from_recorded_timestamps(bot: Bot):
     for i in range(4):
         bot.puppet.add_contact(f"wxid_r{i}", f"居民{i}")
         bot.puppet.rooms[ROOM].member_ids.append(f"wxid_r{i}")
-    texts = [COMPLAINT, "村口路灯坏了三天了，晚上黑漆漆的", "下水道堵了，污水漫到路上", "楼下有人天天半夜装修，吵得睡不着"]
+    texts = [
+        COMPLAINT,
+        "村口路灯坏了三天了，晚上黑漆漆的",
+        "下水道堵了，污水漫到路上",
+        "楼下有人天天半夜装修，吵得睡不着",
+    ]
     for i, text in enumerate(texts):
         bot.puppet.say(f"wxid_r{i}", text, room=ROOM)
     await bot.turn(timeout=60)

@@ -53,8 +53,13 @@ def gateway_installed() -> Path:
     marker = GATEWAY_DIR / "node_modules" / ".package-lock.json"
     lock = GATEWAY_DIR / "package-lock.json"
     if not marker.exists() or marker.stat().st_mtime < lock.stat().st_mtime:
-        out = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=GATEWAY_DIR,
-                             capture_output=True, text=True, timeout=600)
+        out = subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=GATEWAY_DIR,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if out.returncode != 0:
             pytest.fail(f"npm ci in {GATEWAY_DIR} failed:\n{out.stdout}\n{out.stderr}", pytrace=False)
     return GATEWAY_DIR
@@ -80,7 +85,12 @@ class Gateway:
         env = dict(os.environ, WECHATY_PUPPET_SERVICE_NO_TLS_INSECURE_SERVER="true", WECHATY_LOG="warn")
         self.proc = subprocess.Popen(
             ["node", str(GATEWAY_DIR / "gateway.mjs"), "--port", str(self.port), "--token", self.token],
-            cwd=GATEWAY_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+            cwd=GATEWAY_DIR,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
         )
         threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
         self.wait_event("listening", timeout=30)
@@ -167,8 +177,13 @@ class Recorder:
 
 async def test_adapter_over_the_wire(gateway: Gateway, tmp_path):
     rec = Recorder()
-    adapter = WeChatAdapter(token=TOKEN, endpoint=f"127.0.0.1:{gateway.port}", data_dir=tmp_path / "data",
-                            reconnect_delays=(0.2, 0.5), start_timeout=20)
+    adapter = WeChatAdapter(
+        token=TOKEN,
+        endpoint=f"127.0.0.1:{gateway.port}",
+        data_dir=tmp_path / "data",
+        reconnect_delays=(0.2, 0.5),
+        start_timeout=20,
+    )
     await adapter.start(rec.on_message, rec.on_event)
     try:
         assert adapter.status().connected and adapter.self_id == "wxid_bot"
@@ -183,10 +198,19 @@ async def test_adapter_over_the_wire(gateway: Gateway, tmp_path):
         gateway.say("wxid_wang", "还有人管吗", room=ROOM)
         await until(lambda: len(rec.inbound) == 8)
         room_text, private, image, voice, red, link, post, after_error = rec.inbound
-        assert (room_text.chat_type, room_text.chat_id, room_text.sender_id, room_text.sender_name) == (ChatType.GROUP, ROOM, "wxid_wang", "王大妈")
+        assert (room_text.chat_type, room_text.chat_id, room_text.sender_id, room_text.sender_name) == (
+            ChatType.GROUP,
+            ROOM,
+            "wxid_wang",
+            "王大妈",
+        )
         assert room_text.text == "村口路灯坏了三天了，晚上黑漆漆的" and room_text.mentions == ("wxid_li",)
         assert room_text.chat_title == "和平村群"
-        assert (private.chat_type, private.chat_id, private.text) == (ChatType.PRIVATE, "wxid_zhang", "签收 SG20261125-0001")
+        assert (private.chat_type, private.chat_id, private.text) == (
+            ChatType.PRIVATE,
+            "wxid_zhang",
+            "签收 SG20261125-0001",
+        )
         assert [m.kind for m in (image, voice, red, link)] == ["image", "voice", "redpacket", "link"]
         assert post.kind in ("system", "unknown")  # not lost to an IndexError
         assert all(m.text is None for m in (image, voice, red, link, post))
@@ -195,14 +219,22 @@ async def test_adapter_over_the_wire(gateway: Gateway, tmp_path):
         assert adapter.status().connected and "gateway hiccup" in adapter.status().extra["last_error"]
 
         # send: a receipt @-mentioning the reporter, a private message; the echoes are not inbound
-        r1 = await adapter.send(Outbound(platform="wechat", chat_id=ROOM, text="已受理 SG20261125-0001", mentions=(("wxid_wang", "王大妈"),)))
-        r2 = await adapter.send(Outbound(platform="wechat", chat_id="wxid_zhang", chat_type=ChatType.PRIVATE, text="新工单 SG20261125-0001"))
+        r1 = await adapter.send(
+            Outbound(
+                platform="wechat", chat_id=ROOM, text="已受理 SG20261125-0001", mentions=(("wxid_wang", "王大妈"),)
+            )
+        )
+        r2 = await adapter.send(
+            Outbound(platform="wechat", chat_id="wxid_zhang", chat_type=ChatType.PRIVATE, text="新工单 SG20261125-0001")
+        )
         await until(lambda: len(gateway.sent) == 2)
         assert gateway.sent[0]["room"] == ROOM and gateway.sent[0]["text"] == "@王大妈 已受理 SG20261125-0001"
         assert gateway.sent[0]["mentions"] == ["wxid_wang"] and gateway.sent[0]["id"] == r1.message_id
         assert gateway.sent[1]["to"] == "wxid_zhang" and gateway.sent[1]["id"] == r2.message_id
         # the 回访 answer quoting the receipt points at it
-        gateway.say("wxid_wang", "「善治助手：@王大妈 已受理 SG20261125-0001」\n- - - - - - - - - - - - - - -\n1", room=ROOM)
+        gateway.say(
+            "wxid_wang", "「善治助手：@王大妈 已受理 SG20261125-0001」\n- - - - - - - - - - - - - - -\n1", room=ROOM
+        )
         await until(lambda: len(rec.inbound) == 9)
         assert rec.inbound[8].reply_to == r1.message_id and rec.inbound[8].text == "1"
 
@@ -216,7 +248,9 @@ async def test_adapter_over_the_wire(gateway: Gateway, tmp_path):
         gateway.cmd(cmd="add_bot", room="room_new@chatroom", topic="新河村群", by="wxid_admin")
         await until(lambda: {"topic_changed", "bot_added"} <= {n for n, _ in rec.events})
         added = dict(rec.events)["bot_added"]
-        assert added["chat_id"] == "room_new@chatroom" and added["title"] == "新河村群" and added["platform"] == "wechat"
+        assert (
+            added["chat_id"] == "room_new@chatroom" and added["title"] == "新河村群" and added["platform"] == "wechat"
+        )
         assert len(rec.inbound) == 9  # nothing of the bot's own came back as inbound
     finally:
         await adapter.stop()
@@ -224,8 +258,13 @@ async def test_adapter_over_the_wire(gateway: Gateway, tmp_path):
 
 async def test_gateway_going_away_and_coming_back(gateway: Gateway, tmp_path):
     rec = Recorder()
-    adapter = WeChatAdapter(token=TOKEN, endpoint=f"127.0.0.1:{gateway.port}", data_dir=tmp_path / "data",
-                            reconnect_delays=(0.2, 0.5, 1.0), start_timeout=20)
+    adapter = WeChatAdapter(
+        token=TOKEN,
+        endpoint=f"127.0.0.1:{gateway.port}",
+        data_dir=tmp_path / "data",
+        reconnect_delays=(0.2, 0.5, 1.0),
+        start_timeout=20,
+    )
     await adapter.start(rec.on_message, rec.on_event)
     try:
         gateway.say("wxid_wang", "第一条", room=ROOM)
@@ -250,12 +289,20 @@ async def test_gateway_going_away_and_coming_back(gateway: Gateway, tmp_path):
 
 async def test_wrong_token_is_fatal_not_a_silent_return(gateway: Gateway, tmp_path):
     rec = Recorder()
-    adapter = WeChatAdapter(token="not-the-token", endpoint=f"127.0.0.1:{gateway.port}", data_dir=tmp_path / "data",
-                            reconnect_delays=(0.1,), start_timeout=20)
+    adapter = WeChatAdapter(
+        token="not-the-token",
+        endpoint=f"127.0.0.1:{gateway.port}",
+        data_dir=tmp_path / "data",
+        reconnect_delays=(0.1,),
+        start_timeout=20,
+    )
     with pytest.raises(WeChatFatalError) as err:
         await adapter.start(rec.on_message, rec.on_event)
     assert err.value.exit_code != 0 and "token" in err.value.reason
-    assert ("fatal", {"platform": "wechat", "detail": err.value.reason.removeprefix("wechat: "), "exit_code": err.value.exit_code}) in rec.events
+    assert (
+        "fatal",
+        {"platform": "wechat", "detail": err.value.reason.removeprefix("wechat: "), "exit_code": err.value.exit_code},
+    ) in rec.events
 
 
 # -- the bot as a real process: `shanzhi run` --------------------------------------------------
@@ -278,16 +325,24 @@ def _shanzhi() -> list[str]:
 
 def _run_env(port: int, token: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "SHANZHI_DATABASE"))}
-    env.update(WECHATY_PUPPET_SERVICE_ENDPOINT=f"127.0.0.1:{port}", WECHATY_PUPPET_SERVICE_TOKEN=token, WECHATY_LOG="warn")
+    env.update(
+        WECHATY_PUPPET_SERVICE_ENDPOINT=f"127.0.0.1:{port}", WECHATY_PUPPET_SERVICE_TOKEN=token, WECHATY_LOG="warn"
+    )
     return env
 
 
 def test_shanzhi_run_with_a_wrong_token_exits_non_zero(gateway: Gateway, tmp_path):
     cfg = _run_config(tmp_path)
-    out = subprocess.run(_shanzhi() + ["run", "--config", str(cfg)], cwd=tmp_path, env=_run_env(gateway.port, "wrong-token"),
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        _shanzhi() + ["run", "--config", str(cfg)],
+        cwd=tmp_path,
+        env=_run_env(gateway.port, "wrong-token"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode != 0, out.stdout + out.stderr
-    log = (tmp_path / "data" / "shanzhi.log")
+    log = tmp_path / "data" / "shanzhi.log"
     text = out.stdout + out.stderr + (log.read_text(encoding="utf-8") if log.exists() else "")
     assert "token" in text.lower()
     assert not (tmp_path / ".wechaty").exists()
@@ -295,8 +350,14 @@ def test_shanzhi_run_with_a_wrong_token_exits_non_zero(gateway: Gateway, tmp_pat
 
 def test_shanzhi_run_handles_a_conversation_over_the_wire(gateway: Gateway, tmp_path):
     cfg = _run_config(tmp_path)
-    proc = subprocess.Popen(_shanzhi() + ["run", "--config", str(cfg)], cwd=tmp_path, env=_run_env(gateway.port, TOKEN),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        _shanzhi() + ["run", "--config", str(cfg)],
+        cwd=tmp_path,
+        env=_run_env(gateway.port, TOKEN),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         gateway.wait_event("login", timeout=60)
 

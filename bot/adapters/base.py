@@ -40,7 +40,9 @@ class Adapter(ABC):
     limits: PaceLimits = PaceLimits()
 
     @abstractmethod
-    async def start(self, on_message: OnMessage, on_event: OnEvent | None = None, on_batch: OnBatch | None = None) -> None:
+    async def start(
+        self, on_message: OnMessage, on_event: OnEvent | None = None, on_batch: OnBatch | None = None
+    ) -> None:
         """Connect and begin delivering inbound messages to `on_message`; returns once running.
 
         A platform that hands over messages in batches (Telegram's getUpdates) may pass a batch to

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.adapters.base import Adapter, OnEvent, OnMessage, PaceLimits
-from core.clock import Clock
 from bot.messages import ChatType, Inbound, Outbound, SendResult
+from core.clock import Clock
 
 
 @dataclass(frozen=True)
@@ -57,9 +57,18 @@ class LocalAdapter(Adapter):
         return f"{prefix}{self._run}-{next(self._ids)}"
 
     async def say(
-        self, sender: str, text: str | None, *, group: str | None = None, kind: str = "text",
-        reply_to: str | None = None, message_id: str | None = None, sent_at: datetime | None = None,
-        attachment: str | None = None, edited: bool = False, callback: bool = False,
+        self,
+        sender: str,
+        text: str | None,
+        *,
+        group: str | None = None,
+        kind: str = "text",
+        reply_to: str | None = None,
+        message_id: str | None = None,
+        sent_at: datetime | None = None,
+        attachment: str | None = None,
+        edited: bool = False,
+        callback: bool = False,
     ) -> str:
         """A person speaks in a group (or privately to the bot when group is None); returns the message id."""
         if self._on_message is None:
@@ -67,12 +76,26 @@ class LocalAdapter(Adapter):
         mid = message_id or self._next_id("m")
         chat = group or sender
         msg = Inbound(
-            platform=self.platform, chat_id=chat, chat_type=ChatType.GROUP if group else ChatType.PRIVATE,
-            sender_id=sender, sender_name=sender, message_id=mid, sent_at=sent_at or self.clock.now(), text=text,
-            kind="callback" if callback else kind, reply_to=reply_to, attachment=attachment, edited=edited,
-            callback_id=self._next_id("cb") if callback else None, chat_title=group,
+            platform=self.platform,
+            chat_id=chat,
+            chat_type=ChatType.GROUP if group else ChatType.PRIVATE,
+            sender_id=sender,
+            sender_name=sender,
+            message_id=mid,
+            sent_at=sent_at or self.clock.now(),
+            text=text,
+            kind="callback" if callback else kind,
+            reply_to=reply_to,
+            attachment=attachment,
+            edited=edited,
+            callback_id=self._next_id("cb") if callback else None,
+            chat_title=group,
         )
-        self._log(Line(group or f"私聊:{sender}", sender, text if text is not None else f"[{kind}]", mid, msg.sent_at, reply_to))
+        self._log(
+            Line(
+                group or f"私聊:{sender}", sender, text if text is not None else f"[{kind}]", mid, msg.sent_at, reply_to
+            )
+        )
         await self._on_message(msg)
         return mid
 

@@ -62,8 +62,6 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from bot.adapters.base import Adapter, OnBatch, OnEvent, OnMessage, PaceLimits
-from core.clock import SHANGHAI, Clock, SystemClock
-from core.environment import Environment, environment
 from bot.messages import (
     CALLBACK,
     TEXT,
@@ -74,6 +72,8 @@ from bot.messages import (
     Outbound,
     SendResult,
 )
+from core.clock import SHANGHAI, Clock, SystemClock
+from core.environment import Environment, environment
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class TelegramAdapter(Adapter):
         port: int = 8443,
         secret_token: str | None = None,
         max_connections: int = 1,
-        poll_timeout: float = 30,
+        poll_timeout: int = 30,
         request_timeout: float = 10.0,
         connect_timeout: float = 5.0,
         backoff: tuple[float, float] = (1.0, 60.0),
@@ -207,7 +207,9 @@ class TelegramAdapter(Adapter):
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self, on_message: OnMessage, on_event: OnEvent | None = None, on_batch: OnBatch | None = None) -> None:
+    async def start(
+        self, on_message: OnMessage, on_event: OnEvent | None = None, on_batch: OnBatch | None = None
+    ) -> None:
         self._on_message = on_message
         self._on_event = on_event
         self._on_batch = on_batch
@@ -237,7 +239,7 @@ class TelegramAdapter(Adapter):
             try:
                 # A hand-over in progress finishes (it is the core storing a message).
                 await asyncio.wait_for(asyncio.shield(task), timeout=30)
-            except (asyncio.CancelledError, asyncio.TimeoutError):
+            except (TimeoutError, asyncio.CancelledError):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -285,9 +287,7 @@ class TelegramAdapter(Adapter):
         if self.offset is None or not self._ready:
             return
         with contextlib.suppress(TelegramError, Exception):
-            await self._bot.get_updates(
-                offset=self.offset, limit=1, timeout=0, allowed_updates=self.allowed_updates
-            )
+            await self._bot.get_updates(offset=self.offset, limit=1, timeout=0, allowed_updates=self.allowed_updates)
 
     def _note_ok(self, *, polled: bool = True) -> bool:
         now = self.clock.now()
@@ -314,9 +314,7 @@ class TelegramAdapter(Adapter):
         if self._on_event is None:
             return
         try:
-            await self._on_event(
-                "connection", {"platform": PLATFORM, "connected": connected, "detail": detail}
-            )
+            await self._on_event("connection", {"platform": PLATFORM, "connected": connected, "detail": detail})
         except Exception:  # an observer's failure must not stop the connection
             log.exception("telegram: connection event handler failed")
 
@@ -432,9 +430,7 @@ class TelegramAdapter(Adapter):
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _webhook_request(
-        self, parts: list[str], headers: dict[str, str], body: bytes, path: str
-    ) -> int:
+    async def _webhook_request(self, parts: list[str], headers: dict[str, str], body: bytes, path: str) -> int:
         if len(parts) < 2 or parts[0] != "POST" or urlsplit(parts[1]).path != path:
             return 404
         if self.secret_token and headers.get("x-telegram-bot-api-secret-token") != self.secret_token:
@@ -603,7 +599,7 @@ class TelegramAdapter(Adapter):
         return "unknown", None
 
     def _strip_bot_name(self, text: str) -> str:
-        """"/accept@shanzhi_bot SG…" → "/accept SG…" (Telegram's command form in groups)."""
+        """ "/accept@shanzhi_bot SG…" → "/accept SG…" (Telegram's command form in groups)."""
         if not text.startswith("/") or not self.bot_username:
             return text
         head, sep, rest = text.partition(" ")
@@ -751,9 +747,7 @@ def delivery_error(exc: TelegramError, out: Outbound | None = None) -> DeliveryE
     if isinstance(exc, RetryAfter):
         return DeliveryError(f"telegram 429: {detail}", retry_after=_retry_after(exc))
     if isinstance(exc, ChatMigrated):
-        return DeliveryError(
-            f"telegram: chat migrated to {exc.new_chat_id}", migrated_to=str(exc.new_chat_id)
-        )
+        return DeliveryError(f"telegram: chat migrated to {exc.new_chat_id}", migrated_to=str(exc.new_chat_id))
     if isinstance(exc, Forbidden):
         # "bot can't initiate conversation with a user", "bot was blocked by the user",
         # "bot was kicked from the group chat"…
@@ -763,9 +757,7 @@ def delivery_error(exc: TelegramError, out: Outbound | None = None) -> DeliveryE
         if isinstance(exc, BadRequest) and out is not None and out.callback_id:
             return DeliveryError(f"telegram 400: {detail}", permanent=True)
         unreachable = "chat not found" in lowered or "user not found" in lowered
-        return DeliveryError(
-            f"telegram 400: {detail}", permanent=True, recipient_unreachable=unreachable
-        )
+        return DeliveryError(f"telegram 400: {detail}", permanent=True, recipient_unreachable=unreachable)
     if isinstance(exc, InvalidToken):
         return DeliveryError(f"telegram: token refused: {detail}")
     if isinstance(exc, (TimedOut, NetworkError)):
@@ -821,9 +813,7 @@ def keyboard(out: Outbound) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows)
 
 
-def from_config(
-    settings: Any = None, env: Environment | None = None, **kwargs: Any
-) -> TelegramAdapter | None:
+def from_config(settings: Any = None, env: Environment | None = None, **kwargs: Any) -> TelegramAdapter | None:
     """The adapter for `shanzhi run`, or None when Telegram is off.
 
     `settings` is `config.platforms.telegram` (enabled: auto|true|false, mode, webhook_url, base_url);

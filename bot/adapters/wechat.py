@@ -52,8 +52,6 @@ from types import SimpleNamespace
 from typing import Any
 
 from bot.adapters.base import Adapter, OnEvent, OnMessage, PaceLimits
-from core.environment import environment
-from core.clock import SHANGHAI, Clock, SystemClock
 from bot.messages import (
     TEXT,
     AdapterStatus,
@@ -63,6 +61,8 @@ from bot.messages import (
     Outbound,
     SendResult,
 )
+from core.clock import SHANGHAI, Clock, SystemClock
+from core.environment import environment
 
 log = logging.getLogger("shanzhi.wechat")
 
@@ -387,16 +387,22 @@ class WeChatAdapter(Adapter):
         self._said: deque[_Said] = deque(maxlen=1000)
 
     @classmethod
-    def from_config(cls, wechat_config: Any, *, data_dir: Path, clock: Clock | None = None, **kwargs: Any) -> WeChatAdapter:
+    def from_config(
+        cls, wechat_config: Any, *, data_dir: Path, clock: Clock | None = None, **kwargs: Any
+    ) -> WeChatAdapter:
         """Build from `platforms.wechat` of config.yaml (endpoint, pacing); the token comes from the env."""
         limits = PaceLimits(
             global_per_second=DEFAULT_LIMITS.global_per_second,
-            per_chat_interval=float(getattr(wechat_config, "per_chat_interval_seconds", DEFAULT_LIMITS.per_chat_interval)),
+            per_chat_interval=float(
+                getattr(wechat_config, "per_chat_interval_seconds", DEFAULT_LIMITS.per_chat_interval)
+            ),
             per_group_per_minute=DEFAULT_LIMITS.per_group_per_minute,
             per_hour=int(getattr(wechat_config, "per_hour", DEFAULT_LIMITS.per_hour)),
             jitter=float(getattr(wechat_config, "jitter_seconds", DEFAULT_LIMITS.jitter)),
         )
-        return cls(endpoint=getattr(wechat_config, "endpoint", None), data_dir=data_dir, clock=clock, limits=limits, **kwargs)
+        return cls(
+            endpoint=getattr(wechat_config, "endpoint", None), data_dir=data_dir, clock=clock, limits=limits, **kwargs
+        )
 
     # -- Adapter interface ------------------------------------------------------------------
 
@@ -460,7 +466,7 @@ class WeChatAdapter(Adapter):
             raise
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a DeliveryError
+        except Exception as exc:
             raise self._classify_send_error(exc, out) from exc
 
     def status(self) -> AdapterStatus:
@@ -476,7 +482,9 @@ class WeChatAdapter(Adapter):
             extra["qrcode"] = self._last_qrcode
         if self._fatal is not None:
             extra["fatal"] = self._fatal.reason
-        return AdapterStatus(platform=self.platform, connected=self._connected, detail=self._detail, since=self._since, extra=extra)
+        return AdapterStatus(
+            platform=self.platform, connected=self._connected, detail=self._detail, since=self._since, extra=extra
+        )
 
     # -- for the app ---------------------------------------------------------------------------
 
@@ -515,7 +523,7 @@ class WeChatAdapter(Adapter):
                 reason = await self._run_session(session)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - the watchdog must survive anything
+            except Exception as exc:
                 error = exc
                 reason = f"{type(exc).__name__}: {exc}"
             if self._stopping:
@@ -764,7 +772,9 @@ class WeChatAdapter(Adapter):
         await self._queue.put(
             ("event", ("connection", {"platform": PLATFORM, "connected": False, "fatal": True, "detail": reason}))
         )
-        await self._queue.put(("event", ("fatal", {"platform": PLATFORM, "detail": reason, "exit_code": WeChatFatalError.exit_code})))
+        await self._queue.put(
+            ("event", ("fatal", {"platform": PLATFORM, "detail": reason, "exit_code": WeChatFatalError.exit_code}))
+        )
         # Let the consumer hand the event over before anyone reacts to the fatal flag.
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._queue.join(), timeout=5.0)
@@ -789,7 +799,7 @@ class WeChatAdapter(Adapter):
                 await asyncio.wait_for(puppet.stop(), timeout=5.0)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - a dead connection cannot be stopped politely
+            except Exception as exc:
                 log.debug("wechat: puppet.stop() failed: %s", exc)
             channel = getattr(puppet, "channel", None)
             if channel is not None:
@@ -819,7 +829,7 @@ class WeChatAdapter(Adapter):
                             await self._on_event(name, payload)
                         except asyncio.CancelledError:
                             raise
-                        except Exception:  # noqa: BLE001
+                        except Exception:
                             log.exception("wechat: on_event(%s) failed", name)
             finally:
                 self._queue.task_done()
@@ -838,7 +848,7 @@ class WeChatAdapter(Adapter):
                 return await self._to_inbound(msg)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - a strange payload must not stop the adapter
+            except Exception:
                 if self._online.is_set() and self._bot is bot:
                     log.exception("wechat: could not read message %s; skipped", message_id)
                     return None
@@ -856,7 +866,7 @@ class WeChatAdapter(Adapter):
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("wechat: on_message failed for %s (attempt %d)", inbound.message_id, attempt)
                 if attempt < self._on_message_retries:
                     await self._clock.sleep(1.0 * attempt)
@@ -867,7 +877,7 @@ class WeChatAdapter(Adapter):
             return from_id == self._self_id
         try:
             return bool(msg.is_self())
-        except Exception:  # noqa: BLE001 - not logged in yet: nothing is ours
+        except Exception:
             return False
 
     async def _to_inbound(self, msg: Any) -> Inbound | None:
@@ -965,7 +975,7 @@ class WeChatAdapter(Adapter):
             return ""
         try:
             member = await room.puppet.room_member_payload(room.room_id, contact.contact_id)
-        except Exception:  # noqa: BLE001 - the alias is a nicety
+        except Exception:
             return ""
         return (getattr(member, "room_alias", "") or "").strip()
 
@@ -1002,7 +1012,7 @@ class WeChatAdapter(Adapter):
         room = bot.Room.load(out.chat_id)
         try:
             await room.ready()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise self._classify_send_error(exc, out, looking_up=True) from exc
         payload = room.payload
         members = list(getattr(payload, "member_ids", None) or [])
@@ -1020,7 +1030,9 @@ class WeChatAdapter(Adapter):
         text = out.text
         if names:
             text = AT_SEPARATOR.join(names) + " " + text  # exactly what wechaty's Room.say() sends
-        message_id = await bot.puppet.message_send_text(conversation_id=out.chat_id, message=text, mention_ids=ids or None)
+        message_id = await bot.puppet.message_send_text(
+            conversation_id=out.chat_id, message=text, mention_ids=ids or None
+        )
         message_id = str(message_id or "") or None
         if message_id:
             self._remember(out.chat_id, message_id, text, from_bot=True, sender_name=self._self_name)
@@ -1043,7 +1055,7 @@ class WeChatAdapter(Adapter):
         contact = bot.Contact.load(out.chat_id)
         try:
             await contact.ready(force_sync=True)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise self._classify_send_error(exc, out, looking_up=True) from exc
         payload = contact.payload
         if not (getattr(payload, "id", "") or "").strip():
@@ -1064,7 +1076,12 @@ class WeChatAdapter(Adapter):
         connection_errors: tuple[type[BaseException], ...] = (ConnectionError, OSError, asyncio.TimeoutError)
         if w is not None:
             connection_errors = connection_errors + (w.StreamTerminatedError,)
-        if isinstance(exc, connection_errors) or "unavailable" in text or "not logged in" in text or self._is_auth_error(exc):
+        if (
+            isinstance(exc, connection_errors)
+            or "unavailable" in text
+            or "not logged in" in text
+            or self._is_auth_error(exc)
+        ):
             return DeliveryError(f"wechat send to {out.chat_id} failed: {exc}", retry_after=5.0)
         if any(m in text for m in _UNREACHABLE_MARKERS) or (looking_up and not isinstance(exc, connection_errors)):
             return DeliveryError(

@@ -16,34 +16,59 @@ import typer
 
 from bot.cli.options import err
 
-TextColumns = Annotated[list[str] | None, typer.Option("--text-column", help="text column; repeat to join several "
-                                                       "with 。 (default: text)")]
+TextColumns = Annotated[
+    list[str] | None, typer.Option("--text-column", help="text column; repeat to join several with 。 (default: text)")
+]
 LabelColumn = Annotated[str | None, typer.Option("--label-column", help="gold category column (default: category)")]
-Intent = Annotated[str | None, typer.Option("--intent", help="fixed gold intent for files without an intent column "
-                                            "(complaint|consultation|other)")]
-Split = Annotated[str | None, typer.Option("--split", help="only the train (4/5) or test (1/5) part, chosen by a "
-                                           "hash of --split-key")]
+Intent = Annotated[
+    str | None,
+    typer.Option(
+        "--intent", help="fixed gold intent for files without an intent column (complaint|consultation|other)"
+    ),
+]
+Split = Annotated[
+    str | None, typer.Option("--split", help="only the train (4/5) or test (1/5) part, chosen by a hash of --split-key")
+]
 SplitKey = Annotated[str | None, typer.Option("--split-key", help="column hashed for --split (default: id)")]
 Json = Annotated[bool, typer.Option("--json", help="print one JSON object on the last line")]
-Corpus = Annotated[Path | None, typer.Option("--corpus", exists=True, file_okay=False, help="a folder of county "
-                                             "CSVs instead of the project's corpus and dev set")]
+Corpus = Annotated[
+    Path | None,
+    typer.Option(
+        "--corpus",
+        exists=True,
+        file_okay=False,
+        help="a folder of county CSVs instead of the project's corpus and dev set",
+    ),
+]
 
 
-def _read(files: list[Path], text_column: list[str] | None, label_column: str | None, intent: str | None,
-          split: str | None, split_key: str | None) -> list[Any]:
+def _read(
+    files: list[Path],
+    text_column: list[str] | None,
+    label_column: str | None,
+    intent: str | None,
+    split: str | None,
+    split_key: str | None,
+) -> list[Any]:
     from classifiers.corpus import CorpusError, read_csv
 
     try:
-        return [e for f in files for e in read_csv(f, text_columns=text_column, label_column=label_column,
-                                                   intent=intent, split=split, split_key=split_key)]
+        return [
+            e
+            for f in files
+            for e in read_csv(
+                f, text_columns=text_column, label_column=label_column, intent=intent, split=split, split_key=split_key
+            )
+        ]
     except CorpusError as exc:
         err(f"error: {exc}")
         raise typer.Exit(2) from exc
 
 
 def eval_command(
-    files: Annotated[list[Path] | None, typer.Argument(exists=True, dir_okay=False, readable=True,
-                                                       help="labelled CSV(s)")] = None,
+    files: Annotated[
+        list[Path] | None, typer.Argument(exists=True, dir_okay=False, readable=True, help="labelled CSV(s)")
+    ] = None,
     json_out: Json = False,
     text_column: TextColumns = None,
     label_column: LabelColumn = None,
@@ -52,12 +77,23 @@ def eval_command(
     middle: Annotated[float, typer.Option("--middle", help="confidence the bot acts on")] = 0.45,
     split: Split = None,
     split_key: SplitKey = None,
-    cv: Annotated[str | None, typer.Option("--cv", help="'county': leave-one-county-out cross-validation of the "
-                                           "shipped recipe (the FILES are added to its training data)")] = None,
+    cv: Annotated[
+        str | None,
+        typer.Option(
+            "--cv",
+            help="'county': leave-one-county-out cross-validation of the "
+            "shipped recipe (the FILES are added to its training data)",
+        ),
+    ] = None,
     worst: Annotated[int, typer.Option("--worst", help="misses listed in the text report")] = 25,
     corpus: Corpus = None,
-    baseline: Annotated[bool, typer.Option("--baseline", help="also train TF-IDF + LinearSVC on the shipped "
-                                           "recipe's data and score it on the same rows")] = False,
+    baseline: Annotated[
+        bool,
+        typer.Option(
+            "--baseline",
+            help="also train TF-IDF + LinearSVC on the shipped recipe's data and score it on the same rows",
+        ),
+    ] = False,
 ) -> None:
     """Score the classifier on labelled CSVs (id,text,intent,category,urgent[,emergency,county]), or
     cross-validate it county by county (--cv county)."""
@@ -68,8 +104,9 @@ def eval_command(
         if cv != "county":
             err("error: --cv takes 'county'")
             raise typer.Exit(2)
-        _cross_validate(_read(files or [], text_column, label_column, intent, split, split_key), json_out, middle,
-                        corpus)
+        _cross_validate(
+            _read(files or [], text_column, label_column, intent, split, split_key), json_out, middle, corpus
+        )
         return
     if not files:
         err("error: name a labelled CSV, or use --cv county")
@@ -102,8 +139,10 @@ def _cross_validate(extra: list[Any], json_out: bool, middle: float, folder: Pat
     chat = recipe.chat_examples(folder)
     examples = chat + recipe.public_examples() + extra
     held = sorted({e.county for e in chat})
-    err(f"leave-one-county-out over {len(held)} counties ({len(chat)} messages), "
-         f"{len(examples) - len(chat)} more always in training …")
+    err(
+        f"leave-one-county-out over {len(held)} counties ({len(chat)} messages), "
+        f"{len(examples) - len(chat)} more always in training …"
+    )
     cv = leave_one_county_out(examples, load_rules(), TrainConfig(), held=held, middle=middle, progress=err)
     if json_out:
         typer.echo(json.dumps(cv.summary(), ensure_ascii=False))
@@ -112,20 +151,34 @@ def _cross_validate(extra: list[Any], json_out: bool, middle: float, folder: Pat
 
 
 def train_command(
-    files: Annotated[list[Path] | None, typer.Argument(exists=True, dir_okay=False, readable=True,
-                                                       help="more labelled CSVs, e.g. `shanzhi feedback export`")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="model file to write (default: the shipped "
-                                             "classifiers/model/default.jsonl)")] = None,
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="more labelled CSVs, e.g. `shanzhi feedback export`"
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="model file to write (default: the shipped classifiers/model/default.jsonl)"),
+    ] = None,
     text_column: TextColumns = None,
     label_column: LabelColumn = None,
     intent: Intent = None,
     split: Split = None,
     split_key: SplitKey = None,
-    own_categories: Annotated[bool, typer.Option("--own-categories", help="learn the categories from the FILES "
-                                                 "only (a county's own taxonomy)")] = False,
-    no_calibrate: Annotated[bool, typer.Option("--no-calibrate", help="skip the inner cross-validation that fits "
-                                               "temperatures and the urgent threshold (faster; probabilities "
-                                               "uncalibrated, urgent threshold 0.5)")] = False,
+    own_categories: Annotated[
+        bool,
+        typer.Option("--own-categories", help="learn the categories from the FILES only (a county's own taxonomy)"),
+    ] = False,
+    no_calibrate: Annotated[
+        bool,
+        typer.Option(
+            "--no-calibrate",
+            help="skip the inner cross-validation that fits "
+            "temperatures and the urgent threshold (faster; probabilities "
+            "uncalibrated, urgent threshold 0.5)",
+        ),
+    ] = False,
     corpus: Corpus = None,
     json_out: Json = False,
 ) -> None:
@@ -150,12 +203,17 @@ def train_command(
     paths = recipe.training_files(corpus) + list(files or [])
     sources = [{"file": p.name, "rows": sum(1 for e in examples if e.source == str(p))} for p in paths]
     sources.append({"fingerprint": fingerprint(paths)})
-    meta, weights = train(examples, load_rules(), TrainConfig(), sources=sources, calibrate=not no_calibrate,
-                          progress=err)
+    meta, weights = train(
+        examples, load_rules(), TrainConfig(), sources=sources, calibrate=not no_calibrate, progress=err
+    )
     write_model_file(target, meta, weights)
-    summary = {"examples": len(examples), "features": len(weights), "out": str(target),
-               "urgent_threshold": meta["urgent_threshold"],
-               "temperatures": {h: d["temperature"] for h, d in meta["heads"].items()}}
+    summary = {
+        "examples": len(examples),
+        "features": len(weights),
+        "out": str(target),
+        "urgent_threshold": meta["urgent_threshold"],
+        "temperatures": {h: d["temperature"] for h, d in meta["heads"].items()},
+    }
     if json_out:
         typer.echo(json.dumps(summary, ensure_ascii=False))
     else:
@@ -163,8 +221,15 @@ def train_command(
 
 
 def bench_command(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
-                                         help="CSV with a text column, or a text file (one message a line)")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="CSV with a text column, or a text file (one message a line)",
+        ),
+    ],
     json_out: Json = False,
     repeat_to: Annotated[int, typer.Option("--repeat-to", help="repeat the messages up to N")] = 0,
     text_column: TextColumns = None,
@@ -185,7 +250,8 @@ def bench_command(
         typer.echo(
             f"messages {res['messages']}\nclassifier {res['classifier_msgs_per_s']:.0f} msg/s\n"
             f"jieba.lcut {res['jieba_msgs_per_s']:.0f} msg/s\nratio {res['ratio']:.3f} "
-            f"(CPU time ratio {res['cpu_ratio']:.3f})\nRSS {res['rss_mb']:.0f} MB")
+            f"(CPU time ratio {res['cpu_ratio']:.3f})\nRSS {res['rss_mb']:.0f} MB"
+        )
     sys.stdout.flush()
 
 

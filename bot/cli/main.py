@@ -12,7 +12,9 @@ from bot.cli import classifier, schedules, service, storage
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="善治 shanzhi: village group chat → tracked tickets")
 rules_app = typer.Typer(no_args_is_help=True, help="The classifier: train its model from labelled messages")
-bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (figures as ratios to a baseline run in the same process)")
+bench_app = typer.Typer(
+    no_args_is_help=True, help="Benchmarks (figures as ratios to a baseline run in the same process)"
+)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema")
 feedback_app = typer.Typer(no_args_is_help=True, help="Corrections made by grid workers, as labelled data")
 notice_app = typer.Typer(no_args_is_help=True, help="Policy notices to the groups whose tags match")

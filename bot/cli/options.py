@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 ConfigOpt = typer.Option(None, "--config", "-c", help="config.yaml to use (default: the repository's)")
 
 
-def load(path: Optional[Path]) -> Config:
+def load(path: Path | None) -> Config:
     """The configuration, or exit 2 with the message naming the bad key (never a traceback)."""
     try:
         return load_config(path)
@@ -39,13 +39,17 @@ def setup_logging(verbose: bool = False, log_file: Path | None = None) -> None:
         handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
     else:
         handlers.append(logging.StreamHandler(sys.stderr))
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=handlers,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        handlers=handlers,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("jieba").setLevel(logging.WARNING)
 
 
-def open_services(config_path: Optional[Path], db: Optional[str]) -> tuple[Config, Engine, Services]:
+def open_services(config_path: Path | None, db: str | None) -> tuple[Config, Engine, Services]:
     """The configuration, an engine on the database (migrated to the latest schema) and the services over it:
     what the commands that read or change tickets without running a bot need."""
     from core.clock import SystemClock

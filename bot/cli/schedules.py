@@ -12,23 +12,47 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from bot.cli.options import open_services
 
 REPORT_COLUMNS = [
-    ("name", "名称"), ("received", "受理"), ("accepted_on_time", "按时签收"), ("accepted_on_time_rate", "按时签收率"),
-    ("resolved", "办结"), ("resolved_rate", "办结率"), ("resolved_on_time", "按时办结"), ("resolved_on_time_rate", "按时办结率"),
-    ("rated", "评价"), ("satisfied", "满意"), ("basic", "基本满意"), ("unsatisfied", "不满意"), ("no_answer", "未表态"),
-    ("satisfaction_rate", "满意率"), ("avg_handling_hours", "平均办理时长(小时)"),
+    ("name", "名称"),
+    ("received", "受理"),
+    ("accepted_on_time", "按时签收"),
+    ("accepted_on_time_rate", "按时签收率"),
+    ("resolved", "办结"),
+    ("resolved_rate", "办结率"),
+    ("resolved_on_time", "按时办结"),
+    ("resolved_on_time_rate", "按时办结率"),
+    ("rated", "评价"),
+    ("satisfied", "满意"),
+    ("basic", "基本满意"),
+    ("unsatisfied", "不满意"),
+    ("no_answer", "未表态"),
+    ("satisfaction_rate", "满意率"),
+    ("avg_handling_hours", "平均办理时长(小时)"),
 ]
-OVERDUE_COLUMNS = [("no", "工单号"), ("category", "类别"), ("unit", "承办单位"), ("township", "乡镇"),
-                   ("deadline", "办结时限"), ("overdue_hours", "超期(小时)")]
-EMERGENCY_COLUMNS = [("no", "工单号"), ("kind", "类型"), ("reported_at", "报告时间"), ("to_alert_minutes", "至首次警报(分钟)"),
-                     ("to_ack_minutes", "至收到(分钟)"), ("to_on_site_minutes", "至到场(分钟)"), ("rounds", "警报轮数"),
-                     ("acknowledged_by", "收到人"), ("status", "状态")]
+OVERDUE_COLUMNS = [
+    ("no", "工单号"),
+    ("category", "类别"),
+    ("unit", "承办单位"),
+    ("township", "乡镇"),
+    ("deadline", "办结时限"),
+    ("overdue_hours", "超期(小时)"),
+]
+EMERGENCY_COLUMNS = [
+    ("no", "工单号"),
+    ("kind", "类型"),
+    ("reported_at", "报告时间"),
+    ("to_alert_minutes", "至首次警报(分钟)"),
+    ("to_ack_minutes", "至收到(分钟)"),
+    ("to_on_site_minutes", "至到场(分钟)"),
+    ("rounds", "警报轮数"),
+    ("acknowledged_by", "收到人"),
+    ("status", "状态"),
+]
 
 
 def _date(value: str, what: str) -> date:
@@ -82,10 +106,10 @@ def register(app: typer.Typer, notice_app: typer.Typer) -> None:
     def report(
         date_from: str = typer.Option(..., "--from", help="first day, YYYY-MM-DD (inclusive)"),
         date_to: str = typer.Option(..., "--to", help="last day, YYYY-MM-DD (inclusive)"),
-        xlsx: Optional[Path] = typer.Option(None, "--xlsx", help="also write an Excel workbook, one sheet per breakdown"),
+        xlsx: Path | None = typer.Option(None, "--xlsx", help="also write an Excel workbook, one sheet per breakdown"),
         as_json: bool = typer.Option(False, "--json", help="print one JSON object on the last line"),
-        db: Optional[str] = typer.Option(None, "--db", help="database URL (default: the configured one)"),
-        config: Optional[Path] = typer.Option(None, "--config", "-c"),
+        db: str | None = typer.Option(None, "--db", help="database URL (default: the configured one)"),
+        config: Path | None = typer.Option(None, "--config", "-c"),
     ) -> None:
         """Figures for a period: received, 按时签收率, 办结率, 按时办结率, 满意率, handling time; per township and unit."""
         from services.reports import ReportService
@@ -111,9 +135,11 @@ def register(app: typer.Typer, notice_app: typer.Typer) -> None:
     def notice_add(
         file: Path = typer.Argument(..., exists=True, dir_okay=False, help="the notice text (UTF-8)"),
         tags: str = typer.Option("", "--tags", help="key:value[,key:value…]; AND across keys, OR within a key (a|b)"),
-        at: Optional[str] = typer.Option(None, "--at", help='when to post, "YYYY-MM-DD HH:MM" Asia/Shanghai (default: now)'),
-        db: Optional[str] = typer.Option(None, "--db"),
-        config: Optional[Path] = typer.Option(None, "--config", "-c"),
+        at: str | None = typer.Option(
+            None, "--at", help='when to post, "YYYY-MM-DD HH:MM" Asia/Shanghai (default: now)'
+        ),
+        db: str | None = typer.Option(None, "--db"),
+        config: Path | None = typer.Option(None, "--config", "-c"),
     ) -> None:
         """Schedule a notice; prints its id. The running bot posts it at its time."""
         from services.errors import ShanzhiError
@@ -140,8 +166,8 @@ def register(app: typer.Typer, notice_app: typer.Typer) -> None:
     def notice_status(
         notice_id: int = typer.Argument(...),
         as_json: bool = typer.Option(False, "--json"),
-        db: Optional[str] = typer.Option(None, "--db"),
-        config: Optional[Path] = typer.Option(None, "--config", "-c"),
+        db: str | None = typer.Option(None, "--db"),
+        config: Path | None = typer.Option(None, "--config", "-c"),
     ) -> None:
         """A notice's delivery: one record per group (queued / sent / failed)."""
         from services.notices import NoticeService
@@ -174,14 +200,16 @@ def _when(value: str, tz_name: str) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=ZoneInfo(tz_name))
 
 
-def _print_report(fig: dict, xlsx: Optional[Path]) -> None:
+def _print_report(fig: dict, xlsx: Path | None) -> None:
     from bot.texts import pct
 
     def line(r: dict) -> str:
         hours = "—" if r["avg_handling_hours"] is None else f"{r['avg_handling_hours']:.1f}h"
-        return (f"{r['name']:<12} 受理 {r['received']:>4}  按时签收 {pct(r['accepted_on_time_rate']):>6}  办结 {pct(r['resolved_rate']):>6}  "
-                f"按时办结 {pct(r['resolved_on_time_rate']):>6}  满意 {pct(r['satisfaction_rate']):>6} (评价 {r['rated']}, 未表态 {r['no_answer']})  "
-                f"平均 {hours}")
+        return (
+            f"{r['name']:<12} 受理 {r['received']:>4}  按时签收 {pct(r['accepted_on_time_rate']):>6}  办结 {pct(r['resolved_rate']):>6}  "
+            f"按时办结 {pct(r['resolved_on_time_rate']):>6}  满意 {pct(r['satisfaction_rate']):>6} (评价 {r['rated']}, 未表态 {r['no_answer']})  "
+            f"平均 {hours}"
+        )
 
     typer.echo(f"{fig['from']} 至 {fig['to']}")
     typer.echo(line(fig["summary"]))

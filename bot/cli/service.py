@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from bot.cli.options import ConfigOpt, load, setup_logging
 
 
-def run(config: Optional[Path] = ConfigOpt, verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+def run(config: Path | None = ConfigOpt, verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
     """Run the bot: Telegram/WeChat when configured, else the local chat in this terminal."""
     from bot.runner import run_bot
 
@@ -24,9 +23,9 @@ def run(config: Optional[Path] = ConfigOpt, verbose: bool = typer.Option(False, 
 def replay(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV (id,text[,group,sender,sent_at]) or JSONL"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object on the last line"),
-    db: Optional[str] = typer.Option(None, "--db", help="database URL (default: a fresh temporary SQLite file)"),
-    model: Optional[Path] = typer.Option(None, "--model", help="classifier model file (default: config's)"),
-    config: Optional[Path] = ConfigOpt,
+    db: str | None = typer.Option(None, "--db", help="database URL (default: a fresh temporary SQLite file)"),
+    model: Path | None = typer.Option(None, "--model", help="classifier model file (default: config's)"),
+    config: Path | None = ConfigOpt,
 ) -> None:
     """Feed a file of messages through the whole pipeline, non-interactively."""
     from bot.replay import replay_file
@@ -45,7 +44,7 @@ def replay(
             typer.echo(f"{k:>26}: {v}")
 
 
-def status(config: Optional[Path] = ConfigOpt, as_json: bool = typer.Option(False, "--json")) -> None:
+def status(config: Path | None = ConfigOpt, as_json: bool = typer.Option(False, "--json")) -> None:
     """Inbox/outbox backlog and each platform's connection state, read from the database (no bot is built)."""
     import sqlalchemy as sa
 
@@ -64,11 +63,15 @@ def status(config: Optional[Path] = ConfigOpt, as_json: bool = typer.Option(Fals
                 st = {"inbox_pending": 0, "outbox_unsent": 0, "platforms": {}, "database_schema": "missing"}
         finally:
             engine.dispose()
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         if not is_unreachable(e):
             raise
-        st = {"inbox_pending": None, "outbox_unsent": None, "platforms": {},
-              "database_error": str(getattr(e, "orig", None) or e).strip().splitlines()[0]}
+        st = {
+            "inbox_pending": None,
+            "outbox_unsent": None,
+            "platforms": {},
+            "database_error": str(getattr(e, "orig", None) or e).strip().splitlines()[0],
+        }
     st["processes"] = read_states(cfg.data_dir)
     if as_json:
         typer.echo(json.dumps(st, ensure_ascii=False, default=str))
@@ -83,10 +86,12 @@ def status(config: Optional[Path] = ConfigOpt, as_json: bool = typer.Option(Fals
     if not st["platforms"]:
         typer.echo("platforms: none has connected yet")
     for name, s in st["platforms"].items():
-        typer.echo(f"{name}: {'connected' if s['connected'] else 'DISCONNECTED'} since {s['since']}  {s['detail'] or ''}")
+        typer.echo(
+            f"{name}: {'connected' if s['connected'] else 'DISCONNECTED'} since {s['since']}  {s['detail'] or ''}"
+        )
 
 
-def db_upgrade(config: Optional[Path] = ConfigOpt, url: Optional[str] = typer.Option(None, "--url")) -> None:
+def db_upgrade(config: Path | None = ConfigOpt, url: str | None = typer.Option(None, "--url")) -> None:
     """Apply the schema migrations (shanzhi run does this by itself)."""
     from storage.db import upgrade
 
@@ -97,8 +102,8 @@ def db_upgrade(config: Optional[Path] = ConfigOpt, url: Optional[str] = typer.Op
 
 def feedback_export(
     out: Path = typer.Argument(..., help="CSV to write (id,text,intent,category,urgent,note)"),
-    config: Optional[Path] = ConfigOpt,
-    db: Optional[str] = typer.Option(None, "--db", help="database URL (default: the configured one)"),
+    config: Path | None = ConfigOpt,
+    db: str | None = typer.Option(None, "--db", help="database URL (default: the configured one)"),
 ) -> None:
     """Write the corrections made in chat (dismissed, re-categorised, confirmed) as labelled rows."""
     from bot.app import BotApp

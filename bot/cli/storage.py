@@ -1,4 +1,4 @@
-"""Storage commands: `shanzhi export`, `shanzhi purge`, `shanzhi bench ingest` (registered by bot.cli)."""
+"""Storage commands: `shanzhi export`, `shanzhi purge`, `shanzhi bench ingest` (registered by bot.cli.main)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import json
 import sys
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -30,11 +29,11 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     @app.command("export")
     def export(
         fmt: str = typer.Option("jsonl", "--format", help="jsonl | xlsx"),
-        date_from: Optional[str] = typer.Option(None, "--from", help="first day of creation, YYYY-MM-DD (inclusive)"),
-        date_to: Optional[str] = typer.Option(None, "--to", help="last day of creation, YYYY-MM-DD (inclusive)"),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="file to write (default: stdout for jsonl)"),
-        db: Optional[str] = typer.Option(None, "--db", help="database URL (default: the configured one)"),
-        config: Optional[Path] = ConfigOpt,
+        date_from: str | None = typer.Option(None, "--from", help="first day of creation, YYYY-MM-DD (inclusive)"),
+        date_to: str | None = typer.Option(None, "--to", help="last day of creation, YYYY-MM-DD (inclusive)"),
+        out: Path | None = typer.Option(None, "--out", "-o", help="file to write (default: stdout for jsonl)"),
+        db: str | None = typer.Option(None, "--db", help="database URL (default: the configured one)"),
+        config: Path | None = ConfigOpt,
     ) -> None:
         """Tickets with their full audit trail (reporters, every transition) as JSON Lines or Excel."""
         from services.export import ticket_records, write_jsonl, write_xlsx
@@ -62,11 +61,11 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
     @app.command("purge")
     def purge(
-        days: Optional[int] = typer.Option(None, "--days", help="override retention.purge_after_days"),
+        days: int | None = typer.Option(None, "--days", help="override retention.purge_after_days"),
         dry_run: bool = typer.Option(False, "--dry-run", help="count what would be masked, change nothing"),
         as_json: bool = typer.Option(False, "--json"),
-        db: Optional[str] = typer.Option(None, "--db", help="database URL (default: the configured one)"),
-        config: Optional[Path] = ConfigOpt,
+        db: str | None = typer.Option(None, "--db", help="database URL (default: the configured one)"),
+        config: Path | None = ConfigOpt,
     ) -> None:
         """Mask personal data (names, phone numbers, raw texts) of tickets closed more than N days ago."""
         from services.retention import purge as do_purge
@@ -84,27 +83,42 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(d, ensure_ascii=False))
         else:
-            typer.echo(("would mask" if dry_run else "masked") + f" personal data of tickets closed before {d['cutoff']}:")
+            typer.echo(
+                ("would mask" if dry_run else "masked") + f" personal data of tickets closed before {d['cutoff']}:"
+            )
             for k in ("tickets", "inbox_messages", "outbox_messages", "events", "consultations", "people"):
                 typer.echo(f"  {k:>16}: {d[k]}")
 
     @bench_app.command("ingest")
     def bench_ingest(
-        file: Optional[Path] = typer.Argument(None, exists=True, dir_okay=False, help="messages CSV (column `text`) to repeat; default: the dev set "
-                                                          "(../shared/data/dev/messages.csv, else classifiers/data/dev/lanjiang.csv)"),
-        db: Optional[str] = typer.Option(None, "--db", help="database URL (default: a fresh temporary SQLite file; "
-                                         "on PostgreSQL a temporary schema, dropped afterwards)"),
+        file: Path | None = typer.Argument(
+            None,
+            exists=True,
+            dir_okay=False,
+            help="messages CSV (column `text`) to repeat; default: the dev set "
+            "(../shared/data/dev/messages.csv, else classifiers/data/dev/lanjiang.csv)",
+        ),
+        db: str | None = typer.Option(
+            None,
+            "--db",
+            help="database URL (default: a fresh temporary SQLite file; "
+            "on PostgreSQL a temporary schema, dropped afterwards)",
+        ),
         messages: int = typer.Option(20000, "--messages", "-n"),
         baseline: int = typer.Option(3000, "--baseline", help="bare inbox inserts timed as the baseline"),
-        batch: int = typer.Option(16, "--batch", min=1, help="messages handed over together (as one Telegram getUpdates "
-                                                        "answer); a message's time is its batch's, so p99 grows with it"),
+        batch: int = typer.Option(
+            16,
+            "--batch",
+            min=1,
+            help="messages handed over together (as one Telegram getUpdates "
+            "answer); a message's time is its batch's, so p99 grows with it",
+        ),
         as_json: bool = typer.Option(False, "--json", help="one JSON object on the last line"),
         profile: bool = typer.Option(False, "--profile", help="print a cProfile of a 2,000-message run instead"),
-        config: Optional[Path] = ConfigOpt,
+        config: Path | None = ConfigOpt,
     ) -> None:
         """Messages/s through store → classify → ticket → outbox, p50/p99, against bare inserts."""
         import logging
-
 
         if str(REPO_ROOT) not in sys.path:
             sys.path.insert(0, str(REPO_ROOT))
@@ -115,17 +129,44 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         if profile:
             typer.echo(profile_one(cfg, db))
             return
-        r = run(cfg, database_url=db, messages=messages, baseline=baseline, batch=batch, texts_from=file,
-                progress=lambda i, n: print(f"\r{i}/{n}", end="", file=sys.stderr, flush=True))
+        r = run(
+            cfg,
+            database_url=db,
+            messages=messages,
+            baseline=baseline,
+            batch=batch,
+            texts_from=file,
+            progress=lambda i, n: print(f"\r{i}/{n}", end="", file=sys.stderr, flush=True),
+        )
         print("", file=sys.stderr)
-        typer.echo(f"database: {r['db']}   messages: {r['messages']} in {r['seconds']}s "
-                   f"({r['tickets']} tickets, {r['outbox_rows']} outbound written)")
-        typer.echo(f"throughput: {r['msgs_per_s']} msg/s   per message (its batch of {r['batch']}: arrival → commit) "
-                   f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms")
-        typer.echo(f"baseline (bare inbox inserts, one commit each): {r['baseline_inserts_per_s']}/s   ratio {r['ratio']}")
-        typer.echo(f"rss: {r['rss_mb']} MB   process CPU {r['cpu_ms_per_batch']} ms a batch   "
-                   f"reference loop {r['reference_loop_ms']} ms (the CPU's speed during the run)")
+        typer.echo(
+            f"database: {r['db']}   messages: {r['messages']} in {r['seconds']}s "
+            f"({r['tickets']} tickets, {r['outbox_rows']} outbound written)"
+        )
+        typer.echo(
+            f"throughput: {r['msgs_per_s']} msg/s   per message (its batch of {r['batch']}: arrival → commit) "
+            f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms"
+        )
+        typer.echo(
+            f"baseline (bare inbox inserts, one commit each): {r['baseline_inserts_per_s']}/s   ratio {r['ratio']}"
+        )
+        typer.echo(
+            f"rss: {r['rss_mb']} MB   process CPU {r['cpu_ms_per_batch']} ms a batch   "
+            f"reference loop {r['reference_loop_ms']} ms (the CPU's speed during the run)"
+        )
         if as_json:
-            keys = ("messages", "msgs_per_s", "p99_ms", "baseline_inserts_per_s", "ratio", "rss_mb", "db", "p50_ms", "batch", "tickets",
-                    "cpu_ms_per_batch", "reference_loop_ms")
+            keys = (
+                "messages",
+                "msgs_per_s",
+                "p99_ms",
+                "baseline_inserts_per_s",
+                "ratio",
+                "rss_mb",
+                "db",
+                "p50_ms",
+                "batch",
+                "tickets",
+                "cpu_ms_per_batch",
+                "reference_loop_ms",
+            )
             typer.echo(json.dumps({k: r[k] for k in keys}))

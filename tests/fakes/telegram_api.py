@@ -27,7 +27,7 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -81,7 +81,7 @@ class Chaos:
 
 class _WallClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class FakeTelegramAPI:
@@ -310,22 +310,30 @@ class FakeTelegramAPI:
             Fault("error", n, None if chat_id is None else str(chat_id), code, description or default, params or None)
         )
 
-    def hang_next(self, method: str = "sendMessage", *, n: int = 1, chat_id: str | int | None = None,
-                  deliver: bool = False) -> None:
+    def hang_next(
+        self, method: str = "sendMessage", *, n: int = 1, chat_id: str | int | None = None, deliver: bool = False
+    ) -> None:
         """The next `n` calls get no answer until the client times out (`deliver`: after it went through)."""
         self._faults.setdefault(method, []).append(
             Fault("hang", n, None if chat_id is None else str(chat_id), deliver=deliver)
         )
 
-    def drop_next(self, method: str = "sendMessage", *, n: int = 1, chat_id: str | int | None = None,
-                  deliver: bool = False) -> None:
+    def drop_next(
+        self, method: str = "sendMessage", *, n: int = 1, chat_id: str | int | None = None, deliver: bool = False
+    ) -> None:
         """The next `n` calls see the connection closed without an answer."""
         self._faults.setdefault(method, []).append(
             Fault("drop", n, None if chat_id is None else str(chat_id), deliver=deliver)
         )
 
-    def chaos(self, method: str = "sendMessage", *, rate: float = 0.3, seed: int = 1,
-              kinds: tuple[str, ...] = ("500", "hang", "drop")) -> Chaos:
+    def chaos(
+        self,
+        method: str = "sendMessage",
+        *,
+        rate: float = 0.3,
+        seed: int = 1,
+        kinds: tuple[str, ...] = ("500", "hang", "drop"),
+    ) -> Chaos:
         """Each call of `method` fails with probability `rate` in one of `kinds`, before going through."""
         c = Chaos(rate, kinds, random.Random(seed))
         self._chaos[method] = c
@@ -367,8 +375,11 @@ class FakeTelegramAPI:
         return True
 
     async def _m_getWebhookInfo(self, p: dict[str, Any]) -> Any:
-        return {"url": self.webhook.get("url", ""), "has_custom_certificate": False,
-                "pending_update_count": len(self.updates)}
+        return {
+            "url": self.webhook.get("url", ""),
+            "has_custom_certificate": False,
+            "pending_update_count": len(self.updates),
+        }
 
     async def _m_getUpdates(self, p: dict[str, Any]) -> Any:
         if self.webhook.get("url"):
@@ -406,8 +417,11 @@ class FakeTelegramAPI:
 
     def _check_chat(self, chat_id: int) -> tuple[int, str, dict[str, Any] | None] | None:
         if chat_id in self.migrated:
-            return 400, "Bad Request: group chat was upgraded to a supergroup chat", {
-                "migrate_to_chat_id": self.migrated[chat_id]}
+            return (
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": self.migrated[chat_id]},
+            )
         if chat_id > 0 and self.require_start and chat_id not in self.started:
             return 403, "Forbidden: bot can't initiate conversation with a user", None
         return None
@@ -434,8 +448,11 @@ class FakeTelegramAPI:
                 return 400, "Bad Request: can't parse entities: unsupported start tag", None
         reply = p.get("reply_parameters")
         reply_to = int(reply["message_id"]) if isinstance(reply, dict) else None
-        if reply_to is not None and (chat_id, reply_to) not in self.messages and not reply.get(
-                "allow_sending_without_reply"):
+        if (
+            reply_to is not None
+            and (chat_id, reply_to) not in self.messages
+            and not reply.get("allow_sending_without_reply")
+        ):
             return 400, "Bad Request: message to be replied not found", None
         mid = self.next_message_id(chat_id)
         msg: dict[str, Any] = {
@@ -450,10 +467,17 @@ class FakeTelegramAPI:
         if isinstance(markup, dict) and "inline_keyboard" in markup:
             msg["reply_markup"] = markup
         self.messages[(chat_id, mid)] = msg
-        self.sent.append({
-            "chat_id": str(chat_id), "message_id": mid, "text": text, "parse_mode": p.get("parse_mode"),
-            "reply_to": reply_to, "reply_markup": markup, "at": self.clock.now(),
-        })
+        self.sent.append(
+            {
+                "chat_id": str(chat_id),
+                "message_id": mid,
+                "text": text,
+                "parse_mode": p.get("parse_mode"),
+                "reply_to": reply_to,
+                "reply_markup": markup,
+                "at": self.clock.now(),
+            }
+        )
         return msg
 
     async def _m_editMessageText(self, p: dict[str, Any]) -> Any:
@@ -522,16 +546,24 @@ class FakeTelegramAPI:
         reply_to = fields.pop("reply_to", None)
         if reply_to is not None:
             rid = int(reply_to)
-            msg["reply_to_message"] = self.messages.get((cid, rid), {
-                "message_id": rid, "date": self._ts(), "chat": self._chat_of(cid)})
+            msg["reply_to_message"] = self.messages.get(
+                (cid, rid), {"message_id": rid, "date": self._ts(), "chat": self._chat_of(cid)}
+            )
         msg.update({k: v for k, v in fields.items() if v is not None})
         self.messages[(cid, msg["message_id"])] = msg
         self.enqueue(message=msg)
         return msg
 
-    def group_text(self, chat_id: int | str, sender: dict[str, Any], text: str, *,
-                   reply_to: int | str | None = None, entities: list[dict[str, Any]] | None = None,
-                   **extra: Any) -> dict[str, Any]:
+    def group_text(
+        self,
+        chat_id: int | str,
+        sender: dict[str, Any],
+        text: str,
+        *,
+        reply_to: int | str | None = None,
+        entities: list[dict[str, Any]] | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
         return self._message(chat_id, sender, text=text, reply_to=reply_to, entities=entities, **extra)
 
     def private_text(self, sender: dict[str, Any], text: str, **extra: Any) -> dict[str, Any]:
@@ -541,8 +573,9 @@ class FakeTelegramAPI:
             self.started.add(uid)
         return self._message(uid, sender, text=text, **extra)
 
-    def photo(self, chat_id: int | str, sender: dict[str, Any], caption: str | None = None,
-              **extra: Any) -> dict[str, Any]:
+    def photo(
+        self, chat_id: int | str, sender: dict[str, Any], caption: str | None = None, **extra: Any
+    ) -> dict[str, Any]:
         n = len(self.requests) + len(self.updates)
         sizes = [
             {"file_id": f"photo-small-{n}", "file_unique_id": f"ps{n}", "width": 90, "height": 90},
@@ -551,24 +584,43 @@ class FakeTelegramAPI:
         return self._message(chat_id, sender, photo=sizes, caption=caption, **extra)
 
     def voice(self, chat_id: int | str, sender: dict[str, Any], **extra: Any) -> dict[str, Any]:
-        return self._message(chat_id, sender, voice={"file_id": "voice-1", "file_unique_id": "v1", "duration": 4},
-                             **extra)
+        return self._message(
+            chat_id, sender, voice={"file_id": "voice-1", "file_unique_id": "v1", "duration": 4}, **extra
+        )
 
     def sticker(self, chat_id: int | str, sender: dict[str, Any], **extra: Any) -> dict[str, Any]:
-        return self._message(chat_id, sender, sticker={
-            "file_id": "sticker-1", "file_unique_id": "s1", "type": "regular", "width": 512, "height": 512,
-            "is_animated": False, "is_video": False, "emoji": "👍"}, **extra)
+        return self._message(
+            chat_id,
+            sender,
+            sticker={
+                "file_id": "sticker-1",
+                "file_unique_id": "s1",
+                "type": "regular",
+                "width": 512,
+                "height": 512,
+                "is_animated": False,
+                "is_video": False,
+                "emoji": "👍",
+            },
+            **extra,
+        )
 
     def document(self, chat_id: int | str, sender: dict[str, Any], **extra: Any) -> dict[str, Any]:
-        return self._message(chat_id, sender, document={"file_id": "doc-1", "file_unique_id": "d1",
-                                                        "file_name": "证明.pdf"}, **extra)
+        return self._message(
+            chat_id, sender, document={"file_id": "doc-1", "file_unique_id": "d1", "file_name": "证明.pdf"}, **extra
+        )
 
     def video(self, chat_id: int | str, sender: dict[str, Any], **extra: Any) -> dict[str, Any]:
-        return self._message(chat_id, sender, video={"file_id": "video-1", "file_unique_id": "vd1", "width": 640,
-                                                     "height": 480, "duration": 9}, **extra)
+        return self._message(
+            chat_id,
+            sender,
+            video={"file_id": "video-1", "file_unique_id": "vd1", "width": 640, "height": 480, "duration": 9},
+            **extra,
+        )
 
-    def location(self, chat_id: int | str, sender: dict[str, Any], lat: float = 30.5,
-                 lon: float = 114.3) -> dict[str, Any]:
+    def location(
+        self, chat_id: int | str, sender: dict[str, Any], lat: float = 30.5, lon: float = 114.3
+    ) -> dict[str, Any]:
         return self._message(chat_id, sender, location={"latitude": lat, "longitude": lon})
 
     def edit(self, message: dict[str, Any], text: str) -> dict[str, Any]:
@@ -579,16 +631,24 @@ class FakeTelegramAPI:
         self.enqueue(edited_message=edited)
         return edited
 
-    def callback(self, sender: dict[str, Any], message: dict[str, Any] | int, data: str,
-                 chat_id: int | str | None = None) -> str:
+    def callback(
+        self, sender: dict[str, Any], message: dict[str, Any] | int, data: str, chat_id: int | str | None = None
+    ) -> str:
         """A press of a button on `message` (a dict, or a message id the bot sent to `chat_id`)."""
         if not isinstance(message, dict):
             cid = int(chat_id if chat_id is not None else sender["id"])
             message = self.messages[(cid, int(message))]
         qid = f"q{next(self._query_ids)}"
         self._queries[qid] = False
-        self.enqueue(callback_query={"id": qid, "from": sender, "message": message,
-                                     "chat_instance": f"ci{message['chat']['id']}", "data": data})
+        self.enqueue(
+            callback_query={
+                "id": qid,
+                "from": sender,
+                "message": message,
+                "chat_instance": f"ci{message['chat']['id']}",
+                "data": data,
+            }
+        )
         return qid
 
     def migrate(self, chat_id: int | str, new_chat_id: int | str, by: dict[str, Any]) -> None:
@@ -598,8 +658,11 @@ class FakeTelegramAPI:
         self.migrated[old] = new
         self.group(new, title, type="supergroup")
         self._message(old, by, migrate_to_chat_id=new)
-        self._message(new, {"id": 1087968824, "is_bot": True, "first_name": "Group",
-                            "username": "GroupAnonymousBot"}, migrate_from_chat_id=old)
+        self._message(
+            new,
+            {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"},
+            migrate_from_chat_id=old,
+        )
 
     def my_chat_member(self, chat_id: int | str, by: dict[str, Any], old: str, new: str) -> dict[str, Any]:
         cid = int(chat_id)
@@ -609,15 +672,36 @@ class FakeTelegramAPI:
             if status == "kicked":
                 m["until_date"] = 0
             if status == "administrator":
-                m.update({k: False for k in (
-                    "can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages",
-                    "can_manage_video_chats", "can_restrict_members", "can_promote_members",
-                    "can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories",
-                    "can_delete_stories")})
+                m.update(
+                    {
+                        k: False
+                        for k in (
+                            "can_be_edited",
+                            "is_anonymous",
+                            "can_manage_chat",
+                            "can_delete_messages",
+                            "can_manage_video_chats",
+                            "can_restrict_members",
+                            "can_promote_members",
+                            "can_change_info",
+                            "can_invite_users",
+                            "can_post_stories",
+                            "can_edit_stories",
+                            "can_delete_stories",
+                        )
+                    }
+                )
             return m
 
-        return self.enqueue(my_chat_member={"chat": self._chat_of(cid), "from": by, "date": self._ts(),
-                                            "old_chat_member": member(old), "new_chat_member": member(new)})
+        return self.enqueue(
+            my_chat_member={
+                "chat": self._chat_of(cid),
+                "from": by,
+                "date": self._ts(),
+                "old_chat_member": member(old),
+                "new_chat_member": member(new),
+            }
+        )
 
     def bot_joined(self, chat_id: int | str, by: dict[str, Any]) -> dict[str, Any]:
         return self._message(chat_id, by, new_chat_members=[self.bot])

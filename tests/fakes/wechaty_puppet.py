@@ -127,7 +127,9 @@ class InProcessPuppet(Puppet):
         members = list(member_ids)
         if include_bot and self.self_id_value not in members:
             members.append(self.self_id_value)
-        self.rooms[room_id] = RoomPayload(id=room_id, topic=topic, member_ids=members, owner_id=members[0], admin_ids=[])
+        self.rooms[room_id] = RoomPayload(
+            id=room_id, topic=topic, member_ids=members, owner_id=members[0], admin_ids=[]
+        )
 
     def set_alias(self, room_id: str, contact_id: str, alias: str) -> None:
         self.aliases[(room_id, contact_id)] = alias
@@ -137,9 +139,19 @@ class InProcessPuppet(Puppet):
     def _emit(self, event: str, payload: Any) -> None:
         self._emitter.emit(event, payload)
 
-    def _store(self, *, from_id: str, text: str = "", room_id: str = "", to_id: str = "", kind: str = "text",
-               mentions: list[str] | None = None, message_id: str | None = None, filename: str = "",
-               mtype: Any = None) -> str:
+    def _store(
+        self,
+        *,
+        from_id: str,
+        text: str = "",
+        room_id: str = "",
+        to_id: str = "",
+        kind: str = "text",
+        mentions: list[str] | None = None,
+        message_id: str | None = None,
+        filename: str = "",
+        mtype: Any = None,
+    ) -> str:
         message_id = message_id or _next_id("msg")
         self.messages[message_id] = MessagePayload(
             id=message_id,
@@ -154,41 +166,88 @@ class InProcessPuppet(Puppet):
         )
         return message_id
 
-    def say(self, from_id: str, text: str, *, room: str | None = None, mentions: list[str] | None = None,
-            message_id: str | None = None) -> str:
+    def say(
+        self,
+        from_id: str,
+        text: str,
+        *,
+        room: str | None = None,
+        mentions: list[str] | None = None,
+        message_id: str | None = None,
+    ) -> str:
         """A contact writes text in a room, or privately to the bot. Returns the message id."""
-        mid = self._store(from_id=from_id, text=text, room_id=room or "", to_id="" if room else self.self_id_value,
-                          mentions=mentions, message_id=message_id)
+        mid = self._store(
+            from_id=from_id,
+            text=text,
+            room_id=room or "",
+            to_id="" if room else self.self_id_value,
+            mentions=mentions,
+            message_id=message_id,
+        )
         self._emit("message", EventMessagePayload(message_id=mid))
         return mid
 
-    def media(self, from_id: str, kind: str, *, room: str | None = None, text: str = "", filename: str = "",
-              mtype: Any = None) -> str:
+    def media(
+        self, from_id: str, kind: str, *, room: str | None = None, text: str = "", filename: str = "", mtype: Any = None
+    ) -> str:
         """A non-text message (image, voice, file, link...; `mtype` forces a raw type value)."""
-        mid = self._store(from_id=from_id, text=text, room_id=room or "", to_id="" if room else self.self_id_value,
-                          kind=kind if kind in TYPES else "system", filename=filename, mtype=mtype)
+        mid = self._store(
+            from_id=from_id,
+            text=text,
+            room_id=room or "",
+            to_id="" if room else self.self_id_value,
+            kind=kind if kind in TYPES else "system",
+            filename=filename,
+            mtype=mtype,
+        )
         self._emit("message", EventMessagePayload(message_id=mid))
         return mid
 
     def bot_added(self, room_id: str, topic: str, inviter_id: str, member_ids: list[str] | None = None) -> None:
         self.add_room(room_id, topic, list(member_ids or [inviter_id]))
-        self._emit("room-join", EventRoomJoinPayload(invited_ids=[self.self_id_value], inviter_id=inviter_id,
-                                                     room_id=room_id, timestamp=self.clock.now().timestamp()))
+        self._emit(
+            "room-join",
+            EventRoomJoinPayload(
+                invited_ids=[self.self_id_value],
+                inviter_id=inviter_id,
+                room_id=room_id,
+                timestamp=self.clock.now().timestamp(),
+            ),
+        )
 
     def member_joined(self, room_id: str, contact_id: str, inviter_id: str) -> None:
         self.rooms[room_id].member_ids.append(contact_id)
-        self._emit("room-join", EventRoomJoinPayload(invited_ids=[contact_id], inviter_id=inviter_id,
-                                                     room_id=room_id, timestamp=self.clock.now().timestamp()))
+        self._emit(
+            "room-join",
+            EventRoomJoinPayload(
+                invited_ids=[contact_id], inviter_id=inviter_id, room_id=room_id, timestamp=self.clock.now().timestamp()
+            ),
+        )
 
     def bot_removed(self, room_id: str, remover_id: str) -> None:
-        self._emit("room-leave", EventRoomLeavePayload(removed_ids=[self.self_id_value], remover_id=remover_id,
-                                                       room_id=room_id, timestamp=self.clock.now().timestamp()))
+        self._emit(
+            "room-leave",
+            EventRoomLeavePayload(
+                removed_ids=[self.self_id_value],
+                remover_id=remover_id,
+                room_id=room_id,
+                timestamp=self.clock.now().timestamp(),
+            ),
+        )
 
     def topic(self, room_id: str, new_topic: str, changer_id: str) -> None:
         old = self.rooms[room_id].topic
         self.rooms[room_id].topic = new_topic
-        self._emit("room-topic", EventRoomTopicPayload(changer_id=changer_id, new_topic=new_topic, old_topic=old,
-                                                       room_id=room_id, timestamp=self.clock.now().timestamp()))
+        self._emit(
+            "room-topic",
+            EventRoomTopicPayload(
+                changer_id=changer_id,
+                new_topic=new_topic,
+                old_topic=old,
+                room_id=room_id,
+                timestamp=self.clock.now().timestamp(),
+            ),
+        )
 
     def error_event(self, data: str = "") -> None:
         """What the patched 0.10 client makes of a 1.x `{gerror}` error event."""
@@ -275,8 +334,13 @@ class InProcessPuppet(Puppet):
 
     async def room_member_payload(self, room_id: str, contact_id: str) -> RoomMemberPayload:
         contact = await self.contact_payload(contact_id)
-        return RoomMemberPayload(id=contact_id, room_alias=self.aliases.get((room_id, contact_id), ""),
-                                 inviter_id="", avatar="", name=contact.name)
+        return RoomMemberPayload(
+            id=contact_id,
+            room_alias=self.aliases.get((room_id, contact_id), ""),
+            inviter_id="",
+            avatar="",
+            name=contact.name,
+        )
 
     async def message_payload(self, message_id: str) -> MessagePayload:
         if message_id not in self.messages:
@@ -298,9 +362,14 @@ class InProcessPuppet(Puppet):
                 raise WechatyPuppetOperationError(f"contact {conversation_id} not exist")
             if self.refuse_non_friends and not contact.friend:
                 raise WechatyPuppetOperationError(f"{conversation_id} is not a friend")
-        mid = self._store(from_id=self.self_id_value, text=message, room_id=conversation_id if is_room else "",
-                          to_id="" if is_room else conversation_id, mentions=list(mention_ids or []),
-                          message_id=_next_id("bot"))
+        mid = self._store(
+            from_id=self.self_id_value,
+            text=message,
+            room_id=conversation_id if is_room else "",
+            to_id="" if is_room else conversation_id,
+            mentions=list(mention_ids or []),
+            message_id=_next_id("bot"),
+        )
         self.said.append(Said(conversation_id, message, list(mention_ids or []), self.clock.now(), mid, is_room))
         if self.echo_own_messages:
             # Real gateways echo the account's own messages back as message events.
