@@ -17,10 +17,10 @@ from bot.announce import Announcer
 from bot.announce_emergency import EmergencyAnnouncer
 from bot.announce_schedules import ScheduleAnnouncer
 from bot.delivery import Delivery
-from bot.dispatch import Classify, Dispatcher
 from bot.messages import Inbound, Outbound
 from bot.outbox import enqueue
 from bot.resilience import Resilience
+from bot.routing import Classify, Router
 from core.clock import Clock, ManualClock, SystemClock
 from core.config import Config
 from core.environment import environment
@@ -85,7 +85,7 @@ class BotApp:
             ScheduleAnnouncer(self.announcer, config.schedules),
         ]
         self.services.announce = self.announcer
-        self.dispatcher = Dispatcher(config, self.services, classify or load_classifier(config))
+        self.router = Router(config, self.services, classify or load_classifier(config))
         self.deliveries = {a.platform: Delivery(self.services, a, self.clock, config.delivery) for a in self.adapters}
         self._tasks: list[asyncio.Task] = []
         self.fatal = asyncio.Event()  # set when a platform cannot go on (e.g. a rejected token)
@@ -187,24 +187,24 @@ class BotApp:
         A storage failure propagates so that the adapter does not confirm the message to its
         platform; a processing failure is recorded on the inbox row and never propagates.
         """
-        inbox_id = self.dispatcher.store(msg)
+        inbox_id = self.router.store(msg)
         if inbox_id is not None:
-            self.dispatcher.process(inbox_id)
+            self.router.process(inbox_id)
         self._wake(None)
 
     async def ingest_many(self, msgs: Sequence[Inbound]) -> None:
         """A batch from one adapter (e.g. one Telegram getUpdates answer, a replay): stored in one
         transaction, which has committed when this returns, so the adapter may then confirm the
-        whole batch; then processed in one transaction (see `Dispatcher.process_many`).
+        whole batch; then processed in one transaction (see `Router.process_many`).
 
         A storage failure propagates (the adapter confirms none of the batch); a message whose
         processing fails is marked failed on its own and the others still commit.
         """
         if not msgs:
             return
-        ids = self.dispatcher.store_many(msgs)
+        ids = self.router.store_many(msgs)
         for k in range(0, len(ids), BATCH):
-            self.dispatcher.process_many(ids[k : k + BATCH])
+            self.router.process_many(ids[k : k + BATCH])
         self._wake(None)
 
     def process_pending(self) -> int:
@@ -215,7 +215,7 @@ class BotApp:
             if not ids:
                 return done
             for k in range(0, len(ids), BATCH):
-                self.dispatcher.process_many(ids[k : k + BATCH])
+                self.router.process_many(ids[k : k + BATCH])
             done += len(ids)
 
     def _wake(self, platform: str | None = None) -> None:

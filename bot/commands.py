@@ -2,7 +2,7 @@
 names a ticket, the handler that carries it out and its line in 帮助; and the parsing of a message into one.
 
 `签收 SG20261125-0007`, `/accept SG20261125-0007`, `办结 SG20261125-0007 路灯已换新`, and the reporter's bare
-`1` / `2` / `3` answer to 回访. Parsing is pure. Who may use a command is checked once, by the dispatcher, from
+`1` / `2` / `3` answer to 回访. Parsing is pure. Who may use a command is checked once, by the router, from
 ``Spec.who``; what a command may do to a ticket (its region, its unit, its status) is the services' business.
 """
 
@@ -40,7 +40,7 @@ class Spec:
     slashes: tuple[str, ...]
     words: tuple[str, ...]  # longer words are tried first ("不是诉求" before "不是")
     who: Who
-    #: the handler: ``Dispatcher._cmd_<handler>`` (every staff action on a ticket shares ``work``)
+    #: the handler: ``Router._cmd_<handler>`` (every staff action on a ticket shares ``work``)
     handler: str
     #: the texts.ERRORS key told to someone who may not use it; None: from them it is no command but conversation
     #: (a resident's 收到 under a notice)

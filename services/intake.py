@@ -20,7 +20,7 @@ from services.org import Actor, OrgService
 from services.similarity import bigrams, is_acknowledgement, is_me_too, kept_bigrams, overlap
 from services.tickets import OpenRequest, TicketService
 from services.uow import UnitOfWork
-from storage.direct import new
+from storage.bulk.objects import new
 from storage.models import ChatGroup, Consultation, InboxMessage, Ticket
 from storage.status import OPEN_STATUSES, Status
 
@@ -81,7 +81,7 @@ class IntakeService:
 
     @staticmethod
     def _bound_chat(uow: UnitOfWork, row: InboxMessage) -> str | None:
-        """The group a message was sent in, if it is bound to a region (what `Dispatcher` tells `actor`)."""
+        """The group a message was sent in, if it is bound to a region (what `Router` tells `actor`)."""
         if row.chat_type != "group":
             return None
         group = uow.org.group(row.platform, row.chat_id)

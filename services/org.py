@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from core.config import Config, OrgConfig
 from services.errors import NotAuthorised, UnknownRegion
 from services.uow import UnitOfWork
-from storage.direct import new
+from storage.bulk.objects import new
 from storage.ids import id_of
 from storage.models import Account, ChatGroup, Person, Region, Ticket, Unit
 from storage.repositories import invalidate_org_cache

@@ -15,7 +15,7 @@ from services.errors import BadArgument, InvalidTransition, NotAuthorised, Ticke
 from services.org import Actor, OrgService
 from services.uow import UnitOfWork
 from services.workcalendar import WorkCalendar
-from storage.direct import new
+from storage.bulk.objects import new
 from storage.models import Ticket, TicketReporter
 from storage.status import OPEN_STATUSES, Status
 

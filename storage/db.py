@@ -18,7 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from storage import appends, ids
+from storage import ids
+from storage.bulk import appends
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ written without one). A ticket's transaction has already written (the day's numb
 first), so it holds SQLite's write lock and no other process can take the same id. Where no
 write came first (a consultation), a second process could; then one INSERT fails on the
 primary key and that message is processed again, as after any lost race. The same holds for a
-batch's first-time speakers (people and accounts, `storage.direct.insert_now`), registered before
+batch's first-time speakers (people and accounts, `storage.bulk.objects.insert_now`), registered before
 the batch writes anything else; their rows are only ever added through here in a message's
 transaction (the org file's load, which adds staff by the ORM, runs in a transaction of its own).
 """

@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from storage import pgrows, sqliterows
-from storage.appends import append, append_object, set_latest, update_later
-from storage.direct import column_values, insert_now, new
+from storage.bulk import postgres_rows, sqlite_rows
+from storage.bulk.appends import append, append_object, set_latest, update_later
+from storage.bulk.objects import column_values, insert_now, new
 from storage.ids import id_of, next_id
 from storage.models import (
     Account,
@@ -110,11 +110,15 @@ class InboxRepo:
     def insert_many(self, rows: Sequence[dict]) -> list[int | None]:
         """Insert inbox rows in one statement (one round trip on PostgreSQL); each row's id, or None
         where the unique key already holds it (also for a repeat of a key earlier in `rows`)."""
-        if self.s.get_bind().dialect.name == "postgresql":  # one short statement, whatever the batch (storage.pgrows)
-            stmt = pgrows.insert(_INBOX_TABLE, list(rows[0]), on_conflict=_INBOX_KEY, returning=("id", *_INBOX_KEY))
-            found: Sequence[Any] = self.s.connection().execute(stmt, {"rows": pgrows.as_json(rows)}).all()
+        if (
+            self.s.get_bind().dialect.name == "postgresql"
+        ):  # one short statement, whatever the batch (storage.bulk.postgres_rows)
+            stmt = postgres_rows.insert(
+                _INBOX_TABLE, list(rows[0]), on_conflict=_INBOX_KEY, returning=("id", *_INBOX_KEY)
+            )
+            found: Sequence[Any] = self.s.connection().execute(stmt, {"rows": postgres_rows.as_json(rows)}).all()
         else:
-            found = sqliterows.insert_returning(
+            found = sqlite_rows.insert_returning(
                 self.s.connection(), _INBOX_TABLE, rows, on_conflict=_INBOX_KEY, returning=("id", *_INBOX_KEY)
             )
         ids = {tuple(r[1:]): r[0] for r in found}
@@ -126,7 +130,7 @@ class InboxRepo:
     def claim_many(self, inbox_ids: Sequence[int]) -> list[InboxMessage]:
         """The rows among `inbox_ids` that still wait, locked for this transaction, oldest first, as
         objects outside the session: their outcomes go out together (`finish_many`), not one UPDATE
-        each, and building them from plain rows (`storage.direct.new`) skips the session's loading.
+        each, and building them from plain rows (`storage.bulk.objects.new`) skips the session's loading.
         The rows are found by primary key alone and the waiting ones kept here: with `status` in the
         query, PostgreSQL took the `(status, id)` index, which keeps an entry for every row that was
         ever pending until VACUUM removes it, and the claim grew with the inbox."""
