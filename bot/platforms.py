@@ -23,7 +23,7 @@ def build_adapters(config: Config, clock: Clock) -> list[Adapter]:
     """The chat SDKs are imported only here, and only when their platform is on."""
     adapters: list[Adapter] = []
     if telegram_enabled(config):
-        from bot.adapters.telegram import from_config
+        from bot.adapters.telegram.settings import from_config
 
         adapter = from_config(config.platforms.telegram, clock=clock)
         if adapter is not None:

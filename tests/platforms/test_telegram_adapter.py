@@ -12,7 +12,9 @@ from datetime import datetime
 import httpx
 import pytest
 
-from bot.adapters.telegram import TelegramAdapter, from_env, render
+from bot.adapters.telegram.adapter import TelegramAdapter
+from bot.adapters.telegram.settings import from_env
+from bot.adapters.telegram.wire import render
 from bot.messages import Button, ChatType, DeliveryError, Inbound, Outbound
 from core.clock import SHANGHAI, ManualClock
 from core.environment import Environment
@@ -134,7 +136,7 @@ def test_from_env():
 
 
 async def test_from_config_points_at_a_bot_api_server(api, clock, config):
-    from bot.adapters.telegram import from_config
+    from bot.adapters.telegram.settings import from_config
 
     settings = config.platforms.telegram.model_copy(update={"base_url": f"http://127.0.0.1:{api.port}"})
     assert from_config(settings, Environment.model_validate({})) is None  # auto and no token: off

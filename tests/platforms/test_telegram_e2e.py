@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from bot.adapters.telegram import TelegramAdapter
+from bot.adapters.telegram.adapter import TelegramAdapter
 from bot.app import BotApp
 from core.clock import ManualClock
 from storage.models import InboxMessage, OutboxMessage, Ticket

@@ -1,4 +1,4 @@
-"""Telegram through python-telegram-bot 22 — the only module of the project that imports `telegram`.
+"""Telegram through python-telegram-bot 22 — this package is the only place of the project that imports `telegram`.
 
 The adapter only translates: Telegram updates → `Inbound` (or platform events), `Outbound` → Bot API
 calls, Telegram errors → `DeliveryError`. Storage, classification, pacing and retries belong to the core.
@@ -14,9 +14,8 @@ If storing raises (database down…), the offset stays and the same updates are 
 back-off; the core's inbox is idempotent on (platform, chat_id, message_id), so a redelivery never
 makes a second ticket.
 
-Webhook mode (``mode="webhook"``) serves a tiny HTTP endpoint of our own instead of PTB's tornado-based
-`start_webhook` (which answers Telegram 200 as soon as the update is queued in memory): we answer 200
-only after `on_message` returned, and 500 otherwise, so Telegram redelivers it — the same at-least-once
+Webhook mode (``mode="webhook"``) serves Telegram's calls through `webhook` (an ASGI app under uvicorn): 200
+only after `on_message` returned, 500 otherwise, so Telegram redelivers it — the same at-least-once
 guarantee as polling. Telegram delivers one update at a time per connection; `max_connections=1` keeps
 them in order.
 
@@ -28,12 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
-import json
 import logging
-import warnings
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,51 +38,40 @@ from telegram import (
     ChatMember,
     ChatMemberUpdated,
     ForceReply,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     Message,
     MessageEntity,
     ReplyParameters,
     Update,
 )
 from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Forbidden,
     InvalidToken,
-    NetworkError,
-    RetryAfter,
     TelegramError,
-    TimedOut,
 )
 from telegram.request import HTTPXRequest
 
 from bot.adapters.base import Adapter, OnBatch, OnEvent, OnMessage, PaceLimits
+from bot.adapters.telegram.webhook import WebhookServer, webhook_app
+from bot.adapters.telegram.wire import (
+    ALLOWED_UPDATES,
+    MAX_CALLBACK_ANSWER,
+    PLATFORM,
+    _chat_ref,
+    delivery_error,
+    keyboard,
+    render,
+)
 from bot.messages import (
     CALLBACK,
     TEXT,
     AdapterStatus,
     ChatType,
-    DeliveryError,
     Inbound,
     Outbound,
     SendResult,
 )
 from core.clock import SHANGHAI, Clock, SystemClock
-from core.environment import Environment, environment
 
 log = logging.getLogger(__name__)
-
-PLATFORM = "telegram"
-
-# What we ask Telegram for. `my_chat_member` (bot added / removed) is not sent unless requested
-# explicitly once `allowed_updates` is given.
-ALLOWED_UPDATES: tuple[str, ...] = ("message", "edited_message", "callback_query", "my_chat_member")
-
-# Bot API limits.
-MAX_TEXT = 4096
-MAX_CALLBACK_DATA = 64  # bytes
-MAX_CALLBACK_ANSWER = 200
 
 _IN_CHAT = (ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER)
 _OUT_OF_CHAT = (ChatMember.LEFT, ChatMember.BANNED)
@@ -98,19 +83,6 @@ def _is_member(member: ChatMember) -> bool:
     if member.status == ChatMember.RESTRICTED:
         return bool(getattr(member, "is_member", False))
     return False
-
-
-def _seconds(value: Any) -> float:
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    return float(value)
-
-
-def _retry_after(exc: RetryAfter) -> float:
-    # PTB 22 warns that the int will become a timedelta; accept both without the warning.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return _seconds(exc.retry_after)
 
 
 class TelegramAdapter(Adapter):
@@ -190,7 +162,7 @@ class TelegramAdapter(Adapter):
         self._on_event: OnEvent | None = None
         self._on_batch: OnBatch | None = None
         self._task: asyncio.Task[None] | None = None
-        self._server: asyncio.Server | None = None
+        self._server: WebhookServer | None = None
         self._stopping = asyncio.Event()
         self._fetching = False
         self._handle_lock = asyncio.Lock()
@@ -229,8 +201,7 @@ class TelegramAdapter(Adapter):
     async def stop(self) -> None:
         self._stopping.set()
         if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+            await self._server.stop()
             self._server = None
         task, self._task = self._task, None
         if task is not None:
@@ -385,8 +356,9 @@ class TelegramAdapter(Adapter):
     # ------------------------------------------------------------------ webhook
 
     async def _start_webhook(self) -> None:
-        self._server = await asyncio.start_server(self._serve_webhook, self.listen, self.port)
-        self.webhook_port = self._server.sockets[0].getsockname()[1]
+        path = urlsplit(self.webhook_url or "/").path or "/"
+        self._server = WebhookServer(webhook_app(path, self.secret_token, self._webhook_update), self.listen, self.port)
+        self.webhook_port = await self._server.start()
         await self._bot.set_webhook(
             url=self.webhook_url,  # type: ignore[arg-type]
             allowed_updates=self.allowed_updates,
@@ -396,50 +368,12 @@ class TelegramAdapter(Adapter):
         )
         self._note_ok()
 
-    async def _serve_webhook(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        path = urlsplit(self.webhook_url or "/").path or "/"
+    async def _webhook_update(self, data: Any) -> int:
+        """One update Telegram posted: 200 once the core has stored it, 400 if it is none, 500 to be sent again."""
         try:
-            while not self._stopping.is_set():
-                request_line = await reader.readline()
-                if not request_line:
-                    break
-                parts = request_line.decode("latin-1").split()
-                headers: dict[str, str] = {}
-                while True:
-                    line = await reader.readline()
-                    if line in (b"\r\n", b"\n", b""):
-                        break
-                    key, _, value = line.decode("latin-1").partition(":")
-                    headers[key.strip().lower()] = value.strip()
-                body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
-                status = await self._webhook_request(parts, headers, body, path)
-                reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found"}.get(
-                    status, "Internal Server Error"
-                )
-                writer.write(
-                    f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: 2\r\n\r\n{{}}".encode()
-                )
-                await writer.drain()
-                if headers.get("connection", "").lower() == "close":
-                    break
-        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-
-    async def _webhook_request(self, parts: list[str], headers: dict[str, str], body: bytes, path: str) -> int:
-        if len(parts) < 2 or parts[0] != "POST" or urlsplit(parts[1]).path != path:
-            return 404
-        if self.secret_token and headers.get("x-telegram-bot-api-secret-token") != self.secret_token:
-            return 403
-        try:
-            data = json.loads(body)
             update = Update.de_json(data, self._bot)
         except Exception:
-            log.warning("telegram: webhook body is not an update: %r", body[:200])
+            log.warning("telegram: webhook body is not an update: %r", str(data)[:200])
             return 400
         try:
             async with self._handle_lock:
@@ -732,129 +666,3 @@ class TelegramAdapter(Adapter):
         except TelegramError as exc:
             raise delivery_error(exc, out) from exc
         return SendResult(message_id=str(message.message_id))
-
-
-def _chat_ref(chat_id: str) -> int | str:
-    try:
-        return int(chat_id)
-    except ValueError:
-        return chat_id  # "@channelname"
-
-
-def delivery_error(exc: TelegramError, out: Outbound | None = None) -> DeliveryError:
-    """What a Telegram error means for the delivery loop."""
-    detail = exc.message
-    if isinstance(exc, RetryAfter):
-        return DeliveryError(f"telegram 429: {detail}", retry_after=_retry_after(exc))
-    if isinstance(exc, ChatMigrated):
-        return DeliveryError(f"telegram: chat migrated to {exc.new_chat_id}", migrated_to=str(exc.new_chat_id))
-    if isinstance(exc, Forbidden):
-        # "bot can't initiate conversation with a user", "bot was blocked by the user",
-        # "bot was kicked from the group chat"…
-        return DeliveryError(f"telegram 403: {detail}", permanent=True, recipient_unreachable=True)
-    if isinstance(exc, BadRequest):
-        lowered = detail.lower()
-        if isinstance(exc, BadRequest) and out is not None and out.callback_id:
-            return DeliveryError(f"telegram 400: {detail}", permanent=True)
-        unreachable = "chat not found" in lowered or "user not found" in lowered
-        return DeliveryError(f"telegram 400: {detail}", permanent=True, recipient_unreachable=unreachable)
-    if isinstance(exc, InvalidToken):
-        return DeliveryError(f"telegram: token refused: {detail}")
-    if isinstance(exc, (TimedOut, NetworkError)):
-        return DeliveryError(f"telegram network: {detail}")
-    return DeliveryError(f"telegram: {detail}")
-
-
-def render(out: Outbound) -> tuple[str, str | None]:
-    """The text to send and its parse mode.
-
-    With mentions the message goes as HTML: the whole text is escaped and each "@name" of a mentioned
-    person becomes a text mention (`tg://user?id=`), which notifies them even without a username;
-    a person not named in the text is mentioned at the start. Buttons whose command does not fit
-    Telegram's 64-byte callback data are listed as text so nothing is lost.
-    """
-    text = out.text
-    extra = [f"{b.label}: {b.command}" for row in out.buttons for b in row if not _fits(b.command)]
-    if extra:
-        text = text + "\n" + "\n".join(extra)
-    if len(text) > MAX_TEXT:
-        text = text[: MAX_TEXT - 1] + "…"
-    if not out.mentions:
-        return text, None
-    body = html.escape(text, quote=False)
-    leading: list[str] = []
-    for user_id, name in out.mentions:
-        label = html.escape("@" + name, quote=False)
-        if user_id.lstrip("-").isdigit():
-            link = f'<a href="tg://user?id={user_id}">{label}</a>'
-        else:
-            link = label
-        if name and label in body:
-            body = body.replace(label, link, 1)
-        else:
-            leading.append(link)
-    if leading:
-        body = " ".join(leading) + " " + body
-    return body, "HTML"
-
-
-def _fits(command: str) -> bool:
-    return 0 < len(command.encode("utf-8")) <= MAX_CALLBACK_DATA
-
-
-def keyboard(out: Outbound) -> InlineKeyboardMarkup | None:
-    rows = []
-    for row in out.buttons:
-        buttons = [InlineKeyboardButton(b.label, callback_data=b.command) for b in row if _fits(b.command)]
-        if buttons:
-            rows.append(buttons)
-    if not rows:
-        return None
-    return InlineKeyboardMarkup(rows)
-
-
-def from_config(settings: Any = None, env: Environment | None = None, **kwargs: Any) -> TelegramAdapter | None:
-    """The adapter for `shanzhi run`, or None when Telegram is off.
-
-    `settings` is `config.platforms.telegram` (enabled: auto|true|false, mode, webhook_url, base_url);
-    the token comes only from the environment (TELEGRAM_BOT_TOKEN). `enabled: true` without a token is
-    a configuration error; `auto` means "on when the token is set".
-    """
-    env = environment() if env is None else env
-    token = env.telegram_token_value
-    enabled = getattr(settings, "enabled", "auto")
-    if enabled is False or (enabled == "auto" and not token):
-        return None
-    if not token:
-        raise ValueError("platforms.telegram.enabled is true but TELEGRAM_BOT_TOKEN is not set")
-    if settings is not None:
-        if getattr(settings, "mode", None):
-            kwargs.setdefault("mode", settings.mode)
-        if getattr(settings, "webhook_url", None):
-            kwargs.setdefault("webhook_url", settings.webhook_url)
-        if getattr(settings, "base_url", None):
-            kwargs.setdefault("api_root", settings.base_url)
-    return from_env(env, **kwargs)
-
-
-def from_env(env: Environment | None = None, **kwargs: Any) -> TelegramAdapter | None:
-    """The adapter if `TELEGRAM_BOT_TOKEN` is set, else None (used by `shanzhi run`)."""
-    env = environment() if env is None else env
-    token = env.telegram_token_value
-    if not token:
-        return None
-    if env.telegram_webhook_url:
-        kwargs.setdefault("mode", "webhook")
-        kwargs.setdefault("webhook_url", env.telegram_webhook_url)
-    if kwargs.get("mode") == "webhook":
-        if env.telegram_webhook_secret:
-            kwargs.setdefault("secret_token", env.telegram_webhook_secret.get_secret_value())
-        if env.telegram_webhook_listen:
-            kwargs.setdefault("listen", env.telegram_webhook_listen)
-        if env.telegram_webhook_port:
-            kwargs.setdefault("port", env.telegram_webhook_port)
-    root = kwargs.pop("api_root", None) or env.telegram_api_url
-    if root:  # a Bot API server's root, e.g. http://127.0.0.1:8081 (self-hosted telegram-bot-api)
-        kwargs.setdefault("base_url", root.rstrip("/") + "/bot")
-        kwargs.setdefault("base_file_url", root.rstrip("/") + "/file/bot")
-    return TelegramAdapter(token, **kwargs)
