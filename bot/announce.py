@@ -148,13 +148,6 @@ class Announcer:
                 person_id=person.id,
             )
 
-    def owners(self, uow: UnitOfWork, t: Ticket) -> list[Person]:
-        """Who works a ticket: its unit's officials; the group's grid worker when the unit has none."""
-        people = self.org.officials(uow, t.unit_code)
-        if not people and t.category != "conduct":
-            people = self.org.grid_workers(uow, t.region_code)
-        return people or self.org.admins(uow)
-
     # --- events --------------------------------------------------------------------------------
 
     def on_ticket_opened(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
@@ -192,7 +185,7 @@ class Announcer:
             return  # the emergency alert goes to this unit and everyone else who must act
         note = "" if note in ("自动派单", "确认后派单") else note
         text = texts.dispatch_notice(t.no, label, self.group_title(uow, t), t.deadline, t.urgent, t.text, note)
-        people = self.owners(uow, t)
+        people = self.org.handlers(uow, t)
         for p in people:
             self.tell_person(uow, p, text, purpose="dispatch", ticket=t, buttons=staff_buttons(t.no), urgent=t.urgent)
 

@@ -18,7 +18,7 @@ from core.config import ScheduleSettings
 from services import events as ev
 from services.uow import UnitOfWork
 from storage.ids import id_of
-from storage.models import Notice, NoticeDelivery, Person, Reminder, Ticket
+from storage.models import Notice, NoticeDelivery, Reminder, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -29,23 +29,6 @@ class ScheduleAnnouncer:
         self.settings = settings or ScheduleSettings()
 
     # --- who -----------------------------------------------------------------------------------
-
-    def owners(self, uow: UnitOfWork, t: Ticket, *, admins: bool = False) -> list[Person]:
-        """The unit's officials and the group's grid worker (never the grid worker for 作风);
-        the county admins too when asked (county tier overdue), and when nobody else is there."""
-        org = self.parent.org
-        people = list(org.officials(uow, t.unit_code))
-        if t.category != "conduct":
-            people += org.grid_workers(uow, t.region_code)
-        if admins or not people:
-            people += org.admins(uow)
-        seen: set[int] = set()
-        out = []
-        for p in people:
-            if p.id not in seen:
-                seen.add(p.id)  # type: ignore[arg-type]
-                out.append(p)
-        return out
 
     # --- reminders -----------------------------------------------------------------------------
 
@@ -79,7 +62,7 @@ class ScheduleAnnouncer:
         people = (
             self.parent.org.admins(uow)
             if kind == "escalate_admins"
-            else self.owners(uow, t, admins=bool(e.data.get("admins")))
+            else self.parent.org.reminded(uow, t, with_admins=bool(e.data.get("admins")))
         )
         buttons = staff_buttons(t.no) if kind == "accept" else ()
         row = uow.session.get(Reminder, e.data.get("reminder_id")) if e.data.get("reminder_id") else None

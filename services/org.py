@@ -223,6 +223,33 @@ class OrgService:
     def admins(self, uow: UnitOfWork) -> list[Person]:
         return uow.org.people(role="admin")
 
+    # --- who answers for a ticket --------------------------------------------------------------
+
+    def handlers(self, uow: UnitOfWork, t: Ticket) -> list[Person]:
+        """Who a ticket is dispatched to: its unit's officials; the group's grid worker when the unit has
+        none (never for 作风: a cadre's conduct is not the village's to handle); the admins when nobody is."""
+        people = self.officials(uow, t.unit_code)
+        if not people and t.category != "conduct":
+            people = self.grid_workers(uow, t.region_code)
+        return people or self.admins(uow)
+
+    def reminded(self, uow: UnitOfWork, t: Ticket, *, with_admins: bool = False) -> list[Person]:
+        """Who is reminded of a ticket's deadline: its unit's officials and the group's grid worker, who
+        answers to the residents for it (never for 作风); the county admins too when asked (county tier
+        overdue) and when nobody else is there. Each person once."""
+        people = list(self.officials(uow, t.unit_code))
+        if t.category != "conduct":
+            people += self.grid_workers(uow, t.region_code)
+        if with_admins or not people:
+            people += self.admins(uow)
+        seen: set[int | None] = set()
+        out = []
+        for p in people:
+            if p.id not in seen:
+                seen.add(p.id)
+                out.append(p)
+        return out
+
     # --- authorisation -----------------------------------------------------------------------
 
     def may_work(self, uow: UnitOfWork, actor: Actor, ticket: Ticket) -> bool:
