@@ -150,7 +150,7 @@ class Announcer:
 
     # --- events --------------------------------------------------------------------------------
 
-    def on_ticket_opened(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+    def on_ticket_opened(self, uow: UnitOfWork, e: ev.TicketOpened, t: Ticket | None) -> None:
         assert t is not None
         unit = self.unit_name(uow, t.unit_code)
         deadline = t.deadline  # set by the dispatch that always follows opening, in the same unit of work
@@ -165,7 +165,7 @@ class Announcer:
             return
         self.tell_reporters(uow, t, texts.receipt(t.no, label, unit, deadline, t.urgent, t.text), purpose="receipt")
 
-    def on_ticket_pending(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+    def on_ticket_pending(self, uow: UnitOfWork, e: ev.TicketPending, t: Ticket | None) -> None:
         assert t is not None
         text = texts.pending_prompt(t.no, self.group_title(uow, t), t.text)
         # A possible complaint about cadres is confirmed by the discipline unit, not the village's own staff.
@@ -177,10 +177,10 @@ class Announcer:
         for p in confirmers or self.org.admins(uow):
             self.tell_person(uow, p, text, purpose="confirm_prompt", ticket=t, buttons=confirm_buttons(t.no))
 
-    def on_ticket_dispatched(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+    def on_ticket_dispatched(self, uow: UnitOfWork, e: ev.TicketDispatched, t: Ticket | None) -> None:
         assert t is not None
         label = self.config.category_label(t.category)
-        note = str(e.data.get("note", ""))
+        note = e.note
         if t.emergency and note == "自动派单":
             return  # the emergency alert goes to this unit and everyone else who must act
         note = "" if note in ("自动派单", "确认后派单") else note
@@ -189,58 +189,56 @@ class Announcer:
         for p in people:
             self.tell_person(uow, p, text, purpose="dispatch", ticket=t, buttons=staff_buttons(t.no), urgent=t.urgent)
 
-    def on_ticket_merged(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+    def on_ticket_merged(self, uow: UnitOfWork, e: ev.TicketMerged, t: Ticket | None) -> None:
         assert t is not None and e.actor_id is not None
-        self.tell_reporters(
-            uow, t, texts.merged(t.no, int(e.data.get("households", 1))), purpose="merged", only=e.actor_id
-        )
+        self.tell_reporters(uow, t, texts.merged(t.no, e.households), purpose="merged", only=e.actor_id)
 
-    def on_ticket_detail(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+    def on_ticket_detail(self, uow: UnitOfWork, e: ev.TicketDetail, t: Ticket | None) -> None:
         assert t is not None and e.actor_id is not None
         self.tell_reporters(uow, t, texts.detail_added(t.no), purpose="detail", only=e.actor_id)
 
-    def on_ticket_accepted(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+    def on_ticket_accepted(self, uow: UnitOfWork, e: ev.TicketAccepted, t: Ticket | None) -> None:
         assert t is not None
         if t.emergency:
             return  # the group was told who is coming when they said 收到 (see announce_emergency)
         self.tell_reporters(uow, t, texts.accepted(t.no, self.unit_name(uow, t.unit_code)), purpose="accepted")
 
-    def on_ticket_resolved(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+    def on_ticket_resolved(self, uow: UnitOfWork, e: ev.TicketResolved, t: Ticket | None) -> None:
         assert t is not None
         text = texts.resolved_ask(t.no, self.unit_name(uow, t.unit_code), t.resolution or "")
         self.tell_reporters(uow, t, text, purpose="followup", buttons=rating_buttons(t.no))
 
-    def on_ticket_returned(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+    def on_ticket_returned(self, uow: UnitOfWork, e: ev.TicketReturned, t: Ticket | None) -> None:
         assert t is not None
-        text = texts.returned_notice(t.no, self.unit_name(uow, t.unit_code), str(e.data.get("reason", "")))
+        text = texts.returned_notice(t.no, self.unit_name(uow, t.unit_code), e.reason)
         people = ([] if t.category == "conduct" else self.org.grid_workers(uow, t.region_code)) + self.org.admins(uow)
         for p in people:
             self.tell_person(uow, p, text, purpose="returned", ticket=t)
 
-    def on_ticket_escalated(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+    def on_ticket_escalated(self, uow: UnitOfWork, e: ev.TicketEscalated, t: Ticket | None) -> None:
         assert t is not None
         text = texts.escalated_notice(
             t.no,
-            self.unit_name(uow, e.data.get("from")),
-            self.unit_name(uow, e.data.get("to")),
-            str(e.data.get("reason", "")),
+            self.unit_name(uow, e.from_unit),
+            self.unit_name(uow, e.to_unit),
+            e.reason,
         )
-        for p in self.org.officials(uow, e.data.get("from")):
+        for p in self.org.officials(uow, e.from_unit):
             self.tell_person(uow, p, text, purpose="escalated", ticket=t)
 
-    def on_ticket_dismissed(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+    def on_ticket_dismissed(self, uow: UnitOfWork, e: ev.TicketDismissed, t: Ticket | None) -> None:
         assert t is not None
-        if not e.data.get("was_pending"):
+        if not e.was_pending:
             self.tell_reporters(uow, t, texts.dismissed_to_reporter(t.no), purpose="dismissed")
 
-    def on_group_unbound(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+    def on_group_unbound(self, uow: UnitOfWork, e: ev.GroupUnbound, t: Ticket | None) -> None:
         """A private report from someone whose village the bot does not know yet."""
         person = uow.org.person(e.actor_id) if e.actor_id else None
-        if person is not None and e.data.get("private"):
+        if person is not None and e.private:
             self.tell_person(uow, person, texts.unknown_home(), purpose="reply", fallback=False)
 
-    def on_consultation(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
-        q = uow.consultations.get(e.data["consultation_id"]) if e.data.get("consultation_id") else None
+    def on_consultation(self, uow: UnitOfWork, e: ev.Consultation, t: Ticket | None) -> None:
+        q = uow.consultations.get(e.consultation_id) if e.consultation_id else None
         asker = uow.org.person(e.actor_id) if e.actor_id else None
         if q is None:
             return
@@ -264,11 +262,11 @@ class Announcer:
                 person_id=p.id,
             )
 
-    def on_non_text(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
-        g = uow.org.group(e.data["platform"], e.data["chat_id"])
+    def on_non_text(self, uow: UnitOfWork, e: ev.NonText, t: Ticket | None) -> None:
+        g = uow.org.group(e.platform, e.chat_id)
         if g is None or not g.region_code:
             return
-        text = texts.non_text_notice(g.title, e.data.get("sender", ""), e.data.get("kind", ""))
+        text = texts.non_text_notice(g.title, e.sender, e.message_kind)
         for p in self.org.grid_workers(uow, g.region_code):
             acc = pick_account(uow, p, g.platform)
             if acc is not None:
@@ -285,11 +283,11 @@ class Announcer:
                     person_id=p.id,
                 )
 
-    def on_delivery_fallback(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
-        text = texts.fallback_admin(str(e.data.get("name", "")), str(e.data.get("platform", "")))
+    def on_delivery_fallback(self, uow: UnitOfWork, e: ev.DeliveryFallback, t: Ticket | None) -> None:
+        text = texts.fallback_admin(e.name, e.platform)
         for p in self.org.admins(uow):
-            acc = pick_account(uow, p, e.data.get("platform"))
-            if acc is None or (acc.platform == e.data.get("platform") and acc.user_id == e.data.get("user_id")):
+            acc = pick_account(uow, p, e.platform)
+            if acc is None or (acc.platform == e.platform and acc.user_id == e.user_id):
                 continue
             enqueue(
                 uow,
@@ -304,12 +302,12 @@ class Announcer:
                 person_id=p.id,
             )
 
-    def on_platform_down(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
-        down = e.data.get("platform")
-        text = texts.platform_down(str(down), str(e.data.get("detail", "")))
+    def on_platform_down(self, uow: UnitOfWork, e: ev.PlatformDown, t: Ticket | None) -> None:
+        down = e.platform
+        text = texts.platform_down(down, e.detail)
         for p in self.org.admins(uow):
             for acc in uow.org.accounts_of(p.id):  # type: ignore[arg-type]
-                if acc.platform != down and acc.platform in e.data.get("live_platforms", []):
+                if acc.platform != down and acc.platform in e.live_platforms:
                     enqueue(
                         uow,
                         Outbound(

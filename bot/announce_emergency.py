@@ -9,6 +9,7 @@ alert is ever posted to the group.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from bot import texts
 from bot.announce import Announcer
@@ -34,11 +35,15 @@ class EmergencyAnnouncer:
     def config(self):  # type: ignore[no-untyped-def]
         return self.parent.config
 
-    def _alert(self, uow: UnitOfWork, e: ev.Event) -> EmergencyAlert | None:
-        return uow.session.get(EmergencyAlert, e.data.get("alert_id")) if e.data.get("alert_id") else None
+    def _alert(
+        self,
+        uow: UnitOfWork,
+        e: ev.EmergencyAlert | ev.EmergencyAck | ev.EmergencyOnSite | ev.EmergencyFollowUp | ev.EmergencyClosed,
+    ) -> EmergencyAlert | None:
+        return uow.session.get(EmergencyAlert, e.alert_id) if e.alert_id else None
 
-    def _people(self, uow: UnitOfWork, ids: list[int] | None) -> list[Person]:
-        return [p for p in (uow.org.person(i) for i in ids or []) if p is not None]
+    def _people(self, uow: UnitOfWork, ids: Sequence[int | None] | None) -> list[Person]:
+        return [p for p in (uow.org.person(i) for i in ids or () if i is not None) if p is not None]
 
     def _to_group(self, uow: UnitOfWork, t: Ticket, text: str, purpose: str) -> None:
         if t.private:
@@ -76,11 +81,11 @@ class EmergencyAnnouncer:
 
     # --- events --------------------------------------------------------------------------------
 
-    def on_emergency_alert(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+    def on_emergency_alert(self, uow: UnitOfWork, e: ev.EmergencyAlert, t: Ticket | None) -> None:
         alert = self._alert(uow, e)
         if t is None or alert is None:
             return
-        first = int(e.data.get("round", 0)) == 0
+        first = e.round == 0
         if first:
             self._to_group(uow, t, texts.emergency_advice(alert.kind, t.no, self.config.emergency), "emergency_advice")
         reporter = uow.org.person(t.reporter_id)
@@ -95,12 +100,12 @@ class EmergencyAnnouncer:
             alert.reported_at,
             places(t.text),
             t.text,
-            int(e.data.get("round", 0)),
-            int(e.data.get("minutes", 0)),
+            e.round,
+            e.minutes,
         )
         self._tell(
             uow,
-            self._people(uow, e.data.get("people")),
+            self._people(uow, e.people),
             t,
             text,
             "emergency_alert",
@@ -108,7 +113,7 @@ class EmergencyAnnouncer:
             fallback=True,
         )
 
-    def on_emergency_ack(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+    def on_emergency_ack(self, uow: UnitOfWork, e: ev.EmergencyAck, t: Ticket | None) -> None:
         self._someone_acts(
             uow,
             e,
@@ -119,7 +124,7 @@ class EmergencyAnnouncer:
             lambda a: a.acknowledged_at,
         )
 
-    def on_emergency_on_site(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+    def on_emergency_on_site(self, uow: UnitOfWork, e: ev.EmergencyOnSite, t: Ticket | None) -> None:
         self._someone_acts(
             uow,
             e,
@@ -133,7 +138,7 @@ class EmergencyAnnouncer:
     def _someone_acts(
         self,
         uow: UnitOfWork,
-        e: ev.Event,
+        e: ev.EmergencyAck | ev.EmergencyOnSite,
         t: Ticket | None,
         purpose: str,
         to_group,
@@ -148,17 +153,17 @@ class EmergencyAnnouncer:
         self._to_group(uow, t, to_group(self._responder(uow, who)), purpose)
         self._tell(uow, self._people(uow, alert.alerted), t, to_circle(t.no, who.name, at(alert)), purpose, skip=who.id)
 
-    def on_emergency_follow_up(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+    def on_emergency_follow_up(self, uow: UnitOfWork, e: ev.EmergencyFollowUp, t: Ticket | None) -> None:
         """To whoever acknowledged; to everyone alerted while nobody has."""
         alert = self._alert(uow, e)
         sender = uow.org.person(e.actor_id) if e.actor_id else None
         if t is None or alert is None:
             return
         ids = [alert.on_site_by or alert.acknowledged_by] if alert.acknowledged_by else alert.alerted
-        text = texts.emergency_follow_up(t.no, sender.name if sender else "", uow.now, str(e.data.get("text", "")))
+        text = texts.emergency_follow_up(t.no, sender.name if sender else "", uow.now, e.text)
         self._tell(uow, self._people(uow, ids), t, text, "emergency_follow_up", skip=e.actor_id)
 
-    def on_emergency_closed(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+    def on_emergency_closed(self, uow: UnitOfWork, e: ev.EmergencyClosed, t: Ticket | None) -> None:
         alert = self._alert(uow, e)
         if t is None or alert is None:
             return
@@ -166,7 +171,7 @@ class EmergencyAnnouncer:
             uow,
             self._people(uow, alert.alerted),
             t,
-            texts.emergency_closed(t.no, str(e.data.get("reason", ""))),
+            texts.emergency_closed(t.no, e.reason),
             "emergency_closed",
             skip=e.actor_id,
         )

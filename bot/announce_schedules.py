@@ -32,11 +32,11 @@ class ScheduleAnnouncer:
 
     # --- reminders -----------------------------------------------------------------------------
 
-    def on_reminder_due(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+    def on_reminder_due(self, uow: UnitOfWork, e: ev.ReminderDue, t: Ticket | None) -> None:
         if t is None:
             return
-        kind = str(e.data.get("kind"))
-        due_at: datetime = e.data["due_at"]
+        kind = e.reminder_kind
+        due_at = e.due_at
         label = self.parent.config.category_label(t.category)
         if kind == "accept":
             text = texts.reminder_accept(
@@ -51,21 +51,19 @@ class ScheduleAnnouncer:
             days = max(1, round((due_at - t.deadline).total_seconds() / 86400)) if t.deadline else 1  # type: ignore[operator]
             text = texts.reminder_overdue(t.no, label, t.deadline, days)
         elif kind == "escalate_admins":
-            text = texts.escalated_to_admins(
-                t.no, label, self.parent.unit_name(uow, t.unit_code), t.deadline, str(e.data.get("reason", ""))
-            )
+            text = texts.escalated_to_admins(t.no, label, self.parent.unit_name(uow, t.unit_code), t.deadline, e.reason)
         else:
             log.warning("unknown reminder kind %s", kind)
             return
-        if e.data.get("late"):
+        if e.late:
             text = texts.LATE_PREFIX + text
         people = (
             self.parent.org.admins(uow)
             if kind == "escalate_admins"
-            else self.parent.org.reminded(uow, t, with_admins=bool(e.data.get("admins")))
+            else self.parent.org.reminded(uow, t, with_admins=e.admins)
         )
         buttons = staff_buttons(t.no) if kind == "accept" else ()
-        row = uow.session.get(Reminder, e.data.get("reminder_id")) if e.data.get("reminder_id") else None
+        row = uow.session.get(Reminder, e.reminder_id) if e.reminder_id else None
         if row is not None:
             row.recipients = len(people)
         for p in people:
@@ -73,35 +71,35 @@ class ScheduleAnnouncer:
                 uow, p, text, purpose=f"reminder:{kind}"[:32], ticket=t, buttons=buttons, urgent=t.urgent
             )
 
-    def on_ticket_closed(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
-        if t is not None and e.data.get("satisfaction") == "no_answer":
+    def on_ticket_closed(self, uow: UnitOfWork, e: ev.TicketClosed, t: Ticket | None) -> None:
+        if t is not None and e.satisfaction == "no_answer":
             self.parent.tell_reporters(uow, t, texts.closed_no_answer(t.no), purpose="followup_closed")
 
     # --- digests -------------------------------------------------------------------------------
 
-    def on_daily_digest(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
-        person = uow.org.person(int(e.data["person_id"]))
+    def on_daily_digest(self, uow: UnitOfWork, e: ev.DailyDigest, t: Ticket | None) -> None:
+        person = uow.org.person(e.person_id)
         if person is None:
             return
-        day = e.data["date"]
-        text = texts.digest_daily(f"{day.month}月{day.day}日", e.data["open"], e.data["due_today"], e.data["overdue"])
-        if e.data.get("late"):
+        day = e.day or uow.now.date()
+        text = texts.digest_daily(f"{day.month}月{day.day}日", e.open, e.due_today, e.overdue)
+        if e.late:
             text = texts.LATE_PREFIX + text
         self.parent.tell_person(uow, person, text, purpose="digest")
 
-    def on_weekly_digest(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
-        text = texts.digest_weekly(e.data)
-        if e.data.get("late"):
+    def on_weekly_digest(self, uow: UnitOfWork, e: ev.WeeklyDigest, t: Ticket | None) -> None:
+        text = texts.digest_weekly(e.figures)
+        if e.late:
             text = texts.LATE_PREFIX + text
         for p in self.parent.org.admins(uow):
             self.parent.tell_person(uow, p, text, purpose="weekly_digest")
 
     # --- notices -------------------------------------------------------------------------------
 
-    def on_notice_due(self, uow: UnitOfWork, e: ev.Event, t: Ticket | None) -> None:
+    def on_notice_due(self, uow: UnitOfWork, e: ev.NoticeDue, t: Ticket | None) -> None:
         from sqlmodel import col, select
 
-        n = uow.session.get(Notice, e.data["notice_id"])
+        n = uow.session.get(Notice, e.notice_id)
         if n is None:
             return
         text = texts.notice_post(n.text)

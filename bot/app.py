@@ -270,9 +270,7 @@ class BotApp:
         if not connected and changed:
             log.error("%s disconnected: %s", platform, detail)
             live = [p for p in self.deliveries if p != platform]
-            uow.emit(
-                ev.Event(ev.PLATFORM_DOWN, None, None, {"platform": platform, "detail": detail, "live_platforms": live})
-            )
+            uow.emit(ev.PlatformDown(platform=platform, detail=detail, live_platforms=tuple(live)))
 
     # --- outbound ------------------------------------------------------------------------------
 

@@ -224,14 +224,7 @@ class Delivery:
                 ticket_id=row.ticket_id,
                 person_id=row.recipient_person_id,
             )
-        uow.emit(
-            ev.Event(
-                ev.DELIVERY_FALLBACK,
-                row.ticket_id,
-                None,
-                {"name": name, "platform": row.platform, "user_id": row.chat_id},
-            )
-        )
+        uow.emit(ev.DeliveryFallback(row.ticket_id, None, name=name, platform=row.platform, user_id=row.chat_id))
 
     async def run(self, poll_seconds: float = 1.0) -> None:
         """Deliver forever: after each pass, wait for new work (woken by the app) or the next retry."""

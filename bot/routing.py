@@ -223,16 +223,13 @@ class Router:
                 self._reply(uow, row, texts.voice_hint())
             if group is not None:
                 uow.emit(
-                    ev.Event(
-                        ev.NON_TEXT,
+                    ev.NonText(
                         None,
                         actor.id,
-                        {
-                            "platform": row.platform,
-                            "chat_id": row.chat_id,
-                            "sender": actor.person.name,
-                            "kind": row.kind,
-                        },
+                        platform=row.platform,
+                        chat_id=row.chat_id,
+                        sender=actor.person.name,
+                        message_kind=row.kind,
                     )
                 )
         return RESULT_NON_TEXT

@@ -177,11 +177,7 @@ class EmergencyService:
         uow.session.add(alert)
         uow.session.flush()
         self._audit(uow, t, None, "alert", f"第1轮警报：{_names(people)}")
-        uow.emit(
-            ev.Event(
-                ev.EMERGENCY_ALERT, t.id, None, {"alert_id": alert.id, "round": 0, "people": [p.id for p in people]}
-            )
-        )
+        uow.emit(ev.EmergencyAlert(t.id, None, alert_id=alert.id, round=0, people=tuple(id_of(p) for p in people)))
         return alert
 
     def run_due(self, uow: UnitOfWork, now: datetime) -> dict[str, int]:
@@ -214,16 +210,13 @@ class EmergencyService:
                 uow, t, None, "alert", f"第{alert.round + 1}轮警报（{late:.0f} 分钟无人确认）：{_names(people)}"
             )
             uow.emit(
-                ev.Event(
-                    ev.EMERGENCY_ALERT,
+                ev.EmergencyAlert(
                     t.id,
                     None,
-                    {
-                        "alert_id": alert.id,
-                        "round": alert.round,
-                        "people": [p.id for p in people],
-                        "minutes": round(late),
-                    },
+                    alert_id=alert.id,
+                    round=alert.round,
+                    people=tuple(id_of(p) for p in people),
+                    minutes=round(late),
                 )
             )
             counts["emergency_realerts"] += 1
@@ -281,7 +274,7 @@ class EmergencyService:
         alert.status, alert.acknowledged_at, alert.acknowledged_by = ACKNOWLEDGED, uow.now, actor.id
         alert.next_alert_at = None
         self._audit(uow, t, actor.id, "ack", f"{actor.person.name} 收到")
-        uow.emit(ev.Event(ev.EMERGENCY_ACK, t.id, actor.id, {"alert_id": alert.id}))
+        uow.emit(ev.EmergencyAck(t.id, actor.id, alert_id=alert.id))
         if t.status == Status.DISPATCHED and self.org.may_work(uow, actor, t):
             self.tickets.accept(uow, actor, t.no)
         return t
@@ -296,7 +289,7 @@ class EmergencyService:
             return t
         alert.status, alert.on_site_at, alert.on_site_by = ON_SITE, uow.now, actor.id
         self._audit(uow, t, actor.id, "on_site", f"{actor.person.name} 到场")
-        uow.emit(ev.Event(ev.EMERGENCY_ON_SITE, t.id, actor.id, {"alert_id": alert.id}))
+        uow.emit(ev.EmergencyOnSite(t.id, actor.id, alert_id=alert.id))
         return t
 
     # --- the group's follow-up messages ------------------------------------------------------------
@@ -358,7 +351,7 @@ class EmergencyService:
         t.details = details
         self._audit(uow, t, actor.id, "follow_up", text[:500])
         if announce:
-            uow.emit(ev.Event(ev.EMERGENCY_FOLLOW_UP, t.id, actor.id, {"alert_id": alert.id, "text": text[:1000]}))
+            uow.emit(ev.EmergencyFollowUp(t.id, actor.id, alert_id=alert.id, text=text[:1000]))
 
     def _close(
         self, uow: UnitOfWork, alert: EmergencyAlert, t: Ticket | None, actor: Actor | None, reason: str
@@ -368,11 +361,7 @@ class EmergencyService:
         alert.status, alert.closed_at, alert.close_reason, alert.next_alert_at = CLOSED, uow.now, reason[:500], None
         if t is not None:
             self._audit(uow, t, actor.id if actor else None, "alert_closed", reason)
-            uow.emit(
-                ev.Event(
-                    ev.EMERGENCY_CLOSED, t.id, actor.id if actor else None, {"alert_id": alert.id, "reason": reason}
-                )
-            )
+            uow.emit(ev.EmergencyClosed(t.id, actor.id if actor else None, alert_id=alert.id, reason=reason))
 
     def _audit(self, uow: UnitOfWork, t: Ticket, actor_id: int | None, action: str, note: str) -> None:
         uow.tickets.add_event(t, uow.now, actor_id, action, t.status, t.status, note)

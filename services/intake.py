@@ -141,7 +141,7 @@ class IntakeService:
         th = self.config.classifier
         category = c.category or "other"
         if region is None:
-            uow.emit(ev.Event(ev.GROUP_UNBOUND, None, actor.id, {"private": group is None}))
+            uow.emit(ev.GroupUnbound(None, actor.id, private=group is None))
             return IGNORED
         if group is not None:
             dup = self._duplicate(uow, row, category, text, window_start)
@@ -232,7 +232,7 @@ class IntakeService:
                 created_at=uow.now,
             )
         )
-        uow.emit(ev.Event(ev.CONSULTATION, None, actor.id, {"consultation_id": q.id, "region": region}))
+        uow.emit(ev.Consultation(None, actor.id, consultation_id=q.id, region=region))
         return CONSULTATION
 
     # --- edits ---------------------------------------------------------------------------------

@@ -96,7 +96,7 @@ class NoticeService:
                 )
             uow.session.flush()
             n.status, n.sent_at, n.groups = "sent", now, len(groups)
-            uow.emit(ev.Event(ev.NOTICE_DUE, None, n.created_by, {"notice_id": n.id}))
+            uow.emit(ev.NoticeDue(None, n.created_by, notice_id=n.id))
             counts["notices"] += 1
             counts["deliveries"] += len(groups)
         return counts

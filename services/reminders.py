@@ -274,22 +274,27 @@ class ReminderService:
         else:
             counts[status] = counts.get(status, 0) + 1
 
-    def _event_data(self, r: Reminder, **extra: object) -> dict:
-        return {
-            "kind": r.kind,
-            "due_at": r.due_at,
-            "late": r.late,
-            "held": r.held,
-            "reminder_id": r.id,
-            "tier": r.tier,
-            **extra,
-        }
+    def _due(
+        self, t: Ticket, r: Reminder, *, kind: str | None = None, admins: bool = False, reason: str = ""
+    ) -> ev.ReminderDue:
+        return ev.ReminderDue(
+            t.id,
+            None,
+            reminder_kind=kind or r.kind,
+            due_at=r.due_at,
+            late=r.late,
+            held=r.held,
+            reminder_id=r.id,
+            tier=r.tier,
+            admins=admins,
+            reason=reason,
+        )
 
     def _remind(self, uow: UnitOfWork, t: Ticket, r: Reminder, now: datetime, counts: dict[str, int]) -> None:
         self._finish(r, "sent", now, counts)
         top = self.tickets.org.next_tier_unit(uow, t) is None
         admins = top and r.kind in ("due_now", "overdue")
-        uow.emit(ev.Event(ev.REMINDER_DUE, t.id, None, self._event_data(r, admins=admins)))
+        uow.emit(self._due(t, r, admins=admins))
         counts["sent"] += 1
 
     def _escalate(self, uow: UnitOfWork, t: Ticket, r: Reminder, now: datetime, counts: dict[str, int]) -> None:
@@ -304,9 +309,5 @@ class ReminderService:
             return
         # Already at the county tier: the county admins' list.
         r.note = f"{reason}（县级，报管理员）"
-        uow.emit(
-            ev.Event(
-                ev.REMINDER_DUE, t.id, None, self._event_data(r, kind="escalate_admins", reason=reason, admins=True)
-            )
-        )
+        uow.emit(self._due(t, r, kind="escalate_admins", admins=True, reason=reason))
         counts["sent"] += 1

@@ -283,8 +283,16 @@ class ReportService:
                 for p in uow.org.people(role="official"):
                     d = self.official_digest(uow, p, now)
                     if d["open"]:
-                        d["late"] = slot.late
-                        uow.emit(ev.Event(ev.DAILY_DIGEST, None, None, d))
+                        uow.emit(
+                            ev.DailyDigest(
+                                person_id=d["person_id"],
+                                day=d["date"],
+                                open=d["open"],
+                                due_today=d["due_today"],
+                                overdue=d["overdue"],
+                                late=slot.late,
+                            )
+                        )
                         slot.recipients += 1
                 counts["daily_digests"] = slot.recipients
         monday = today - timedelta(days=(today.weekday() - s.weekly_weekday) % 7)
@@ -295,9 +303,7 @@ class ReportService:
                 fig = self.figures(uow, monday - timedelta(days=7), monday - timedelta(days=1), now)
                 admins = uow.org.people(role="admin")
                 if uow.session.exec(select(Ticket.id).limit(1)).first() is not None:  # not on a fresh install
-                    data = fig.as_dict()
-                    data["late"] = slot.late
-                    uow.emit(ev.Event(ev.WEEKLY_DIGEST, None, None, data))
+                    uow.emit(ev.WeeklyDigest(figures=fig.as_dict(), late=slot.late))
                     slot.recipients = len(admins)
                 else:
                     slot.note = "nothing to report"

@@ -200,9 +200,9 @@ class TicketService:
         )
         self._audit(uow, t, reporter.id, "pending" if pending else "register", None, req.evidence, to=status)
         if pending:
-            uow.emit(ev.Event(ev.TICKET_PENDING, t.id, reporter.id))
+            uow.emit(ev.TicketPending(t.id, reporter.id))
             return t
-        uow.emit(ev.Event(ev.TICKET_OPENED, t.id, reporter.id))
+        uow.emit(ev.TicketOpened(t.id, reporter.id))
         self._dispatched(uow, t, None, unit, Status.REGISTERED, note="自动派单")
         return t
 
@@ -224,14 +224,14 @@ class TicketService:
 
     def _dispatched(self, uow: UnitOfWork, t: Ticket, actor_id: int | None, unit, before: str, *, note: str) -> None:  # type: ignore[no-untyped-def]
         self._audit(uow, t, actor_id, "dispatch", before, f"{note} → {unit.name if unit else '待指定'}")
-        uow.emit(ev.Event(ev.TICKET_DISPATCHED, t.id, actor_id, {"unit": t.unit_code, "note": note}))
+        uow.emit(ev.TicketDispatched(t.id, actor_id, unit=t.unit_code, note=note))
 
     def confirm(self, uow: UnitOfWork, actor: Actor, no: str) -> Ticket:
         t = self._workable(uow, actor, no, "confirm")
         t.status = Status.REGISTERED
         t.created_at = t.created_at or uow.now
         self._audit(uow, t, actor.id, "confirm", Status.PENDING, "网格员确认立案")
-        uow.emit(ev.Event(ev.TICKET_OPENED, t.id, actor.id, {"confirmed_by": actor.person.name}))
+        uow.emit(ev.TicketOpened(t.id, actor.id, confirmed_by=actor.person.name))
         self._dispatch(uow, t, actor.id, self.org.route(uow, t.category, t.region_code), note="确认后派单")
         return t
 
@@ -239,14 +239,14 @@ class TicketService:
         self._check(t, "confirm")
         t.status = Status.REGISTERED
         self._audit(uow, t, None, "confirm", Status.PENDING, note)
-        uow.emit(ev.Event(ev.TICKET_OPENED, t.id, None))
+        uow.emit(ev.TicketOpened(t.id, None))
         self._dispatch(uow, t, None, self.org.route(uow, t.category, t.region_code), note="自动派单")
 
     def accept(self, uow: UnitOfWork, actor: Actor, no: str) -> Ticket:
         t = self._workable(uow, actor, no, "accept")
         t.status, t.accepted_at = Status.ACCEPTED, uow.now
         self._audit(uow, t, actor.id, "accept", Status.DISPATCHED)
-        uow.emit(ev.Event(ev.TICKET_ACCEPTED, t.id, actor.id))
+        uow.emit(ev.TicketAccepted(t.id, actor.id))
         return t
 
     def resolve(self, uow: UnitOfWork, actor: Actor, no: str, reply: str) -> Ticket:
@@ -262,7 +262,7 @@ class TicketService:
             r.rating, r.rated_at = None, None
         t.status = Status.FOLLOWUP
         self._audit(uow, t, None, "followup", Status.RESOLVED, "请报告人评价")
-        uow.emit(ev.Event(ev.TICKET_RESOLVED, t.id, actor.id))
+        uow.emit(ev.TicketResolved(t.id, actor.id))
         return t
 
     def return_(self, uow: UnitOfWork, actor: Actor, no: str, reason: str) -> Ticket:
@@ -273,7 +273,7 @@ class TicketService:
         t.status = Status.RETURNED
         t.return_count += 1
         self._audit(uow, t, actor.id, "return", before, reason.strip())
-        uow.emit(ev.Event(ev.TICKET_RETURNED, t.id, actor.id, {"reason": reason.strip(), "unit": t.unit_code}))
+        uow.emit(ev.TicketReturned(t.id, actor.id, reason=reason.strip(), unit=t.unit_code))
         return t
 
     def transfer(self, uow: UnitOfWork, actor: Actor, no: str, unit_name: str) -> Ticket:
@@ -296,7 +296,7 @@ class TicketService:
         before_cat = t.category
         t.category = key
         self._audit(uow, t, actor.id, "recategorise", t.status, f"{before_cat} → {key}")
-        uow.emit(ev.Event(ev.TICKET_RECATEGORISED, t.id, actor.id, {"from": before_cat, "to": key}))
+        uow.emit(ev.TicketRecategorised(t.id, actor.id, before=before_cat, after=key))
         return t
 
     def category_key(self, name: str) -> str:
@@ -311,7 +311,7 @@ class TicketService:
         before = t.status
         t.status, t.closed_at, t.close_reason = Status.DISMISSED, uow.now, "not_a_complaint"
         self._audit(uow, t, actor.id, "dismiss", before, reason or "不是诉求")
-        uow.emit(ev.Event(ev.TICKET_DISMISSED, t.id, actor.id, {"was_pending": before == Status.PENDING}))
+        uow.emit(ev.TicketDismissed(t.id, actor.id, was_pending=before == Status.PENDING))
         return t
 
     def rate(self, uow: UnitOfWork, actor: Actor, no: str, score: str) -> Ticket:
@@ -326,7 +326,7 @@ class TicketService:
             raise BadArgument(what="rating", value=score)
         rep.rating, rep.rated_at = rating, uow.now
         self._audit(uow, t, actor.id, "rate", t.status, RATING_LABELS[rating])
-        uow.emit(ev.Event(ev.TICKET_RATED, t.id, actor.id, {"rating": rating}))
+        uow.emit(ev.TicketRated(t.id, actor.id, rating=rating))
         if rating == "unsatisfied":
             self.reopen(uow, t, actor.id, "报告人不满意，发回重办")
             return t
@@ -342,7 +342,7 @@ class TicketService:
         before = t.status
         t.status = Status.REGISTERED
         self._audit(uow, t, actor_id, "reopen", before, note)
-        uow.emit(ev.Event(ev.TICKET_REOPENED, t.id, actor_id))
+        uow.emit(ev.TicketReopened(t.id, actor_id))
         unit = uow.org.unit(t.unit_code) if t.unit_code else self.org.route(uow, t.category, t.region_code)
         self._dispatch(uow, t, actor_id, unit, note="发回重办")
 
@@ -350,7 +350,7 @@ class TicketService:
         before = t.status
         t.status, t.closed_at, t.satisfaction, t.close_reason = Status.CLOSED, uow.now, satisfaction, "rated"
         self._audit(uow, t, actor_id, "close", before, RATING_LABELS.get(satisfaction, satisfaction))
-        uow.emit(ev.Event(ev.TICKET_CLOSED, t.id, actor_id, {"satisfaction": satisfaction}))
+        uow.emit(ev.TicketClosed(t.id, actor_id, satisfaction=satisfaction))
 
     def close_unanswered(self, uow: UnitOfWork, t: Ticket) -> None:
         """回访 with no answer in time: close as 未表态 (or by the ratings that did come)."""
@@ -368,7 +368,7 @@ class TicketService:
             return False
         previous = t.unit_code
         self._dispatch(uow, t, None, unit, note=f"提级：{reason}")
-        uow.emit(ev.Event(ev.TICKET_ESCALATED, t.id, None, {"from": previous, "to": unit.code, "reason": reason}))
+        uow.emit(ev.TicketEscalated(t.id, None, from_unit=previous, to_unit=unit.code, reason=reason))
         return True
 
     # --- reporters and details ----------------------------------------------------------------
@@ -392,7 +392,7 @@ class TicketService:
             )
         )
         self._audit(uow, t, actor.id, "merge", t.status, text[:500])
-        uow.emit(ev.Event(ev.TICKET_MERGED, t.id, actor.id, {"households": len(uow.tickets.reporters(t.id))}))  # type: ignore[arg-type]
+        uow.emit(ev.TicketMerged(t.id, actor.id, households=len(uow.tickets.reporters(t.id))))  # type: ignore[arg-type]
         return True
 
     def add_detail(self, uow: UnitOfWork, t: Ticket, actor: Actor, text: str, attachment: str | None = None) -> None:
@@ -402,13 +402,13 @@ class TicketService:
         if attachment:
             t.attachments = list(t.attachments or []) + [attachment]
         self._audit(uow, t, actor.id, "detail", t.status, text[:500])
-        uow.emit(ev.Event(ev.TICKET_DETAIL, t.id, actor.id))
+        uow.emit(ev.TicketDetail(t.id, actor.id))
 
     def edit_text(self, uow: UnitOfWork, t: Ticket, actor: Actor, text: str) -> None:
         before = t.text
         t.text = text
         self._audit(uow, t, actor.id, "edit", t.status, f"原文：{before[:500]}")
-        uow.emit(ev.Event(ev.TICKET_TEXT_EDITED, t.id, actor.id))
+        uow.emit(ev.TicketTextEdited(t.id, actor.id))
 
 
 def worst_rating(ratings) -> str:  # type: ignore[no-untyped-def]
