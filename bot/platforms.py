@@ -29,7 +29,7 @@ def build_adapters(config: Config, clock: Clock) -> list[Adapter]:
         if adapter is not None:
             adapters.append(adapter)
     if wechat_enabled(config):
-        from bot.adapters.wechat import WeChatAdapter
+        from bot.adapters.wechat.adapter import WeChatAdapter
 
         adapters.append(WeChatAdapter.from_config(config.platforms.wechat, data_dir=config.data_dir, clock=clock))
     return adapters

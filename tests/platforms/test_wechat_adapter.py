@@ -18,7 +18,8 @@ from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
 from bot.adapters.base import PaceLimits
-from bot.adapters.wechat import DEFAULT_LIMITS, WeChatAdapter, WeChatConfigError, WeChatFatalError, parse_quote
+from bot.adapters.wechat.adapter import WeChatAdapter
+from bot.adapters.wechat.wire import DEFAULT_LIMITS, WeChatConfigError, WeChatFatalError, parse_quote
 from bot.messages import NON_TEXT_KINDS, Button, ChatType, DeliveryError, Inbound, Outbound
 from core.clock import SHANGHAI, ManualClock
 from tests.support.paths import REPO as REPO_ROOT
@@ -577,7 +578,7 @@ def test_importing_wechaty_leaves_the_working_directory_alone(tmp_path):
     """wechaty writes ./.wechaty and a job store on import/login: both go under the data dir."""
     code = (
         f"import sys; from pathlib import Path; sys.path.insert(0, {str(REPO)!r})\n"
-        "import bot.adapters.wechat as w\n"
+        "import bot.adapters.wechat.compat as w\n"
         "assert 'wechaty' not in sys.modules  # importing the adapter is free\n"
         "w.load_wechaty(Path('data'))\n"
         "import wechaty, os\n"

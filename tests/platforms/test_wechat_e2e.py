@@ -15,7 +15,7 @@ from datetime import datetime
 import pytest
 import sqlmodel
 
-from bot.adapters.wechat import WeChatAdapter
+from bot.adapters.wechat.adapter import WeChatAdapter
 from bot.app import BotApp
 from core.clock import SHANGHAI, ManualClock
 from core.config import load_config

@@ -26,7 +26,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.adapters.wechat import WeChatAdapter, WeChatFatalError
+from bot.adapters.wechat.adapter import WeChatAdapter
+from bot.adapters.wechat.wire import WeChatFatalError
 from bot.messages import ChatType, DeliveryError, Inbound, Outbound
 from tests.support.paths import REPO as REPO_ROOT
 

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.adapters.wechat import load_wechaty
+from bot.adapters.wechat.compat import load_wechaty
 from core.clock import Clock, SystemClock
 
 _w = load_wechaty(Path(tempfile.gettempdir()) / "shanzhi-test-wechaty")

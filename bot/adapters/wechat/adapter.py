@@ -40,9 +40,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import re
-import threading
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -52,6 +50,22 @@ from types import SimpleNamespace
 from typing import Any
 
 from bot.adapters.base import Adapter, OnEvent, OnMessage, PaceLimits
+from bot.adapters.wechat.compat import load_wechaty_unlocked
+from bot.adapters.wechat.wire import (
+    AT_SEPARATOR,
+    AUTH_MARKERS,
+    DEFAULT_LIMITS,
+    MEDIA_KINDS,
+    PLATFORM,
+    UNREACHABLE_MARKERS,
+    WeChatConfigError,
+    WeChatFatalError,
+    error_text,
+    kind_of,
+    norm,
+    parse_quote,
+    to_datetime,
+)
 from bot.messages import (
     TEXT,
     AdapterStatus,
@@ -61,234 +75,10 @@ from bot.messages import (
     Outbound,
     SendResult,
 )
-from core.clock import SHANGHAI, Clock, SystemClock
+from core.clock import Clock, SystemClock
 from core.environment import environment
 
 log = logging.getLogger("shanzhi.wechat")
-
-PLATFORM = "wechat"
-
-# Conservative defaults: WeChat restricts accounts that talk in bursts.
-DEFAULT_LIMITS = PaceLimits(
-    global_per_second=0.5,
-    per_chat_interval=3.0,
-    per_group_per_minute=10,
-    per_hour=300,
-    jitter=2.0,
-)
-
-AT_SEPARATOR = "\u2005"  # what WeChat (and wechaty's Room.say) put after an @name
-
-# 「name：quoted」 / a line of "- - - -" / the reply. The quoted text may itself contain 」 or newlines.
-_QUOTE_RE = re.compile(
-    r"^\s*「(?P<name>[^「」：:\n]{0,64})[：:]\s?(?P<quoted>.*)」\s*\n\s*(?:-\s*){4,}\n(?P<reply>.*)$",
-    re.S,
-)
-
-# wechaty-grpc MessageType names → bot.messages kinds
-_KIND_BY_TYPE = {
-    "MESSAGE_TYPE_TEXT": TEXT,
-    "MESSAGE_TYPE_IMAGE": "image",
-    "MESSAGE_TYPE_AUDIO": "voice",
-    "MESSAGE_TYPE_VIDEO": "video",
-    "MESSAGE_TYPE_ATTACHMENT": "file",
-    "MESSAGE_TYPE_EMOTICON": "sticker",
-    "MESSAGE_TYPE_URL": "link",
-    "MESSAGE_TYPE_MINI_PROGRAM": "miniprogram",
-    "MESSAGE_TYPE_TRANSFER": "redpacket",
-    "MESSAGE_TYPE_RED_ENVELOPE": "redpacket",
-    "MESSAGE_TYPE_RECALLED": "system",
-    "MESSAGE_TYPE_CONTACT": "contact",
-    "MESSAGE_TYPE_LOCATION": "location",
-    "MESSAGE_TYPE_CHAT_HISTORY": "file",  # a forwarded chat record: a bundle, like a file
-    # 1.x GroupNote and WeChat system notices (入群/拍一拍/撤回提示) arrive untyped
-    "MESSAGE_TYPE_UNSPECIFIED": "system",
-}
-_MEDIA_KINDS = {"image", "voice", "video", "file", "sticker"}
-
-_AUTH_MARKERS = ("unauthenticated", "invalid wechaty token", "permission_denied", "permission denied")
-_UNREACHABLE_MARKERS = ("not a friend", "not friend", "非好友", "not exist", "not found", "no such", "unknown contact")
-
-
-class WeChatFatalError(RuntimeError):
-    """The adapter cannot connect and will not retry (e.g. the gateway keeps refusing the token).
-
-    Raised by `start()` when it happens before `start()` returns; later it is reported as
-    `on_event("connection", {"connected": False, "fatal": True, ...})` and by `wait_fatal()`.
-    The app must end the process with `exit_code` (non-zero).
-    """
-
-    exit_code = 3
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class WeChatConfigError(ValueError):
-    """The adapter was configured in a way that cannot work (says which setting)."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Importing wechaty, with its workarounds
-# ---------------------------------------------------------------------------------------------
-
-_W: SimpleNamespace | None = None
-_IMPORT_LOCK = threading.Lock()
-
-
-def load_wechaty(data_dir: Path) -> SimpleNamespace:
-    """Import (once) and patch wechaty; for code that must subclass its types (the tests' puppet)."""
-    return _load_wechaty(data_dir)
-
-
-def _load_wechaty(data_dir: Path) -> SimpleNamespace:
-    """Import wechaty once per process, with every patch it needs applied before or right after."""
-    global _W
-    with _IMPORT_LOCK:
-        if _W is not None:
-            return _W
-        cache_dir = (Path(data_dir) / "wechaty").resolve()
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        # Read lazily by wechaty.config.cache_dir and at import by WechatySchedulerOptions.
-        os.environ["CACHE_DIR"] = str(cache_dir)
-        os.environ.setdefault("WECHATY_LOG", "warn")
-        cwd = os.getcwd()
-        os.chdir(cache_dir)  # wechaty_puppet.config does os.makedirs('.wechaty') at import
-        try:
-            import wechaty_puppet.schemas.puppet as puppet_schema
-
-            puppet_schema.PuppetOptions.__hash__ = object.__hash__  # type: ignore[method-assign]
-
-            from wechaty_puppet.schemas import event as event_schema
-
-            _patch_error_payload(event_schema.EventErrorPayload)
-            for cls_name in (
-                "EventErrorPayload",
-                "EventLogoutPayload",
-                "EventReadyPayload",
-                "EventResetPayload",
-                "EventHeartbeatPayload",
-            ):
-                cls = getattr(event_schema, cls_name)
-                cls.__dataclass_fields__["data"].default = ""
-
-            import grpclib.exceptions
-            import wechaty
-            import wechaty_puppet
-            import wechaty_puppet_service
-            import wechaty_puppet_service.puppet as service_puppet_module
-            from wechaty import Wechaty, WechatyOptions
-            from wechaty.schema import WechatySchedulerOptions
-            from wechaty.utils.async_helper import SingleIdContainer
-            from wechaty_puppet import MessageType, PuppetOptions
-
-            _patch_message_type_map(service_puppet_module, MessageType)
-            # "there is not registed blueprint ... will not start the web service": expected here.
-            logging.getLogger("wechaty.plugin").setLevel(logging.ERROR)
-            # "<Contact ...> set payload more than once": refreshing a payload on purpose.
-            logging.getLogger("Accessory").setLevel(logging.ERROR)
-        finally:
-            os.chdir(cwd)
-        _W = SimpleNamespace(
-            wechaty=wechaty,
-            wechaty_puppet=wechaty_puppet,
-            Wechaty=Wechaty,
-            WechatyOptions=WechatyOptions,
-            WechatySchedulerOptions=WechatySchedulerOptions,
-            PuppetOptions=PuppetOptions,
-            PuppetService=wechaty_puppet_service.PuppetService,
-            Puppet=wechaty_puppet.Puppet,
-            MessageType=MessageType,
-            SingleIdContainer=SingleIdContainer,
-            GRPCError=grpclib.exceptions.GRPCError,
-            StreamTerminatedError=grpclib.exceptions.StreamTerminatedError,
-            cache_dir=cache_dir,
-        )
-        return _W
-
-
-def _patch_error_payload(cls: Any) -> None:
-    """A 1.x server's error event is `{gerror: "..."}`: keep its text as `data` (0.10's only field)."""
-    original = cls.__init__
-
-    def __init__(self: Any, **kwargs: Any) -> None:
-        gerror = kwargs.pop("gerror", None)
-        if gerror and not kwargs.get("data"):
-            kwargs["data"] = str(gerror)
-        original(self, **kwargs)
-
-    cls.__init__ = __init__
-
-
-def _patch_message_type_map(module: Any, message_type: Any) -> None:
-    """0.10 maps the 1.x puppet's message type by list index: a type it does not know (Post = 16
-    and later) raises IndexError inside message_payload and the message is lost. Map to UNSPECIFIED."""
-    original = module._map_message_type
-    unspecified = message_type.MESSAGE_TYPE_UNSPECIFIED
-
-    def _map_message_type(payload: Any) -> Any:
-        try:
-            return original(payload)
-        except (IndexError, ValueError):
-            payload.type = unspecified
-            return payload
-
-    module._map_message_type = _map_message_type
-
-
-# ---------------------------------------------------------------------------------------------
-# Helpers
-# ---------------------------------------------------------------------------------------------
-
-
-def parse_quote(text: str) -> tuple[str, str, str] | None:
-    """Split a WeChat quote-reply into (quoted name, quoted text, reply), or None if it is not one."""
-    m = _QUOTE_RE.match(text or "")
-    if not m:
-        return None
-    return m.group("name").strip(), m.group("quoted").strip(), m.group("reply").strip()
-
-
-def _norm(text: str) -> str:
-    text = (text or "").replace(AT_SEPARATOR, " ").replace("\u00a0", " ")
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def _kind_of(message_type: Any, message_type_enum: Any) -> str:
-    name = getattr(message_type, "name", None)
-    if name is None:
-        try:
-            name = message_type_enum(int(message_type)).name
-        except (TypeError, ValueError):
-            return "unknown"
-    return _KIND_BY_TYPE.get(name, "unknown")
-
-
-def _to_datetime(timestamp: Any, fallback: datetime) -> datetime:
-    try:
-        ts = float(timestamp or 0)
-    except (TypeError, ValueError):
-        return fallback
-    if ts <= 0:
-        return fallback
-    if ts > 1e11:  # milliseconds
-        ts = ts / 1000.0
-    try:
-        return datetime.fromtimestamp(ts, tz=SHANGHAI)
-    except (OverflowError, OSError, ValueError):
-        return fallback
-
-
-def _error_text(exc: BaseException) -> str:
-    parts = [type(exc).__name__, str(exc)]
-    status = getattr(exc, "status", None)
-    if status is not None:
-        parts.append(str(getattr(status, "name", status)))
-    message = getattr(exc, "message", None)
-    if message:
-        parts.append(str(message))
-    return " ".join(parts).lower()
 
 
 @dataclass
@@ -414,7 +204,7 @@ class WeChatAdapter(Adapter):
         self._on_message = on_message
         self._on_event = on_event
         self._stopping = False
-        self._w = _load_wechaty(self._data_dir)
+        self._w = load_wechaty_unlocked(self._data_dir)
         self._detail = "connecting"
         self._consumer = asyncio.create_task(self._consume(), name="wechat-inbound")
         self._runner = asyncio.create_task(self._run(), name="wechat-watchdog")
@@ -786,8 +576,8 @@ class WeChatAdapter(Adapter):
             status = getattr(getattr(exc, "status", None), "name", "")
             if status in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
                 return True
-        text = _error_text(exc)
-        return any(m in text for m in _AUTH_MARKERS)
+        text = error_text(exc)
+        return any(m in text for m in AUTH_MARKERS)
 
     async def _teardown(self) -> None:
         bot, self._bot = self._bot, None
@@ -889,8 +679,8 @@ class WeChatAdapter(Adapter):
         message_id = str(getattr(payload, "id", "") or msg.message_id)
         sender_id = str(getattr(payload, "from_id", "") or "")
         room_id = str(getattr(payload, "room_id", "") or "")
-        kind = _kind_of(getattr(payload, "type", None), w.MessageType)
-        sent_at = _to_datetime(getattr(payload, "timestamp", 0), self._clock.now())
+        kind = kind_of(getattr(payload, "type", None), w.MessageType)
+        sent_at = to_datetime(getattr(payload, "timestamp", 0), self._clock.now())
 
         talker = None
         if sender_id:
@@ -931,7 +721,7 @@ class WeChatAdapter(Adapter):
                 raw = reply
             text = self._strip_self_mention(raw)
             self._remember(room_id or sender_id, message_id, text, from_bot=False, sender_name=sender_name)
-        elif kind in _MEDIA_KINDS:
+        elif kind in MEDIA_KINDS:
             attachment = message_id
 
         return Inbound(
@@ -981,11 +771,11 @@ class WeChatAdapter(Adapter):
 
     def _remember(self, chat_id: str, message_id: str, text: str, *, from_bot: bool, sender_name: str) -> None:
         if message_id and text:
-            self._said.append(_Said(chat_id, message_id, _norm(text), from_bot, sender_name))
+            self._said.append(_Said(chat_id, message_id, norm(text), from_bot, sender_name))
 
     def _find_quoted(self, chat_id: str, name: str, quoted: str) -> str | None:
         """The id of the message a quote-reply quotes, from what this process saw and said."""
-        q = _norm(quoted)
+        q = norm(quoted)
         if q.endswith("...") or q.endswith("…"):
             q = q.rstrip(".…").strip()
         if not q:
@@ -1072,7 +862,7 @@ class WeChatAdapter(Adapter):
 
     def _classify_send_error(self, exc: BaseException, out: Outbound, *, looking_up: bool = False) -> DeliveryError:
         w = self._w
-        text = _error_text(exc)
+        text = error_text(exc)
         connection_errors: tuple[type[BaseException], ...] = (ConnectionError, OSError, asyncio.TimeoutError)
         if w is not None:
             connection_errors = connection_errors + (w.StreamTerminatedError,)
@@ -1083,7 +873,7 @@ class WeChatAdapter(Adapter):
             or self._is_auth_error(exc)
         ):
             return DeliveryError(f"wechat send to {out.chat_id} failed: {exc}", retry_after=5.0)
-        if any(m in text for m in _UNREACHABLE_MARKERS) or (looking_up and not isinstance(exc, connection_errors)):
+        if any(m in text for m in UNREACHABLE_MARKERS) or (looking_up and not isinstance(exc, connection_errors)):
             return DeliveryError(
                 f"wechat recipient {out.chat_id} unreachable: {exc}", permanent=True, recipient_unreachable=True
             )
