@@ -178,7 +178,7 @@ class BotApp:
         await self.resilience.on_messages(list(msgs))
 
     def status(self) -> dict:
-        """The store's figures (`store_status`) and resilience's state, also while the database is down."""
+        """The store's figures (`Services.backlog`) and resilience's state, also while the database is down."""
         return self.resilience.status()
 
     async def ingest(self, msg: Inbound) -> None:
@@ -310,6 +310,3 @@ class BotApp:
         return False
 
     # --- status --------------------------------------------------------------------------------
-
-    def store_status(self) -> dict:
-        return self.services.backlog()

@@ -52,6 +52,8 @@ class Spec:
     bare: Literal["anywhere", "private", "never"] = "never"
     #: in a staff member's private chat the word may be followed straight by its text, without a ticket number
     text_without_number: bool = False
+    #: the word is followed by free text (a region, a notice) anywhere, without a ticket number
+    free_text: bool = False
     #: its line in 帮助 ("" for none)
     usage: str = ""
     #: the word the done-reply uses, and the prompt when the argument is missing (staff actions on a ticket)
@@ -191,6 +193,7 @@ REGISTRY: tuple[Spec, ...] = (
         Who.OFFICIALS,
         "notice",
         "officials_only",
+        free_text=True,
         usage="发通知 标签 [时间] 内容 (/notice)：如 发通知 township:青石镇,kind:village 2026-12-01 09:00 明天上午停水",
     ),
     Spec(
@@ -200,6 +203,7 @@ REGISTRY: tuple[Spec, ...] = (
         Who.ADMINS,
         "bind",
         "admin_only",
+        free_text=True,
         usage="绑定 村名 (/bind 和平村)：把本群绑定到村/社区",
     ),
 )
@@ -211,8 +215,6 @@ RATING = {"1": "1", "2": "2", "3": "3", "满意": "1", "基本满意": "2", "不
 _SLASH = re.compile(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.S)
 _WORDS = sorted(((w, s) for s in REGISTRY for w in s.words), key=lambda x: -len(x[0]))
 _BY_SLASH = {w: s for s in REGISTRY for w in s.slashes}
-#: commands whose word may carry free text without a ticket number in a group too
-_FREE_TEXT = {"bind", "notice"}
 
 
 @dataclass(frozen=True)
@@ -269,7 +271,7 @@ def parse(text: str, *, text_without_number: bool = False) -> Command | UnknownC
             no, arg = _split_ticket(rest)
             if no is not None:
                 return Command(spec.name, no, arg, t)
-            if spec.name in _FREE_TEXT and rest.strip():
+            if spec.free_text and rest.strip():
                 return Command(spec.name, None, rest.strip(), t)
             if not rest.strip() and spec.bare == "anywhere":
                 return Command(spec.name, None, "", t)

@@ -471,7 +471,7 @@ class Resilience:
 
     def status(self) -> dict:
         try:
-            st = self.app.store_status()
+            st = self.app.services.backlog()
         except Exception as exc:
             if not db.is_unreachable(exc):
                 raise

@@ -41,7 +41,6 @@ from storage.status import ACTIVE_STATUSES, Status
 
 log = logging.getLogger(__name__)
 
-ACTIVE = ACTIVE_STATUSES
 DEADLINE_FAMILY = ("due_soon", "due_now", "overdue")
 TIERS = ("village", "township", "county")
 
@@ -124,7 +123,7 @@ class ReminderService:
         """The slots of the ticket's current schedule that are due by `now`."""
         s = self.settings
         out: list[Slot] = []
-        if t.status in ACTIVE and t.dispatched_at is not None:
+        if t.status in ACTIVE_STATUSES and t.dispatched_at is not None:
             if t.status == "dispatched" and t.accepted_at is None:
                 out.append(Slot("accept", t.dispatched_at + timedelta(hours=s.accept_hours)))
             if t.deadline is not None:
@@ -169,7 +168,7 @@ class ReminderService:
     def plan(self, uow: UnitOfWork, now: datetime) -> int:
         s = self.settings
         tickets = uow.session.exec(
-            select(Ticket).where(col(Ticket.status).in_(ACTIVE + (Status.FOLLOWUP,))).order_by(col(Ticket.id))
+            select(Ticket).where(col(Ticket.status).in_(ACTIVE_STATUSES + (Status.FOLLOWUP,))).order_by(col(Ticket.id))
         ).all()
         if not tickets:
             return 0

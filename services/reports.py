@@ -26,11 +26,11 @@ from sqlmodel import col, select
 from core.config import Config, ScheduleSettings
 from services import events as ev
 from services.emergencies import figures as emergency_figures
-from services.reminders import ACTIVE, insert_ignore
+from services.reminders import insert_ignore
 from services.uow import UnitOfWork
 from services.workcalendar import WorkCalendar
 from storage.models import Person, Reminder, Ticket, TicketEvent
-from storage.status import Status
+from storage.status import ACTIVE_STATUSES, Status
 
 
 @dataclass
@@ -199,7 +199,7 @@ class ReportService:
     def worst_overdue(self, uow: UnitOfWork, now: datetime, limit: int | None = None) -> list[dict]:
         rows = uow.session.exec(
             select(Ticket)
-            .where(col(Ticket.status).in_(ACTIVE + (Status.REGISTERED,)), col(Ticket.deadline) < now)
+            .where(col(Ticket.status).in_(ACTIVE_STATUSES + (Status.REGISTERED,)), col(Ticket.deadline) < now)
             .order_by(col(Ticket.deadline), col(Ticket.id))
         ).all()
         limit = self.settings.worst_overdue if limit is None else limit
@@ -221,7 +221,7 @@ class ReportService:
 
     def official_digest(self, uow: UnitOfWork, person: Person, now: datetime) -> dict:
         today = now.astimezone(self.settings.tz).date()
-        tickets = uow.tickets.query(statuses=ACTIVE, unit_codes=[person.unit_code or ""])
+        tickets = uow.tickets.query(statuses=ACTIVE_STATUSES, unit_codes=[person.unit_code or ""])
 
         def item(t: Ticket) -> dict:
             return {

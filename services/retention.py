@@ -36,7 +36,6 @@ from storage.models import (
 )
 from storage.status import ENDED_STATUSES
 
-CLOSED = ENDED_STATUSES
 PHONE, IDNO, NAME = "[电话]", "[证件号]", "某某"
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 
@@ -72,7 +71,9 @@ def purge(uow: UnitOfWork, days: int, *, dry_run: bool = False) -> PurgeResult:
     cutoff = uow.now - timedelta(days=days)
     res = PurgeResult(cutoff=cutoff)
     s = uow.session
-    tickets = list(s.exec(select(Ticket).where(col(Ticket.status).in_(CLOSED), col(Ticket.closed_at) < cutoff)).all())
+    tickets = list(
+        s.exec(select(Ticket).where(col(Ticket.status).in_(ENDED_STATUSES), col(Ticket.closed_at) < cutoff)).all()
+    )
     if tickets:
         ids = [t.id for t in tickets]
         reps = list(s.exec(select(TicketReporter).where(col(TicketReporter.ticket_id).in_(ids))).all())
@@ -118,7 +119,7 @@ def purge(uow: UnitOfWork, days: int, *, dry_run: bool = False) -> PurgeResult:
                 .join(Ticket, Ticket.id == TicketReporter.ticket_id)  # type: ignore[arg-type]
                 .where(
                     TicketReporter.person_id == pid,
-                    sa.or_(col(Ticket.status).not_in(CLOSED), col(Ticket.closed_at) >= cutoff),
+                    sa.or_(col(Ticket.status).not_in(ENDED_STATUSES), col(Ticket.closed_at) >= cutoff),
                 )
             ).one()
             accs = [a for a in accounts if a.person_id == pid]

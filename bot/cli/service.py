@@ -52,12 +52,13 @@ def status(config: Path | None = ConfigOpt, as_json: bool = typer.Option(False, 
     from core.clock import SystemClock
     from services.container import Services
     from storage.db import is_unreachable, make_engine
+    from storage.models import PlatformState
 
     cfg = load(config)
     try:
         engine = make_engine(cfg.database_url())
         try:
-            if sa.inspect(engine).has_table("platform_state"):
+            if sa.inspect(engine).has_table(PlatformState.__tablename__):
                 st = Services(cfg, engine, SystemClock()).backlog()
             else:
                 st = {"inbox_pending": 0, "outbox_unsent": 0, "platforms": {}, "database_schema": "missing"}
