@@ -17,7 +17,6 @@ A reviewer can read, diff and hand-edit it; `shanzhi rules train` writes it.
 
 from __future__ import annotations
 
-import heapq
 import json
 import logging
 import math
@@ -110,11 +109,13 @@ class Model:
                     w[i, head.start + j] = float(v)
         if self.scale == "idf":  # a feature's value is its idf (over the message's length): fold it in once
             w *= idf[:, None]
-        # the last column is each feature's idf²: one gather gives a message's scores and its length together
-        self.weights = np.hstack([w, (idf * idf)[:, None]]).astype(np.float32)
+        temperature = np.array([h.temperature for h in heads for _ in h.labels], dtype=np.float32)
+        # Each head's temperature divides its scores (z/T = Σw/T·x + b/T): folded into the weights and biases once,
+        # so scoring a message is one gather and one sum. The last column is each feature's idf²: the same gather
+        # gives the message's length too.
+        self.weights = np.hstack([w / temperature, (idf * idf)[:, None]]).astype(np.float32)
         self.n_cols = col
-        self.bias = np.array([b for h in heads for b in h.bias], dtype=np.float64)
-        self.temperature = np.array([h.temperature for h in heads for _ in h.labels], dtype=np.float64)
+        self.bias = [b / h.temperature for h in heads for b in h.bias]
         self.reader = feats.Reader(self.keys, rules, self.config)
         default_threshold = float(meta.get("urgent_threshold", 0.5))
         self.urgent_threshold = default_threshold if urgent_threshold is None else float(urgent_threshold)
@@ -137,18 +138,20 @@ class Model:
     def classify(self, text: str) -> Classification:
         rows, matched = self.reader.read(text)
         n = self.n_cols
+        bias = self.bias
         if rows:
-            idx = np.sort(np.fromiter(rows, np.intp, len(rows)))
+            idx = np.fromiter(rows, np.intp, len(rows))
+            idx.sort()  # file order: the evidence breaks ties by it
             g = self.weights.take(idx, axis=0)  # the present features' weights, a row each; idf² last
-            sums = g.sum(axis=0, dtype=np.float64)
+            sums = g.sum(axis=0, dtype=np.float64).tolist()
             if self.scale == "idf":
-                s = 1.0 / math.sqrt(float(sums[n]))
+                s = 1.0 / math.sqrt(sums[n])
             else:
                 s = 1.0 / math.sqrt(len(rows)) if self.scale == "sqrt" else 1.0
-            z = ((sums[:n] * s + self.bias) / self.temperature).tolist()
+            z = [v * s + b for v, b in zip(sums, bias)]
         else:
             idx, g, s = np.zeros(0, np.intp), self.weights[:0], 1.0
-            z = (self.bias / self.temperature).tolist()
+            z = list(bias)
         uh = self.heads.get("urgent")
         if uh is None:
             urgency = 0.0
@@ -199,14 +202,19 @@ class Model:
             if label is not None and name in self.heads
         ]
         cols = [h.start + h.labels.index(label) for _n, label, h in picked]
-        sub = (g[:, cols] * s).T.tolist()  # a list of contributions per chosen label, rows in file order
+        # contributions to each chosen label, largest first; a stable sort keeps equal ones in file order (idx is
+        # sorted). The weights carry 1/temperature (see __init__): times it again, a contribution is in score units.
+        scale = np.array([s * h.temperature for _n, _l, h in picked], dtype=np.float32)
+        contrib = (g[:, cols] * scale).T  # a row per chosen label, a column per feature present
+        k = max(EVIDENCE_PER_HEAD.values())
+        order = np.argsort(-contrib, axis=1, kind="stable")[:, :k].tolist()
+        values = contrib.tolist()
+        rows = idx.tolist()
         out: list[Evidence] = []
         keys = self.keys
-        rows = idx.tolist()
-        for contrib, (name, label, _h) in zip(sub, picked):
-            # largest first; equal contributions in the order of the features in the model file
-            for j in heapq.nlargest(EVIDENCE_PER_HEAD[name], range(len(rows)), key=contrib.__getitem__):
-                v = contrib[j]
+        for top, vals, (name, label, _h) in zip(order, values, picked):
+            for j in top[: EVIDENCE_PER_HEAD[name]]:
+                v = vals[j]
                 if v <= 0.005:
                     break
                 row = rows[j]
