@@ -32,6 +32,7 @@ class ReplayRow:
     sender: str | None
     sent_at: datetime | None
     kind: str = "text"
+    reply_to: str | None = None  # the id of an earlier row this one quotes
 
 
 def _blank(v: object) -> str | None:
@@ -68,6 +69,7 @@ def read_rows(path: Path) -> Iterator[ReplayRow]:
                     _blank(d.get("sender")),
                     _when(_blank(d.get("sent_at"))),
                     _blank(d.get("kind")) or "text",
+                    _blank(d.get("reply_to")),
                 )
         return
     with path.open(encoding="utf-8-sig", newline="") as f:
@@ -82,6 +84,7 @@ def read_rows(path: Path) -> Iterator[ReplayRow]:
                 _blank(d.get("sender")),
                 _when(_blank(d.get("sent_at"))),
                 _blank(d.get("kind")) or "text",
+                _blank(d.get("reply_to")),
             )
 
 
@@ -102,13 +105,30 @@ def _group_resolver(config: Config):  # type: ignore[no-untyped-def]
 
 
 def replay_file(
-    config: Config, path: Path, *, database_url: str | None = None, model: str | None = None
+    config: Config,
+    path: Path,
+    *,
+    database_url: str | None = None,
+    model: str | None = None,
+    trace: Path | None = None,
 ) -> dict[str, int]:
-    return asyncio.run(_replay(config, path, database_url, model))
+    return replay_rows(config, list(read_rows(path)), database_url=database_url, model=model, trace=trace)
 
 
-async def _replay(config: Config, path: Path, database_url: str | None, model: str | None) -> dict[str, int]:
-    rows = list(read_rows(path))
+def replay_rows(
+    config: Config,
+    rows: list[ReplayRow],
+    *,
+    database_url: str | None = None,
+    model: str | None = None,
+    trace: Path | None = None,
+) -> dict[str, int]:
+    return asyncio.run(_replay(config, rows, database_url, model, trace))
+
+
+async def _replay(
+    config: Config, rows: list[ReplayRow], database_url: str | None, model: str | None, trace: Path | None
+) -> dict[str, int]:
     tmp = None
     if database_url is None:
         tmp = tempfile.TemporaryDirectory(prefix="shanzhi-replay-")
@@ -135,6 +155,7 @@ async def _replay(config: Config, path: Path, database_url: str | None, model: s
                         group=resolve(r.group),
                         kind=r.kind,
                         message_id=f"replay:{r.id}",
+                        reply_to=f"replay:{r.reply_to}" if r.reply_to else None,
                         sent_at=when,
                     )
                 except Exception:
@@ -143,11 +164,47 @@ async def _replay(config: Config, path: Path, database_url: str | None, model: s
                     await app.deliver()
                 progress.advance(task)
         await app.idle(timeout=60)
+        if trace is not None:
+            write_trace(app, rows, trace)
         return _counts(app, len(rows), parse_errors)
     finally:
         await app.stop()
         if tmp is not None:
             tmp.cleanup()
+
+
+def write_trace(app: BotApp, rows: list[ReplayRow], path: Path) -> None:
+    """One JSON line per input row: what the inbox recorded for it (outcome, ticket), how it was read
+    (category, urgent, confidence) and, where it joined a ticket, the rule that joined it."""
+    from sqlmodel import col, select
+
+    from storage.models import Ticket, TicketEvent
+
+    with app.services.uow() as uow:
+        inbox = {
+            m.message_id: m
+            for m in uow.session.exec(select(InboxMessage).where(col(InboxMessage.message_id).like("replay:%"))).all()
+        }
+        tickets = {t.id: t for t in uow.session.exec(select(Ticket)).all()}
+        notes: dict[tuple[int, str], str] = {}
+        for e in uow.session.exec(select(TicketEvent).where(col(TicketEvent.action).in_(("merge", "detail")))).all():
+            notes[(e.ticket_id, (e.note or "").split("〔")[0])] = (e.note or "").rpartition("〔")[2].rstrip("〕")
+    with path.open("w", encoding="utf-8") as out:
+        for r in rows:
+            m = inbox.get(f"replay:{r.id}")
+            c = app.router.classify(r.text) if r.text else None
+            t = tickets.get(m.ticket_id) if m is not None and m.ticket_id else None
+            reason = notes.get((t.id, (r.text or "").strip()[:460]), "") if t is not None and t.id else ""
+            line = {
+                "id": r.id,
+                "outcome": (m.result if m is not None else None) or "ignored",
+                "ticket": t.no if t is not None else None,
+                "category": c.category if c is not None and c.acted_intent(0.0) == "complaint" else None,
+                "urgent": bool(c.urgent) if c is not None else False,
+                "confidence": c.confidence if c is not None else None,
+                "reason": reason or (m.result if m is not None else ""),
+            }
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 
 def _counts(app: BotApp, messages: int, extra_errors: int) -> dict[str, int]:

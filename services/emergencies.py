@@ -24,6 +24,7 @@ from sqlmodel import col, select
 from classifiers.types import Classification
 from core.config import Config
 from services import events as ev
+from services import relation
 from services.errors import AmbiguousAlert, NoAlert, NotAuthorised
 from services.org import Actor, OrgService
 from services.tickets import TicketService
@@ -336,11 +337,18 @@ class EmergencyService:
             return False  # another emergency: its own alert
         if c.urgent or ALL_CLEAR.search(text):
             return True
+        words = KIND_WORDS.get(alert.kind, ()) + _COMMON
         if actor.id == t.reporter_id and len(text.strip()) >= 2:
-            return True
+            if any(w in text for w in words):
+                return True
+            # the reporter's next words are about it, unless they name another thing ("我家也是，水一直冇来"
+            # after a fight: the water ticket's) or ask a question of their own
+            things = relation.problem_of(text).things
+            if things and not (things & relation.problem_of(t.text).things):
+                return False
+            return not (c.intent == "consultation" and c.confidence >= high)
         if c.intent == "complaint" and c.confidence >= high and c.category != t.category:
             return False  # a neighbour's own problem of another kind ("路灯又不亮了 怕是烧掉了"): its own ticket
-        words = KIND_WORDS.get(alert.kind, ()) + _COMMON
         return any(w in text for w in words)
 
     def _attach(

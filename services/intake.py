@@ -7,17 +7,17 @@ a false ticket embarrasses a resident in front of their village.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, KeysView
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from sqlmodel import select
 
 from classifiers.types import Classification
 from core.config import Config
 from services import events as ev
+from services import relation
 from services.emergencies import EmergencyService
 from services.org import Actor, OrgService
-from services.similarity import bigrams, is_acknowledgement, is_me_too, kept_bigrams, overlap
 from services.tickets import OpenRequest, TicketService
 from services.uow import UnitOfWork
 from storage.bulk.objects import new
@@ -35,7 +35,6 @@ OPENED, MERGED, DETAIL, PROMPTED, CONSULTATION, IGNORED, URGENT, EMERGENCY_FOLLO
     "urgent",
     "emergency_detail",
 )
-BIGRAM_MEMO = 20_000  # open tickets' bigram sets kept (a few hundred bytes each)
 
 
 class IntakeService:
@@ -44,7 +43,6 @@ class IntakeService:
         self.org = org
         self.tickets = tickets
         self.emergencies = emergencies
-        self._ticket_bigrams: dict[tuple[int, str], KeysView[str]] = {}
 
     def prepare_batch(self, uow: UnitOfWork, rows: list[InboxMessage]) -> None:
         """Read up front, in a few queries, what handling a batch of messages will look up message by
@@ -100,16 +98,21 @@ class IntakeService:
 
         replied = self._ticket_replied_to(uow, row)
         if replied is not None and replied.status in OPEN_STATUSES + (Status.FOLLOWUP,):
-            return self._join(uow, replied, actor, row, text)
+            return self._join(uow, replied, actor, row, text, "reply.quotes_ticket")
 
         window_start = uow.now - timedelta(hours=self.config.merge.window_hours)
-        if group is not None and is_me_too(text):
-            recent = uow.tickets.latest_open_in_chat(row.platform, row.chat_id, window_start)
-            if recent is not None:
-                return self._join(uow, recent, actor, row, text)
+        if group is not None and actor.is_staff and not c.urgent:
+            # grid workers and cadres in a group answer, ask and announce: what they say is not a resident's report
             return IGNORED
-
         if group is not None:
+            said_me_too, content = relation.me_too(text)
+            if said_me_too:
+                target = self._me_too_target(uow, row, content, c, window_start)
+                if target is not None:
+                    return self._join(uow, target[0], actor, row, text, target[1])
+                if not content:
+                    return IGNORED  # a bare "+1" with nothing open that it can be about
+
             follow_start = uow.now - timedelta(minutes=self.config.merge.followup_minutes)
             # someone first seen in this very transaction has reported nothing yet
             own = (
@@ -117,23 +120,69 @@ class IntakeService:
                 if actor.new
                 else uow.tickets.latest_by_reporter_in_chat(actor.id, row.platform, row.chat_id, follow_start)
             )
-            # an emergency is never "more detail" of what its reporter said before (着火了 after a streetlight)
-            urgent_now = c.urgent and not (own is not None and own.urgent and own.emergency in (c.emergency, None))
-            new_problem = urgent_now or (
-                intent == "complaint"
-                and c.confidence >= th.high
-                and c.category not in (None, own.category if own else None)
-            )
-            adds_something = intent != "other" or (len(text) >= 8 and not is_acknowledgement(text))
-            if own is not None and not new_problem and adds_something:
-                self.tickets.add_detail(uow, own, actor, text, row.attachment)
-                return DETAIL
+            if own is not None:
+                why = self._detail_reason(own, text, c, intent)
+                if why is not None:
+                    row.ticket_id = own.id
+                    self.tickets.add_detail(uow, own, actor, text, row.attachment, reason=why)
+                    return DETAIL
 
         if intent == "complaint":
             return self._complaint(uow, row, actor, group, region, c, text, window_start)
         if intent == "consultation":
             return self._consultation(uow, row, actor, region, text)
         return IGNORED
+
+    def _detail_reason(self, own: Ticket, text: str, c: Classification, intent: str) -> str | None:
+        """Why the reporter's next message is more about their own ticket, or None: it is not when it is a
+        question, a notice or forward, chit-chat or thanks, or a complaint about another problem."""
+        if c.urgent and not (own.urgent and own.emergency in (c.emergency, None)):
+            return None  # an emergency is never "more detail" of what its reporter said before (着火了 after a lamp)
+        if intent == "consultation" or relation.is_forward(text) or relation.is_acknowledgement(text):
+            return None
+        if intent == "complaint":
+            f = relation.fit(text, c.category, own.text, own.category, similarity=self.config.merge.similarity)
+            if f.same:
+                return f"detail.{f.reason}"
+            if f.reason in ("place.differs", "thing.differs", "fault.differs"):
+                return None  # named a different place or thing: a second problem
+            if c.category not in (None, own.category) and c.confidence >= self.config.classifier.high:
+                return None
+            return "detail.same_reporter"
+        return relation.detail_like(text, own.text)
+
+    def _me_too_target(
+        self, uow: UnitOfWork, row: InboxMessage, content: str, c: Classification, since: datetime
+    ) -> tuple[Ticket, str] | None:
+        """The open ticket a "me too" is about: the latest when it only points at what was said ("+1",
+        "我们二组也是这样"); else the one whose problem its words fit (water talk joins the water ticket, not
+        the latest), places aside (a neighbour's "me too" from 二组 is the same outage)."""
+        open_ = uow.tickets.open_in_chat(row.platform, row.chat_id, since)
+        if not open_:
+            return None
+        if not content or relation.LIKE_THIS.search(content):
+            t = uow.tickets.get(open_[0][0])
+            return (t, "me_too.latest") if t is not None else None
+        best: tuple[float, int, str] | None = None
+        problem = relation.problem_of(content)
+        for tid, category, ticket_text in open_:
+            if problem.things:
+                f = relation.fit(
+                    content, c.category, ticket_text, category, similarity=self.config.merge.similarity, places=False
+                )
+                if not f.same:
+                    continue
+                score, why = f.score, f"me_too.{f.reason}"
+            elif problem.faults and problem.faults & relation.problem_of(ticket_text).faults:
+                score, why = 0.5, "me_too.same_fault"
+            else:
+                continue
+            if best is None or score > best[0]:  # newest first: the first of equal scores is the latest
+                best = (score, tid, why)
+        if best is None:
+            return None
+        t = uow.tickets.get(best[1])
+        return (t, best[2]) if t is not None else None
 
     # --- complaints ----------------------------------------------------------------------------
 
@@ -144,9 +193,9 @@ class IntakeService:
             uow.emit(ev.GroupUnbound(None, actor.id, private=group is None))
             return IGNORED
         if group is not None:
-            dup = self._duplicate(uow, row, category, text, window_start)
+            dup = self._duplicate(uow, row, c, text, window_start)
             if dup is not None:
-                return self._join(uow, dup, actor, row, text)
+                return self._join(uow, dup[0], actor, row, text, dup[1])
         urgent = bool(c.urgent)
         pending = not urgent and c.confidence < th.high
         req = OpenRequest(
@@ -172,33 +221,27 @@ class IntakeService:
             return PROMPTED
         return URGENT if urgent else OPENED
 
-    def _duplicate(self, uow: UnitOfWork, row: InboxMessage, category: str, text: str, since) -> Ticket | None:  # type: ignore[no-untyped-def]
-        best, best_score = None, 0.0
-        mine = bigrams(text)
-        for ticket_id, ticket_text in uow.tickets.candidates_for_merge(row.platform, row.chat_id, category, since):
-            score = overlap(mine, self._bigrams_of(ticket_id, ticket_text))
-            if score >= self.config.merge.similarity and score > best_score:
-                best, best_score = ticket_id, score
-        return uow.tickets.get(best) if best is not None else None
+    def _duplicate(
+        self, uow: UnitOfWork, row: InboxMessage, c: Classification, text: str, since
+    ) -> tuple[Ticket, str] | None:  # type: ignore[no-untyped-def]
+        """An open ticket of the group about the same problem, told by another household in its own words:
+        the same thing named (or the same category in much the same words), at no other place."""
+        best: tuple[float, int, str] | None = None
+        for tid, category, ticket_text in uow.tickets.open_in_chat(row.platform, row.chat_id, since):
+            f = relation.fit(text, c.category, ticket_text, category, similarity=self.config.merge.similarity)
+            if f.same and (best is None or f.score > best[0]):
+                best = (f.score, tid, f"merge.{f.reason}")
+        if best is None:
+            return None
+        t = uow.tickets.get(best[1])
+        return (t, best[2]) if t is not None else None
 
-    def _bigrams_of(self, ticket_id: int, text: str) -> KeysView[str]:
-        """An open ticket's bigrams, kept by the process: every new complaint in its group within the
-        merge window is compared with it (up to 50 candidates each). Keyed by the text too, so an
-        edited ticket is read afresh; the memo is dropped whole when it grows past its bound."""
-        key = (ticket_id, text)
-        found = self._ticket_bigrams.get(key)
-        if found is None:
-            if len(self._ticket_bigrams) >= BIGRAM_MEMO:
-                self._ticket_bigrams.clear()
-            found = self._ticket_bigrams[key] = kept_bigrams(text)
-        return found
-
-    def _join(self, uow: UnitOfWork, t: Ticket, actor: Actor, row: InboxMessage, text: str) -> str:
+    def _join(self, uow: UnitOfWork, t: Ticket, actor: Actor, row: InboxMessage, text: str, reason: str) -> str:
         row.ticket_id = t.id
         if uow.tickets.reporter(t.id, actor.id) is not None:  # type: ignore[arg-type]
-            self.tickets.add_detail(uow, t, actor, text, row.attachment)
+            self.tickets.add_detail(uow, t, actor, text, row.attachment, reason=reason)
             return DETAIL
-        self.tickets.add_reporter(uow, t, actor, row.platform, row.chat_id, row.message_id, text)
+        self.tickets.add_reporter(uow, t, actor, row.platform, row.chat_id, row.message_id, text, reason=reason)
         if t.status == Status.PENDING:
             # A second household reporting the same problem is confirmation enough.
             self.tickets.confirm_by_system(uow, t, "另一户居民反映了同一问题")

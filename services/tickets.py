@@ -374,11 +374,20 @@ class TicketService:
     # --- reporters and details ----------------------------------------------------------------
 
     def add_reporter(
-        self, uow: UnitOfWork, t: Ticket, actor: Actor, platform: str, chat_id: str, message_id: str | None, text: str
+        self,
+        uow: UnitOfWork,
+        t: Ticket,
+        actor: Actor,
+        platform: str,
+        chat_id: str,
+        message_id: str | None,
+        text: str,
+        reason: str = "",
     ) -> bool:
-        """Another household reports the same problem. False if they had already reported it."""
+        """Another household reports the same problem. False if they had already reported it. ``reason``
+        (the rule that joined it) is kept in the audit trail: a grid worker can see why, and split it out."""
         if uow.tickets.reporter(t.id, actor.id) is not None:  # type: ignore[arg-type]
-            self.add_detail(uow, t, actor, text)
+            self.add_detail(uow, t, actor, text, reason=reason)
             return False
         uow.tickets.add_reporter(
             new(
@@ -391,17 +400,19 @@ class TicketService:
                 joined_at=uow.now,
             )
         )
-        self._audit(uow, t, actor.id, "merge", t.status, text[:500])
+        self._audit(uow, t, actor.id, "merge", t.status, _with_reason(text, reason))
         uow.emit(ev.TicketMerged(t.id, actor.id, households=len(uow.tickets.reporters(t.id))))  # type: ignore[arg-type]
         return True
 
-    def add_detail(self, uow: UnitOfWork, t: Ticket, actor: Actor, text: str, attachment: str | None = None) -> None:
+    def add_detail(
+        self, uow: UnitOfWork, t: Ticket, actor: Actor, text: str, attachment: str | None = None, reason: str = ""
+    ) -> None:
         details = list(t.details or [])
         details.append({"by": actor.person.name, "at": uow.now.isoformat(), "text": text[:2000]})
         t.details = details
         if attachment:
             t.attachments = list(t.attachments or []) + [attachment]
-        self._audit(uow, t, actor.id, "detail", t.status, text[:500])
+        self._audit(uow, t, actor.id, "detail", t.status, _with_reason(text, reason))
         uow.emit(ev.TicketDetail(t.id, actor.id))
 
     def edit_text(self, uow: UnitOfWork, t: Ticket, actor: Actor, text: str) -> None:
@@ -409,6 +420,11 @@ class TicketService:
         t.text = text
         self._audit(uow, t, actor.id, "edit", t.status, f"原文：{before[:500]}")
         uow.emit(ev.TicketTextEdited(t.id, actor.id))
+
+
+def _with_reason(text: str, reason: str) -> str:
+    """An audit note: the message, and the rule that attached it to the ticket."""
+    return f"{text[:460]}〔{reason}〕" if reason else text[:500]
 
 
 def worst_rating(ratings) -> str:  # type: ignore[no-untyped-def]

@@ -781,6 +781,34 @@ class TicketRepo:
         )
         return self.s.exec(stmt).first()
 
+    def open_in_chat(self, platform: str, chat_id: str, since: datetime, limit: int = 50) -> list[tuple[int, str, str]]:
+        """(id, category, text) of a chat's open tickets opened since `since`, newest first: what a "me too"
+        or a neighbour's report may be about (pending ones too: a second household confirms them)."""
+        remembered = self._remembered_in_chat(platform, chat_id, since)
+        if remembered is not None:
+            return list(
+                islice(
+                    (
+                        (tid, cat, text)
+                        for tid, cat, status, text, created_at in remembered
+                        if status in OPEN_STATUSES and created_at >= since
+                    ),
+                    limit,
+                )
+            )
+        stmt = (
+            select(Ticket.id, Ticket.category, Ticket.text)
+            .where(
+                Ticket.platform == platform,
+                Ticket.chat_id == chat_id,
+                col(Ticket.status).in_(OPEN_STATUSES),
+                col(Ticket.created_at) >= since,
+            )
+            .order_by(col(Ticket.id).desc())
+            .limit(limit)
+        )
+        return [(int(i), str(c), str(t)) for i, c, t in self.s.exec(stmt).all() if i is not None]
+
     def candidates_for_merge(
         self, platform: str, chat_id: str, category: str, since: datetime, limit: int = 50
     ) -> list[tuple[int, str]]:

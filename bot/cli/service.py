@@ -1,4 +1,4 @@
-"""The bot's own commands: `shanzhi run`, `replay`, `status`, `db upgrade`, `feedback export`."""
+"""The bot's own commands: `shanzhi run`, `replay`, `conversations`, `status`, `db upgrade`, `feedback export`."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def replay(
     as_json: bool = typer.Option(False, "--json", help="print one JSON object on the last line"),
     db: str | None = typer.Option(None, "--db", help="database URL (default: a fresh temporary SQLite file)"),
     model: Path | None = typer.Option(None, "--model", help="classifier model file (default: config's)"),
+    trace: Path | None = typer.Option(None, "--trace", help="write one JSON line per message: outcome, ticket, reason"),
     config: Path | None = ConfigOpt,
 ) -> None:
     """Feed a file of messages through the whole pipeline, non-interactively."""
@@ -33,7 +34,7 @@ def replay(
     cfg = load(config)
     setup_logging(log_file=cfg.data_dir / "replay.log")
     try:
-        counts = replay_file(cfg, file, database_url=db, model=str(model) if model else None)
+        counts = replay_file(cfg, file, database_url=db, model=str(model) if model else None, trace=trace)
     except ValueError as e:
         typer.echo(f"replay: {e}", err=True)
         raise typer.Exit(2) from e
@@ -42,6 +43,34 @@ def replay(
     else:
         for k, v in counts.items():
             typer.echo(f"{k:>26}: {v}")
+
+
+def conversations(
+    paths: list[Path] = typer.Argument(..., exists=True, help="conversation files (YAML) or folders of them"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    config: Path | None = ConfigOpt,
+) -> None:
+    """Replay conversation files (tests/conversations/threads/README.md) and print the share of messages
+    handled as expected, with every miss."""
+    from bot.conversation_files import ConversationFileError, run
+
+    cfg = load(config)
+    setup_logging(log_file=cfg.data_dir / "replay.log")
+    try:
+        result = run(cfg, list(paths))
+    except ConversationFileError as e:
+        typer.echo(f"conversations: {e}", err=True)
+        raise typer.Exit(2) from e
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+        return
+    for miss in result.misses:
+        typer.echo(f"miss  {miss}")
+    typer.echo(
+        f"{result.right}/{result.messages} handled as expected ({result.share:.1%}); "
+        f"attached to the wrong ticket: {result.wrong_attachments}; "
+        f"joins right: {result.me_too_joined}/{result.me_too_total}"
+    )
 
 
 def status(config: Path | None = ConfigOpt, as_json: bool = typer.Option(False, "--json")) -> None:
@@ -121,6 +150,7 @@ def feedback_export(
 def register(app: typer.Typer, db_app: typer.Typer, feedback_app: typer.Typer) -> None:
     app.command()(run)
     app.command()(replay)
+    app.command()(conversations)
     app.command()(status)
     db_app.command("upgrade")(db_upgrade)
     feedback_app.command("export")(feedback_export)

@@ -1,0 +1,306 @@
+"""Which open ticket a message is about, decided from what it says, not only from who said it and when.
+
+A village group is a conversation: a reporter's next message may be more about their problem, a question, a
+goodbye or a second problem; a neighbour's "我家也是" is about one of the problems being discussed, not
+necessarily the latest. Two households describe one problem in different words (北头那个化粪池满了往外冒 /
+北边厕所那里的臭水都流到路上了), and one category at two places is two problems (三组 / 五组 without water).
+
+What a problem is, for this purpose: the *things* it names (water supply, a streetlight, a septic tank …), the
+*fault* (no water / yellow water / a burst pipe), and the *places* (三组, 5栋, 北头, a named road). Each is a
+small, general vocabulary (`PROBLEM_WORDS`), not the classifier's learned weights: whether two messages name the
+same thing is a question about words that reviewers must be able to read and extend. Every decision carries a
+reason (rule and score) for the ticket's audit trail.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+#: Things a complaint is about. Each set: words that name the same thing in residents' speech.
+THINGS: dict[str, tuple[str, ...]] = {
+    "water": (
+        "自来水",
+        "水管",
+        "供水",
+        "停水",
+        "没水",
+        "冇水",
+        "无水",
+        "来水",
+        "水压",
+        "水龙头",
+        "水厂",
+        "水表",
+        "吃水",
+        "用水",
+        "放水",
+        "水",
+    ),
+    "power": ("停电", "没电", "冇电", "供电", "电压", "跳闸", "电表", "来电", "断电", "电线", "电"),
+    "light": ("路灯", "灯"),
+    "road": ("路面", "马路", "水泥路", "公路", "坑", "坑洼", "塌陷", "路", "桥"),
+    "sewage": (
+        "化粪池",
+        "粪池",
+        "厕所",
+        "公厕",
+        "茅房",
+        "粪",
+        "臭水",
+        "污水",
+        "脏水",
+        "下水道",
+        "下水",
+        "排水",
+        "阴沟",
+        "水沟",
+        "沟",
+    ),
+    "garbage": ("垃圾", "垃圾桶", "垃圾站", "垃圾车", "清运", "拉垃圾"),
+    "livestock": ("猪场", "养猪", "鸡场", "养鸡", "养殖", "牛棚", "猪粪", "鸡粪"),
+    "noise": (
+        "装修",
+        "广场舞",
+        "ktv",
+        "唱歌",
+        "音响",
+        "喇叭",
+        "施工",
+        "工地",
+        "打桩",
+        "吵",
+        "噪音",
+        "听得到",
+        "听到",
+        "听见",
+    ),
+    "lift": ("电梯",),
+    "parking": ("停车", "车位", "占道", "乱停"),
+    "network": ("网络", "宽带", "信号", "网", "wifi"),
+    "gas": ("燃气", "煤气", "天然气"),
+    "welfare": ("低保", "养老金", "补贴", "医保", "救助", "残疾"),
+    "wages": ("工资", "欠薪", "工钱"),
+    "smoke": ("烧", "焚烧", "烟", "熏"),
+    "trees": ("砍树", "树"),
+}
+#: Words containing a thing's word that do not name it (水泥路 is no water, 电梯 no power, 网格员 no network).
+NOT_THINGS: dict[str, tuple[str, ...]] = {
+    "water": (
+        "臭水",
+        "污水",
+        "脏水",
+        "下水道",
+        "下水",
+        "排水",
+        "水沟",
+        "水泥",
+        "积水",
+        "水田",
+        "水塘",
+        "落水",
+        "洪水",
+        "涨水",
+    ),
+    "power": ("电梯", "电话", "电动", "电视", "电脑", "电瓶", "电器", "充电", "电商", "电影"),
+    "light": ("红绿灯",),
+    "road": ("路灯", "路口", "一路", "走路", "路过", "路上", "门路", "出路"),
+    "network": ("网格", "上网课"),
+    "noise": ("吵架", "争吵"),
+    "smoke": ("发烧", "烧饭", "烧菜", "烧水", "烧香", "烧烤"),
+    "sewage": ("沟通",),
+}
+#: Faults of the same thing that are different problems (yellow water is not a burst pipe).
+FAULTS: dict[str, tuple[str, ...]] = {
+    "outage": ("停", "没水", "冇水", "没电", "冇电", "断", "不来", "没来", "冇来", "没得水", "一滴"),
+    "quality": ("黄", "浑", "混", "脏", "有味", "臭", "虫"),
+    "burst": ("爆", "漏", "破", "裂", "冒", "喷"),
+    "blocked": ("堵", "满了", "溢"),
+    "broken": ("坏", "不亮", "不转", "卡", "困"),
+}
+_NUM = "[一二三四五六七八九十两0-9]+"
+_PLACE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("unit", re.compile(f"({_NUM})(?:组|队|社)")),
+    ("building", re.compile(f"({_NUM})(?:栋|幢|号楼|单元)")),
+    ("side", re.compile("([东南西北])(?:头|边|面|片)")),
+    ("named", re.compile("([\u4e00-\u9fff]{2,3}(?:路|街|巷|桥|小区|广场|市场|学校|小学|超市|小卖部))")),
+)
+_NOT_PLACES = frozenset(
+    {"水泥路", "马路", "公路", "小路", "大路", "土路", "这条路", "那条路", "条路", "上学路", "过马路"}
+)
+#: A "me too" that only points at what was said: it is about the problem being discussed.
+LIKE_THIS = re.compile(r"也(?:是这样|是一样|一样|这样|是)(?:的|啊|呀|哦|哈)?[\s!！。.,，~～]*$")
+_ME_TOO_LEAD = re.compile(
+    r"^\s*(?:\+\s*1+|＋\s*1+|同上|同样|一样|附议|加一|顶+|"
+    r"(?:我|俺|咱|阿拉|偶|我们|俺们|咱们|对面|隔壁|楼上|楼下|后面|前面|那边|这边|"
+    + _NUM
+    + r"(?:组|队|栋|楼|号))[\u4e00-\u9fff0-9]{0,6}?(?:也|同样|一样))"
+)
+_PURE_ME_TOO = re.compile(
+    r"^\s*(\+\s*1+|＋\s*1+|1\s*\+|同上|同问|顶+|附议|加一|一样(一样)?的?|同样(的|情况)?|也是这样|"
+    r"(我|俺|咱|我们|俺们|咱们)?(家|屋|屋里|这边|那边|这里|那里|组|队|栋|楼|门口)?也(是|一样|这样|有|遇到了?)(的|啊|呀|哦|哈)?"
+    r"|我(屋|家)也|我也(是|一样|遇到了?))[\s!！。.,，~～👍🙏+1]*$"
+)
+_CORRECTION = re.compile(r"不是.{1,8}[，,。 ]*(?:是|在)|(?:说错|打错|搞错)了|更正")
+_WHERE = re.compile(r"(?:就)?在.{1,12}(?:门口|旁边|边上|对面|后面|前面|那里|这里|那块|那儿|附近|路口)|门口|旁边|路口")
+_STILL = re.compile(
+    r"还是|一直|到现在|还没|还冇|又(?:停|坏|来|堵|黄|没)|已经.{0,3}[天日周]|[两三四五六七八九十几\d]+[天日周]|越来越"
+)
+_CHAT = re.compile(r"哈哈|呵呵|再聊|晚点聊|回头聊|拜拜|晚安|早安|早上好|吃饭|接孩子|接娃|赶集|去上班|先忙|先走|记得带")
+_FORWARD = re.compile(r"^\s*(?:转|转发|fw|【|\[|通知)")
+_ACK = re.compile(
+    r"^(?:谢谢|感谢|多谢|好的|好滴|好嘞|收到|辛苦|麻烦(你们|您)了|知道了|晓得了|明白|ok|嗯+|哦+|👍|🙏|[，,。！!\s])+$"
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What a complaint's text names: things, faults and places (each a set of normalised names)."""
+
+    things: frozenset[str]
+    faults: frozenset[str]
+    places: frozenset[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Fit:
+    """How well a message fits a ticket: ``same`` decides, ``score`` ranks, ``reason`` is audited."""
+
+    same: bool
+    score: float
+    reason: str
+
+
+@lru_cache(maxsize=8192)  # an open ticket's text is compared with every new complaint of its group
+def problem_of(text: str) -> Problem:
+    t = text.lower()
+    things = frozenset(name for name, words in THINGS.items() if _names(t, name, words))
+    faults = frozenset(name for name, words in FAULTS.items() if any(w in t for w in words))
+    places = frozenset(
+        (kind, _norm_num(m)) for kind, rx in _PLACE_PATTERNS for m in rx.findall(t) if m not in _NOT_PLACES
+    )
+    return Problem(things, faults, places)
+
+
+def _names(t: str, name: str, words: tuple[str, ...]) -> bool:
+    for w in NOT_THINGS.get(name, ()):
+        t = t.replace(w, "")
+    return any(w in t for w in words)
+
+
+_CN = {
+    "一": "1",
+    "二": "2",
+    "两": "2",
+    "三": "3",
+    "四": "4",
+    "五": "5",
+    "六": "6",
+    "七": "7",
+    "八": "8",
+    "九": "9",
+    "十": "10",
+}
+
+
+def _norm_num(s: str) -> str:
+    return "".join(_CN.get(ch, ch) for ch in s)
+
+
+def places_conflict(a: Problem, b: Problem) -> bool:
+    """Both name a place of the same kind and none in common: 三组 and 五组, 3栋 and 5栋."""
+    for kind in ("unit", "building", "side", "named"):
+        pa = {v for k, v in a.places if k == kind}
+        pb = {v for k, v in b.places if k == kind}
+        if pa and pb and not (pa & pb):
+            return True
+    return False
+
+
+def bigram_overlap(a: str, b: str) -> float:
+    sa, sb = _bigrams(a), _bigrams(b)
+    if not sa or not sb:
+        return 0.0
+    return len(sa & sb) / min(len(sa), len(sb))
+
+
+_FILLER = re.compile(
+    "[^\u4e00-\u9fffA-Za-z0-9]|[的了是我你他她它们在有也都就又还很太啊呀吧呢嘛哒咯喽哦噢唉这那个么子冇家]"
+)
+
+
+@lru_cache(maxsize=8192)
+def _bigrams(text: str) -> frozenset[str]:
+    s = _FILLER.sub("", text)
+    return frozenset(s[i : i + 2] for i in range(len(s) - 1))
+
+
+def fit(
+    text: str,
+    category: str | None,
+    ticket_text: str,
+    ticket_category: str | None,
+    *,
+    similarity: float,
+    places: bool = True,
+) -> Fit:
+    """Is ``text`` about the problem of the ticket? The same thing named (or the same category and much of
+    the same wording), and no clash of places, things or faults."""
+    a, b = problem_of(text), problem_of(ticket_text)
+    if places and places_conflict(a, b):
+        return Fit(False, 0.0, "place.differs")
+    shared = a.things & b.things
+    words = bigram_overlap(text, ticket_text)
+    if a.things and b.things and not shared:
+        return Fit(False, 0.0, "thing.differs")
+    # yellow water and a burst main are two problems; for a septic tank, full and overflowing are one
+    if "water" in shared and a.faults and b.faults and not (a.faults & b.faults):
+        return Fit(False, 0.0, "fault.differs")
+    same_category = category is not None and category == ticket_category
+    if shared:
+        return Fit(True, 1.0 + 0.5 * same_category + words, f"thing.same:{'+'.join(sorted(shared))}")
+    if same_category and words >= similarity:
+        return Fit(True, 0.5 + words, f"words.same:{words:.2f}")
+    return Fit(False, words, "unrelated")
+
+
+def me_too(text: str) -> tuple[bool, str]:
+    """("is it a 'me too'", the content after it): "我家也是" → (True, ""); "我家门口也是，路灯一直不亮" →
+    (True, "路灯一直不亮"); "我也不知道" → (True, "不知道"), which fits no ticket and is read on its own."""
+    s = text.strip()
+    if len(s) <= 20 and _PURE_ME_TOO.match(s):
+        return True, ""
+    m = _ME_TOO_LEAD.match(s)
+    if m is None or len(s) > 60:
+        return False, ""
+    return True, s.strip()
+
+
+def is_acknowledgement(text: str) -> bool:
+    """ "好的谢谢", "收到", "辛苦了": a reply that adds nothing."""
+    s = text.strip().lower()
+    return len(s) <= 12 and bool(_ACK.match(s))
+
+
+def is_forward(text: str) -> bool:
+    return bool(_FORWARD.match(text))
+
+
+def detail_like(text: str, ticket_text: str) -> str | None:
+    """Why a message the classifier calls chit-chat still reads as more about the reporter's problem (a
+    place, a correction, how long it has lasted, the same thing named), or None."""
+    if _CHAT.search(text):
+        return None
+    if _CORRECTION.search(text):
+        return "detail.correction"
+    a, b = problem_of(text), problem_of(ticket_text)
+    if a.things & b.things:
+        return "detail.same_thing"
+    if a.places or _WHERE.search(text):
+        return "detail.place"
+    if _STILL.search(text):
+        return "detail.still"
+    if bigram_overlap(text, ticket_text) >= 0.5:
+        return "detail.words"
+    return None
