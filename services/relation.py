@@ -124,7 +124,15 @@ _PLACE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("unit", re.compile(f"({_NUM})(?:组|队|社)")),
     ("building", re.compile(f"({_NUM})(?:栋|幢|号楼|单元)")),
     ("side", re.compile("([东南西北])(?:头|边|面|片)")),
-    ("named", re.compile("([\u4e00-\u9fff]{2,3}(?:路|街|巷|桥|小区|广场|市场|学校|小学|超市|小卖部))")),
+    # a name before the place word, made of no function characters (村口的路灯 names no road "口的路"), and
+    # not a longer word that starts with it (路灯, 路面, 路口)
+    (
+        "named",
+        re.compile(
+            "((?:(?![的了在就是到那这我你他她也都和跟去从往说得很有个走])[\u4e00-\u9fff]){2,3}"
+            "(?:路|街|巷|桥|小区|广场|市场|学校|小学|超市|小卖部))(?![灯面口边])"
+        ),
+    ),
 )
 _NOT_PLACES = frozenset(
     {"水泥路", "马路", "公路", "小路", "大路", "土路", "这条路", "那条路", "条路", "上学路", "过马路"}

@@ -218,7 +218,7 @@ async def test_403_private_message_falls_back_to_a_mention_in_the_group(bot: Bot
 async def test_after_a_403_the_next_message_goes_straight_to_the_group_until_start(bot: Bot):
     complaint, receipt, no = await open_ticket(bot, officials_started=False)
     tried = len([r for r in bot.api.calls("sendMessage") if r.params["chat_id"] == "3001"])
-    bot.api.group_text(HEPING, user(6100, "村民甲"), "村西头的垃圾堆好几天没人清了，臭得很，麻烦派人来处理一下")
+    bot.api.group_text(HEPING, user(6100, "村民甲"), "村西头那个公厕脏得没法用，一直没人打扫，臭得很")
     await bot.turn()
     assert len([r for r in bot.api.calls("sendMessage") if r.params["chat_id"] == "3001"]) == tried  # no second 403
     assert len([m for m in bot.sent(HEPING) if "无法私聊" in m["text"]]) == 2
