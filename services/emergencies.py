@@ -62,6 +62,9 @@ _COMMON = (
     "受伤",
     "送医院",
 )
+#: Help arriving or done: news of the emergency under way, whatever kind the classifier reads into it
+#: ("警察来了 人按住了 救护车也到了").
+_NEWS_OF_IT = re.compile(r"(?:警察|民警|救护车|消防车|消防员|120|110|119)(?:已经|也)?(?:来了|到了|赶到)")
 KIND_WORDS: dict[str, tuple[str, ...]] = {
     "fire": ("火", "烧", "烟", "灭"),
     "gas": ("气", "味", "阀", "窗"),
@@ -328,21 +331,33 @@ class EmergencyService:
 
     @staticmethod
     def _about(alert: EmergencyAlert, t: Ticket, actor: Actor, text: str, c: Classification, high: float) -> bool:
+        reporter = actor.id == t.reporter_id
+        if reporter and relation.adds_to(text, t.text):
+            return True  # where it is, that it is still so ("是老茶山那边"), whatever kind the words sound like
         if (
             c.urgent
             and c.emergency
             and c.emergency != alert.kind
             and frozenset((c.emergency, alert.kind)) not in RELATED
+            and not (actor.is_staff is False and _NEWS_OF_IT.search(text))
         ):
             return False  # another emergency: its own alert
+        if any(w in text for w in _COMMON) and not actor.is_staff:
+            return True  # "救护车到了没": news of the emergency
         if c.urgent or ALL_CLEAR.search(text):
             return True
+        if actor.is_staff or relation.is_acknowledgement(text) or relation.is_forward(text):
+            return False  # staff answering in the group, a resident's thanks: nothing for the people acting
+        if c.intent == "consultation" and c.confidence >= high and not any(w in text for w in _COMMON):
+            return False  # a question of its own ("电梯维保一般多久能到"), not news of the emergency
         words = KIND_WORDS.get(alert.kind, ()) + _COMMON
         if actor.id == t.reporter_id and len(text.strip()) >= 2:
             if any(w in text for w in words):
                 return True
             # the reporter's next words are about it, unless they name another thing ("我家也是，水一直冇来"
-            # after a fight: the water ticket's) or ask a question of their own
+            # after a fight: the water ticket's), turn to another problem, chat, or ask a question of their own
+            if relation.turns_to_another(text) or relation.is_chit_chat(text):
+                return False
             things = relation.problem_of(text).things
             if things and not (things & relation.problem_of(t.text).things):
                 return False

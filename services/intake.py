@@ -93,12 +93,15 @@ class IntakeService:
         th = self.config.classifier
         intent = c.acted_intent(th.middle)
 
-        if group is not None and self.emergencies.follow_up(uow, row.platform, row.chat_id, actor, text, c) is not None:
-            return EMERGENCY_FOLLOW_UP  # about an emergency of this group the last hour: it goes to who is acting
-
         replied = self._ticket_replied_to(uow, row)
-        if replied is not None and replied.status in OPEN_STATUSES + (Status.FOLLOWUP,):
+        if replied is not None and not replied.urgent and replied.status in OPEN_STATUSES + (Status.FOLLOWUP,):
             return self._join(uow, replied, actor, row, text, "reply.quotes_ticket")
+
+        if group is not None:
+            alert = self.emergencies.follow_up(uow, row.platform, row.chat_id, actor, text, c)
+            if alert is not None:
+                row.ticket_id = alert.ticket_id
+                return EMERGENCY_FOLLOW_UP  # about an emergency of this group the last hour: it goes to who is acting
 
         window_start = uow.now - timedelta(hours=self.config.merge.window_hours)
         if group is not None and actor.is_staff and not c.urgent:
@@ -106,6 +109,8 @@ class IntakeService:
             return IGNORED
         if group is not None:
             said_me_too, content = relation.me_too(text)
+            if said_me_too and content and intent == "consultation" and c.confidence >= th.high:
+                said_me_too = False  # "我也想问问…": a question of their own
             if said_me_too:
                 target = self._me_too_target(uow, row, content, c, window_start)
                 if target is not None:
@@ -115,17 +120,25 @@ class IntakeService:
 
             follow_start = uow.now - timedelta(minutes=self.config.merge.followup_minutes)
             # someone first seen in this very transaction has reported nothing yet
-            own = (
-                None
-                if actor.new
-                else uow.tickets.latest_by_reporter_in_chat(actor.id, row.platform, row.chat_id, follow_start)
-            )
+            own = uow.tickets.latest_by_reporter_in_chat(actor.id, row.platform, row.chat_id, follow_start)
+            if own is None and (relation.is_correction(text) or relation.points_back(text)):
+                # "更正一下 不是村口 是…", "还是没修好": about the reporter's ticket however late it comes
+                own = uow.tickets.latest_by_reporter_in_chat(actor.id, row.platform, row.chat_id, window_start)
             if own is not None:
                 why = self._detail_reason(own, text, c, intent)
                 if why is not None:
                     row.ticket_id = own.id
                     self.tickets.add_detail(uow, own, actor, text, row.attachment, reason=why)
                     return DETAIL
+            if (
+                not c.urgent
+                and not (intent == "consultation" and c.confidence >= th.high)
+                and not relation.turns_to_another(text)
+                and relation.points_back(text)
+            ):
+                back = self._pointed_at(uow, row, text, c, window_start)
+                if back is not None:
+                    return self._join(uow, back[0], actor, row, text, back[1])
 
         if intent == "complaint":
             return self._complaint(uow, row, actor, group, region, c, text, window_start)
@@ -137,17 +150,32 @@ class IntakeService:
         """Why the reporter's next message is more about their own ticket, or None: it is not when it is a
         question, a notice or forward, chit-chat or thanks, or a complaint about another problem."""
         if c.urgent and not (own.urgent and own.emergency in (c.emergency, None)):
-            return None  # an emergency is never "more detail" of what its reporter said before (着火了 after a lamp)
-        if intent == "consultation" or relation.is_forward(text) or relation.is_acknowledgement(text):
+            # an emergency is never "more detail" of what its reporter said before (着火了 after a lamp), but where
+            # it is or that it is still so is, however alarming the words ("就在…那根电线杆旁边")
+            return "detail.adds_to" if relation.adds_to(text, own.text) else None
+        if relation.is_attachment(text):
+            return "detail.attachment"
+        if (
+            intent == "consultation"
+            or relation.is_forward(text)
+            or relation.is_acknowledgement(text)
+            or relation.turns_to_another(text)
+        ):
             return None
         if intent == "complaint":
-            f = relation.fit(text, c.category, own.text, own.category, similarity=self.config.merge.similarity)
+            f = relation.fit(
+                text, c.category, own.text, own.category, similarity=self.config.merge.similarity, landmarks=False
+            )
             if f.same:
                 return f"detail.{f.reason}"
             if f.reason in ("place.differs", "thing.differs", "fault.differs"):
                 return None  # named a different place or thing: a second problem
             if c.category not in (None, own.category) and c.confidence >= self.config.classifier.high:
-                return None
+                # another kind of problem, unless it names nothing new and points back ("上次也是这样 又满了") or
+                # says where ("就在东门那块空地")
+                if relation.problem_of(text).things:
+                    return None
+                return relation.detail_like(text, own.text)
             return "detail.same_reporter"
         return relation.detail_like(text, own.text)
 
@@ -166,6 +194,9 @@ class IntakeService:
         best: tuple[float, int, str] | None = None
         problem = relation.problem_of(content)
         for tid, category, ticket_text in open_:
+            theirs = relation.problem_of(ticket_text)
+            if relation.places_conflict(problem, theirs):
+                continue  # the same at another place (三组 / 五组, 6栋 / 7栋) is another problem
             if problem.things:
                 f = relation.fit(
                     content, c.category, ticket_text, category, similarity=self.config.merge.similarity, places=False
@@ -173,12 +204,46 @@ class IntakeService:
                 if not f.same:
                     continue
                 score, why = f.score, f"me_too.{f.reason}"
-            elif problem.faults and problem.faults & relation.problem_of(ticket_text).faults:
-                score, why = 0.5, "me_too.same_fault"
             else:
-                continue
+                # it names no thing: it is about what is being discussed — the problem it shares a place, a
+                # fault, words or a category with, else the latest
+                place = relation.shares_place(problem, theirs)
+                fault = bool(problem.faults & theirs.faults)
+                words = relation.bigram_overlap(content, ticket_text)
+                same_category = c.category is not None and c.category == category
+                score = 0.1 + place + 0.5 * fault + words + 0.3 * same_category
+                why = f"me_too.about:place={int(place)},fault={int(fault)},words={words:.2f}"
             if best is None or score > best[0]:  # newest first: the first of equal scores is the latest
                 best = (score, tid, why)
+        if best is None:
+            return None
+        t = uow.tickets.get(best[1])
+        return (t, best[2]) if t is not None else None
+
+    def _pointed_at(
+        self, uow: UnitOfWork, row: InboxMessage, text: str, c: Classification, since: datetime
+    ) -> tuple[Ticket, str] | None:
+        """A neighbour speaking of a problem already open ("那个坑我昨晚也差点翻了", "过桥那盏是坏好久了"): the
+        open ticket whose thing it names, or whose landmark, at no other place."""
+        problem = relation.problem_of(text)
+        if not problem.things and not problem.landmarks:
+            return None
+        best: tuple[float, int, str] | None = None
+        for tid, _category, ticket_text in uow.tickets.open_in_chat(row.platform, row.chat_id, since):
+            theirs = relation.problem_of(ticket_text)
+            if relation.places_conflict(problem, theirs):
+                continue
+            shared = problem.things & theirs.things
+            if problem.things and theirs.things and not shared:
+                continue
+            if relation.faults_differ(shared, problem, theirs):
+                continue  # yellow water and a burst main: two problems
+            place = relation.shares_landmark(problem, theirs)
+            if not shared and not place:
+                continue
+            score = len(shared) + place + relation.bigram_overlap(text, ticket_text)
+            if best is None or score > best[0]:
+                best = (score, tid, f"points_back.{'+'.join(sorted(shared)) or 'place'}")
         if best is None:
             return None
         t = uow.tickets.get(best[1])
@@ -192,7 +257,7 @@ class IntakeService:
         if region is None:
             uow.emit(ev.GroupUnbound(None, actor.id, private=group is None))
             return IGNORED
-        if group is not None:
+        if group is not None and not c.urgent:  # an emergency is never one more household of an ordinary ticket
             dup = self._duplicate(uow, row, c, text, window_start)
             if dup is not None:
                 return self._join(uow, dup[0], actor, row, text, dup[1])

@@ -55,17 +55,19 @@ THINGS: dict[str, tuple[str, ...]] = {
         "下水",
         "排水",
         "阴沟",
+        "篦子",
         "水沟",
         "沟",
     ),
     "garbage": ("垃圾", "垃圾桶", "垃圾站", "垃圾车", "清运", "拉垃圾"),
-    "livestock": ("猪场", "养猪", "鸡场", "养鸡", "养殖", "牛棚", "猪粪", "鸡粪"),
+    "livestock": ("猪场", "养猪", "猪圈", "猪屎", "猪粪", "猪", "鸡场", "养鸡", "鸡粪", "鸭棚", "养鸭", "养殖", "牛棚"),
     "noise": (
         "装修",
         "广场舞",
         "ktv",
         "唱歌",
         "音响",
+        "音箱",
         "喇叭",
         "施工",
         "工地",
@@ -75,13 +77,19 @@ THINGS: dict[str, tuple[str, ...]] = {
         "听得到",
         "听到",
         "听见",
+        "唱",
+        "电钻",
+        "麻将",
     ),
     "lift": ("电梯",),
-    "parking": ("停车", "车位", "占道", "乱停"),
+    "parking": ("停车", "车位", "占道", "乱停", "单车", "小黄车", "共享单车", "堵车道", "消防通道"),
     "network": ("网络", "宽带", "信号", "网", "wifi"),
     "gas": ("燃气", "煤气", "天然气"),
-    "welfare": ("低保", "养老金", "补贴", "医保", "救助", "残疾"),
-    "wages": ("工资", "欠薪", "工钱"),
+    "welfare": ("低保", "补贴", "救助", "残疾", "五保"),
+    "pension": ("养老金", "养老保险", "退休金", "养老钱"),
+    "medical": ("医保", "医疗保险", "合作医疗", "新农合", "报销"),
+    "wages": ("工资", "欠薪", "工钱", "欠钱", "欠了", "欠俺", "欠我", "欠额", "结账"),
+    "dogs": ("狗",),
     "smoke": ("烧", "焚烧", "烟", "熏"),
     "trees": ("砍树", "树"),
 }
@@ -103,9 +111,23 @@ NOT_THINGS: dict[str, tuple[str, ...]] = {
         "洪水",
         "涨水",
     ),
-    "power": ("电梯", "电话", "电动", "电视", "电脑", "电瓶", "电器", "充电", "电商", "电影"),
+    "power": ("电梯", "电话", "电动", "电视", "电脑", "电瓶", "电器", "充电", "电商", "电影", "电线杆", "灯杆"),
     "light": ("红绿灯",),
-    "road": ("路灯", "路口", "一路", "走路", "路过", "路上", "门路", "出路"),
+    "road": (
+        "路灯",
+        "路口",
+        "一路",
+        "走路",
+        "路过",
+        "路上",
+        "门路",
+        "出路",
+        "路边",
+        "路旁",
+        "路那头",
+        "路这头",
+        "绕路",
+    ),
     "network": ("网格", "上网课"),
     "noise": ("吵架", "争吵"),
     "smoke": ("发烧", "烧饭", "烧菜", "烧水", "烧香", "烧烤"),
@@ -114,11 +136,15 @@ NOT_THINGS: dict[str, tuple[str, ...]] = {
 #: Faults of the same thing that are different problems (yellow water is not a burst pipe).
 FAULTS: dict[str, tuple[str, ...]] = {
     "outage": ("停", "没水", "冇水", "没电", "冇电", "断", "不来", "没来", "冇来", "没得水", "一滴"),
-    "quality": ("黄", "浑", "混", "脏", "有味", "臭", "虫"),
+    "quality": ("黄", "浑", "混", "脏", "有味", "臭", "虫", "锈"),
     "burst": ("爆", "漏", "破", "裂", "冒", "喷"),
     "blocked": ("堵", "满了", "溢"),
     "broken": ("坏", "不亮", "不转", "卡", "困"),
+    "discharge": ("排进", "排到", "排的", "排放", "直排", "偷排", "倒进", "流进"),
 }
+#: Things for which two faults are two problems: yellow water is not a burst main, a pig farm's smell is not its
+#: sewage in the river (for a septic tank, full and overflowing are one problem)
+FAULT_SENSITIVE = frozenset({"water", "livestock"})
 _NUM = "[一二三四五六七八九十两0-9]+"
 _PLACE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("unit", re.compile(f"({_NUM})(?:组|队|社)")),
@@ -133,6 +159,49 @@ _PLACE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             "(?:路|街|巷|桥|小区|广场|市场|学校|小学|超市|小卖部))(?![灯面口边])"
         ),
     ),
+)
+#: Landmarks residents place a problem by (东桥头, 晒谷场, 学校, 祠堂): each name's canonical form, the place word
+#: and the character before it (东桥 and 东桥头 are one place, 东桥 and 新桥 two)
+LANDMARKS: dict[str, str] = {
+    "桥头": "桥",
+    "桥": "桥",
+    "村口": "村口",
+    "学校": "学校",
+    "小学": "学校",
+    "村小": "学校",
+    "幼儿园": "幼儿园",
+    "河堤": "河堤",
+    "河边": "河边",
+    "晒谷场": "晒谷场",
+    "祠堂": "祠堂",
+    "村部": "村部",
+    "大队部": "村部",
+    "小卖部": "小卖部",
+    "超市": "超市",
+    "菜市场": "市场",
+    "市场": "市场",
+    "樟树": "樟树",
+    "水库": "水库",
+    "后山": "后山",
+    "山脚": "山脚",
+    "庙": "庙",
+    "广场": "广场",
+    "公园": "公园",
+    "球场": "球场",
+    "卫生室": "卫生室",
+    "卫生院": "卫生院",
+    "码头": "码头",
+    "渡口": "渡口",
+    "车站": "车站",
+    "加油站": "加油站",
+    "涵洞": "涵洞",
+    "老街": "老街",
+    "菜园": "菜园",
+}
+_LANDMARK = re.compile(
+    "((?:(?![的了在就是到那这我你他她也都和跟去从往说得很有个俺咱家屋组队栋])[\u4e00-\u9fff])?)("
+    + "|".join(sorted(LANDMARKS, key=len, reverse=True))
+    + ")"
 )
 _NOT_PLACES = frozenset(
     {"水泥路", "马路", "公路", "小路", "大路", "土路", "这条路", "那条路", "条路", "上学路", "过马路"}
@@ -150,12 +219,38 @@ _PURE_ME_TOO = re.compile(
     r"(我|俺|咱|我们|俺们|咱们)?(家|屋|屋里|这边|那边|这里|那里|组|队|栋|楼|门口)?也(是|一样|这样|有|遇到了?)(的|啊|呀|哦|哈)?"
     r"|我(屋|家)也|我也(是|一样|遇到了?))[\s!！。.,，~～👍🙏+1]*$"
 )
+#: Agreement that opens a reply ("是的 我家也还是冇", "可不咋的 俺家菜园子里…"): a "me too" about what was said.
+_AGREE = re.compile(
+    r"^\s*(?:是的|是啊|是呀|是咯|是嘞|是滴|系呀|系啊|系嘅|对的|对呀|对啊|没错|确实|真的|可不咋的|可不是|就是|"
+    r"[\u4e00-\u9fff]{1,4}说得对|[\u4e00-\u9fff]{1,4}说的对)"
+    r"[\s，,!！。~～]+"
+)
+_PLUS_ONE = re.compile(r"^\s*(?:\+\s*1+|＋\s*1+)\s*|\s*(?:\+\s*1+|＋\s*1+)\s*$")
+#: "我屋里也是…", "7栋这边也…", "我在阳台上也看到了": a household or place, then 也, near the start.
+_SUBJECT_ALSO = re.compile(
+    r"^.{0,6}?(?:我|俺|咱|阿拉|偶|额|我哋|我们|俺们|咱们|对面|隔壁|楼上|楼下|"
+    + _NUM
+    + r"(?:组|队|栋|幢|楼|号|单元))[^，,。！!？?]{0,10}?也"
+)
+#: "我也不知道", "我也想问": 也 that reports nothing.
+_NOT_ME_TOO = re.compile(r"也(?:不知道|不晓得|不清楚|想问|想知道|想去|要去|去|来|想|觉得|认为|同意|支持|问问)")
+#: The message points at something already said: "那个坑", "过桥那盏", "上次也是这样".
+_POINTS_BACK = re.compile(r"(?:那|这)(?:个|盏|根|条|家|辆|车|处|座|片|只|些|池|块|边|里|儿)|上次|它")
+#: "还有…", "另外…", "顺便报一下…", "对了…": the speaker turns to another problem.
+_ANOTHER = re.compile(r"^\s*(?:还有|另外|另，|另,|另：|顺便|对了|再报|再说一个|再反映)")
+#: "物业说是…", "原来是修管子": news the speaker passes on, not more of their complaint.
+_NEWS = re.compile(r"(?:说是|原来是|原来|回复说|通知说|听说)")
+_ALSO_SO = re.compile(r"(?:我|俺|我们|俺们|阿拉)(?:家|屋|屋里)?也(?:是|一样)")
+_ATTACHMENT = re.compile(r"^\s*\[(?:图片|照片|视频|位置|语音|文件|动画表情)\]")
 _CORRECTION = re.compile(r"不是.{1,8}[，,。 ]*(?:是|在)|(?:说错|打错|搞错)了|更正")
 _WHERE = re.compile(r"(?:就)?在.{1,12}(?:门口|旁边|边上|对面|后面|前面|那里|这里|那块|那儿|附近|路口)|门口|旁边|路口")
 _STILL = re.compile(
-    r"还是|一直|到现在|还没|还冇|又(?:停|坏|来|堵|黄|没)|已经.{0,3}[天日周]|[两三四五六七八九十几\d]+[天日周]|越来越"
+    r"还是|一直|到现在|还没|还冇|还在|还再|又(?:停|坏|来|堵|黄|没|开始)|已经.{0,3}[天日周]|[两三四五六七八九十几\d]+[天日周]|"
+    r"越来越|第[一二三四五六七八九十几\d]+次|好几次|又一次|开始的|更厉害|更严重"
 )
-_CHAT = re.compile(r"哈哈|呵呵|再聊|晚点聊|回头聊|拜拜|晚安|早安|早上好|吃饭|接孩子|接娃|赶集|去上班|先忙|先走|记得带")
+_CHAT = re.compile(
+    r"哈哈|呵呵|再聊|晚点聊|回头聊|拜拜|晚安|早安|早上好|吃饭|接孩子|接娃|赶集|去上班|先忙|先走|记得带|再等|等等看"
+)
 _FORWARD = re.compile(r"^\s*(?:转|转发|fw|【|\[|通知)")
 _ACK = re.compile(
     r"^(?:谢谢|感谢|多谢|好的|好滴|好嘞|收到|辛苦|麻烦(你们|您)了|知道了|晓得了|明白|ok|嗯+|哦+|👍|🙏|[，,。！!\s])+$"
@@ -169,6 +264,8 @@ class Problem:
     things: frozenset[str]
     faults: frozenset[str]
     places: frozenset[tuple[str, str]]
+    #: (the character before it or "", canonical landmark): where residents say it is, by what is there
+    landmarks: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -188,7 +285,8 @@ def problem_of(text: str) -> Problem:
     places = frozenset(
         (kind, _norm_num(m)) for kind, rx in _PLACE_PATTERNS for m in rx.findall(t) if m not in _NOT_PLACES
     )
-    return Problem(things, faults, places)
+    landmarks = frozenset((pre, LANDMARKS[word]) for pre, word in _LANDMARK.findall(t))
+    return Problem(things, faults, places, landmarks)
 
 
 def _names(t: str, name: str, words: tuple[str, ...]) -> bool:
@@ -216,14 +314,28 @@ def _norm_num(s: str) -> str:
     return "".join(_CN.get(ch, ch) for ch in s)
 
 
-def places_conflict(a: Problem, b: Problem) -> bool:
-    """Both name a place of the same kind and none in common: 三组 and 五组, 3栋 and 5栋."""
+def places_conflict(a: Problem, b: Problem, *, landmarks: bool = True) -> bool:
+    """Both name a place of the same kind and none in common: 三组 and 五组, 3栋 and 5栋, 东桥头 and 晒谷场."""
     for kind in ("unit", "building", "side", "named"):
         pa = {v for k, v in a.places if k == kind}
         pb = {v for k, v in b.places if k == kind}
         if pa and pb and not (pa & pb):
             return True
-    return False
+    return landmarks and bool(a.landmarks) and bool(b.landmarks) and not shares_landmark(a, b)
+
+
+def shares_landmark(a: Problem, b: Problem) -> bool:
+    """One landmark in common: the same place word, and the same character before it where both have one."""
+    return any(wa == wb and (not pa or not pb or pa == pb) for pa, wa in a.landmarks for pb, wb in b.landmarks)
+
+
+def shares_place(a: Problem, b: Problem) -> bool:
+    return bool(a.places & b.places) or shares_landmark(a, b)
+
+
+def faults_differ(shared: frozenset[str], a: Problem, b: Problem) -> bool:
+    """The same thing with two faults that are two problems (FAULT_SENSITIVE)."""
+    return bool(shared & FAULT_SENSITIVE) and bool(a.faults) and bool(b.faults) and not (a.faults & b.faults)
 
 
 def bigram_overlap(a: str, b: str) -> float:
@@ -252,18 +364,19 @@ def fit(
     *,
     similarity: float,
     places: bool = True,
+    landmarks: bool = True,
 ) -> Fit:
     """Is ``text`` about the problem of the ticket? The same thing named (or the same category and much of
     the same wording), and no clash of places, things or faults."""
     a, b = problem_of(text), problem_of(ticket_text)
-    if places and places_conflict(a, b):
+    if places and places_conflict(a, b, landmarks=landmarks):
         return Fit(False, 0.0, "place.differs")
     shared = a.things & b.things
     words = bigram_overlap(text, ticket_text)
     if a.things and b.things and not shared:
         return Fit(False, 0.0, "thing.differs")
     # yellow water and a burst main are two problems; for a septic tank, full and overflowing are one
-    if "water" in shared and a.faults and b.faults and not (a.faults & b.faults):
+    if faults_differ(shared, a, b):
         return Fit(False, 0.0, "fault.differs")
     same_category = category is not None and category == ticket_category
     if shared:
@@ -279,26 +392,78 @@ def me_too(text: str) -> tuple[bool, str]:
     s = text.strip()
     if len(s) <= 20 and _PURE_ME_TOO.match(s):
         return True, ""
-    m = _ME_TOO_LEAD.match(s)
-    if m is None or len(s) > 60:
+    if len(s) > 60 or _NOT_ME_TOO.search(s):
         return False, ""
-    return True, s.strip()
+    for lead in (_AGREE, _PLUS_ONE):
+        rest = lead.sub("", s, count=1).strip() if lead is _AGREE else lead.sub("", s).strip()
+        if rest != s:
+            return True, ("" if not rest or _PURE_ME_TOO.match(rest) else rest)
+    if _ME_TOO_LEAD.match(s) or _SUBJECT_ALSO.match(s) or _ALSO_SO.search(s):
+        return True, s
+    return False, ""
+
+
+def is_correction(text: str) -> bool:
+    """ "不是三组，是五组", "说错了", "更正一下": the reporter corrects what they said."""
+    return bool(_CORRECTION.search(text))
+
+
+def points_back(text: str) -> bool:
+    """It speaks of something already said ("那个坑", "上次也是这样", "还是没修"), not of something new."""
+    return bool(_POINTS_BACK.search(text) or _STILL.search(text) or LIKE_THIS.search(text))
+
+
+_THANKS = re.compile(r"^\s*(?:谢谢|感谢|多谢|唔该|辛苦|好的|好嘞|收到|麻烦你|麻烦您)")
 
 
 def is_acknowledgement(text: str) -> bool:
-    """ "好的谢谢", "收到", "辛苦了": a reply that adds nothing."""
+    """ "好的谢谢", "收到", "谢谢赵网格 谢谢师傅", "唔该晒孙网格🙏": a reply that adds nothing (no problem named,
+    nothing still wrong, no question)."""
     s = text.strip().lower()
-    return len(s) <= 12 and bool(_ACK.match(s))
+    if len(s) <= 12 and _ACK.match(s):
+        return True
+    return (
+        len(s) <= 24
+        and bool(_THANKS.match(s))
+        and not problem_of(s).things
+        and not _STILL.search(s)
+        and not re.search(r"[?？吗]", s)
+    )
+
+
+def is_chit_chat(text: str) -> bool:
+    """ "我先去接孩子了", "物业说是水箱在维修": talk or news, not more of a problem."""
+    return bool(_CHAT.search(text) or _NEWS.search(text))
+
+
+def adds_to(text: str, ticket_text: str) -> bool:
+    """Says where, since when, that it is still so, or corrects, and names no thing the ticket does not: more of
+    the ticket's problem even when the words sound alarming ("就在小卖部门口那根电线杆旁边")."""
+    if detail_like(text, ticket_text) not in ("detail.attachment", "detail.correction", "detail.place", "detail.still"):
+        return False
+    return problem_of(text).things <= problem_of(ticket_text).things
+
+
+def turns_to_another(text: str) -> bool:
+    """ "还有我们二组村口那个垃圾池…", "顺便报一下…": a second problem, never more of the first."""
+    return bool(_ANOTHER.match(text))
 
 
 def is_forward(text: str) -> bool:
-    return bool(_FORWARD.match(text))
+    return bool(_FORWARD.match(text)) and not _ATTACHMENT.match(text)
+
+
+def is_attachment(text: str) -> bool:
+    """ "[图片]", "[位置] 老碾坊往北二十米": what a platform shows for a photo, a location, a voice message."""
+    return bool(_ATTACHMENT.match(text))
 
 
 def detail_like(text: str, ticket_text: str) -> str | None:
     """Why a message the classifier calls chit-chat still reads as more about the reporter's problem (a
     place, a correction, how long it has lasted, the same thing named), or None."""
-    if _CHAT.search(text):
+    if is_attachment(text):
+        return "detail.attachment"
+    if _CHAT.search(text) or _NEWS.search(text):
         return None
     if _CORRECTION.search(text):
         return "detail.correction"
