@@ -304,20 +304,23 @@ class EmergencyService:
         """If this message is about a live emergency of its group, attach it (and close the alert on an all-clear);
         the alert, or None when the message is not about one."""
         since = uow.now - timedelta(minutes=self.settings.follow_minutes)
+        # each alert with its ticket in one query: every message of a group with a live emergency asks this, and a
+        # ticket fetched on its own after each commit is one more query an alert (a ticket opened in this very
+        # transaction is not written yet: the join finds none, and the repository has it)
         alerts = uow.session.exec(
-            select(EmergencyAlert)
+            select(EmergencyAlert, Ticket)
+            .join(Ticket, col(Ticket.id) == col(EmergencyAlert.ticket_id), isouter=True)
             .where(
                 EmergencyAlert.platform == platform,
                 EmergencyAlert.chat_id == chat_id,
                 col(EmergencyAlert.status).in_(LIVE),
                 col(EmergencyAlert.raised_at) >= since,
+                col(EmergencyAlert.private).is_(False),
             )
             .order_by(col(EmergencyAlert.id).desc())
         ).all()
-        for alert in alerts:
-            if alert.private:
-                continue
-            t = uow.tickets.get(alert.ticket_id)
+        for alert, joined in alerts:
+            t = joined or uow.tickets.get(alert.ticket_id)
             if t is None:
                 continue
             if not self._about(alert, t, actor, text, c, self.config.classifier.high):
