@@ -137,6 +137,18 @@ REGISTRY: tuple[Spec, ...] = (
         done_word="转办",
     ),
     Spec(
+        "split",
+        ("split",),
+        ("拆分",),
+        Who.STAFF,
+        "work",
+        "staff_only",
+        "required",
+        text_without_number=True,
+        usage="拆分 工单号 居民名字 (/split)：把误并入的一户拆出，按其原话另立工单或不作诉求",
+        done_word="拆分",
+    ),
+    Spec(
         "recat",
         ("recat", "category"),
         ("改类", "改类别"),

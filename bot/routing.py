@@ -442,6 +442,8 @@ class Router:
             self.services.org.require_work(uow, actor, t)
             self._prompt(uow, row, actor, t, f"{cmd.name}_prompt", prompt.format(no=t.no))
             return RESULT_COMMAND
+        if cmd.name == "split":
+            return self._split(uow, row, actor, t, cmd.arg)
         if not cmd.arg and cmd.name in ("transfer", "recat"):
             labels = [c.label for c in self.config.categories.values()]
             raise BadArgument(
@@ -460,6 +462,14 @@ class Router:
         }
         apply[cmd.name]()
         self._reply(uow, row, texts.done(label, t.no), ticket_id=t.id)
+        return RESULT_COMMAND
+
+    def _split(self, uow: UnitOfWork, row: InboxMessage, actor: Actor, t: Ticket, who: str) -> str:
+        """拆分: the household's own words go back to the classifier (a split is a judgement the rules got wrong)."""
+        split_out = self.services.tickets.split(uow, actor, t.no, who, lambda text: self.classify(text[:MAX_TEXT]))
+        name = who.strip().lstrip("@＠").strip()
+        new_no, pending = (split_out.no, split_out.status == Status.PENDING) if split_out else (None, False)
+        self._reply(uow, row, texts.split_done(t.no, name, new_no, pending), ticket_id=t.id)
         return RESULT_COMMAND
 
     def _prompt(self, uow: UnitOfWork, row: InboxMessage, actor: Actor, t: Ticket, purpose: str, text: str) -> None:

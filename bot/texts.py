@@ -217,6 +217,12 @@ def done(action: str, no: str) -> str:
     return f"已{action}：{no}"
 
 
+def split_done(no: str, name: str, new_no: str | None, pending: bool) -> str:
+    if new_no is None:
+        return f"已把 {name} 从 {no} 拆出；其原话不像诉求，不另立工单"
+    return f"已把 {name} 从 {no} 拆出，按其原话另立工单 {new_no}{'（待网格员确认）' if pending else ''}"
+
+
 def fallback_mention(name: str, text: str) -> str:
     """A private message that could not be delivered, posted in the group instead: masked like everything there
     (an emergency alert carries the resident's text unmasked for the people who must act)."""

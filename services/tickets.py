@@ -6,9 +6,11 @@ Callers pass a unit of work; the unit of work commits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from classifiers.types import Classification
 from core.config import Config
 from services import events as ev
 from services.errors import BadArgument, InvalidTransition, NotAuthorised, TicketNotFound, UnknownUnit
@@ -16,7 +18,7 @@ from services.org import Actor, OrgService
 from services.uow import UnitOfWork
 from services.workcalendar import WorkCalendar
 from storage.bulk.objects import new
-from storage.models import Ticket, TicketReporter
+from storage.models import Person, Ticket, TicketReporter
 from storage.status import OPEN_STATUSES, Status
 
 STATUS_LABELS = {s.value: s.label for s in Status}
@@ -34,6 +36,7 @@ ALLOWED = {
     "dismiss": (Status.PENDING, Status.REGISTERED, Status.DISPATCHED, Status.ACCEPTED, Status.RETURNED),
     "rate": (Status.FOLLOWUP,),
     "escalate": (Status.DISPATCHED, Status.ACCEPTED, Status.RETURNED),
+    "split": (Status.PENDING, Status.REGISTERED, Status.DISPATCHED, Status.ACCEPTED, Status.RETURNED),
 }
 
 
@@ -414,6 +417,62 @@ class TicketService:
             t.attachments = list(t.attachments or []) + [attachment]
         self._audit(uow, t, actor.id, "detail", t.status, _with_reason(text, reason))
         uow.emit(ev.TicketDetail(t.id, actor.id))
+
+    def joined_households(self, uow: UnitOfWork, t: Ticket) -> list[tuple[TicketReporter, Person]]:
+        """The households joined to a ticket after its first reporter: who a grid worker may split out."""
+        out = []
+        for r in uow.tickets.reporters(t.id):  # type: ignore[arg-type]
+            p = uow.org.person(r.person_id)
+            if r.person_id != t.reporter_id and p is not None:
+                out.append((r, p))
+        return out
+
+    def split(
+        self, uow: UnitOfWork, actor: Actor, no: str, who: str, reread: Callable[[str], Classification]
+    ) -> Ticket | None:
+        """Take a household wrongly joined to a ticket out of it (the rules read "我家也是" as about the wrong
+        problem): their message is read again on its own and becomes a ticket of its own when it is a
+        complaint (waiting for the grid worker when the classifier is unsure), else it is only taken out.
+        The new ticket, or None."""
+        t = self._workable(uow, actor, no, "split")
+        name = who.strip().lstrip("@＠").strip()
+        joined = self.joined_households(uow, t)
+        found = [(r, p) for r, p in joined if p.name == name]
+        if not found:
+            names = "、".join(p.name for _, p in joined) or "（没有后来并入的居民）"
+            raise BadArgument(hint=f"拆分 {t.no} 居民名字；并入这张工单的有：{names}")
+        r, person = found[0]
+        inbox = uow.inbox.find(r.platform, r.chat_id, r.message_id) if r.message_id else None
+        text = (inbox.text or "").strip() if inbox is not None else ""
+        if not text:  # the message itself is gone (purged): the audit trail kept what they said
+            events = uow.tickets.events(t.id)  # type: ignore[arg-type]
+            notes = [e.note or "" for e in events if e.action == "merge" and e.actor_id == r.person_id]
+            text = notes[-1].split("〔", 1)[0] if notes else ""
+        account = next((a for a in uow.org.accounts_of(person.id) if a.platform == r.platform), None)  # type: ignore[arg-type]
+        uow.tickets.remove_reporter(r)
+        new_ticket: Ticket | None = None
+        c = reread(text) if text else None
+        th = self.config.classifier
+        if c is not None and account is not None and (c.urgent or c.acted_intent(th.middle) == "complaint"):
+            req = OpenRequest(
+                text=text,
+                category=c.category or "other",
+                urgent=bool(c.urgent),
+                confidence=c.confidence,
+                evidence=c.explain(),
+                platform=r.platform,
+                chat_id=r.chat_id,
+                region_code=t.region_code,
+                source_message_id=r.message_id,
+                source_inbox_id=inbox.id if inbox is not None else None,
+                private=t.private,
+                emergency=c.emergency if c.urgent else None,
+            )
+            pending = not c.urgent and c.confidence < th.high
+            new_ticket = self.open(uow, Actor(person, account), req, pending=pending)
+        outcome = f"另立 {new_ticket.no}" if new_ticket is not None else "不再作为诉求"
+        self._audit(uow, t, actor.id, "split", t.status, f"拆出 {person.name}（{outcome}）：{text[:200]}")
+        return new_ticket
 
     def edit_text(self, uow: UnitOfWork, t: Ticket, actor: Actor, text: str) -> None:
         before = t.text

@@ -724,6 +724,13 @@ class TicketRepo:
             if t is not None:
                 self._recent.setdefault((r.person_id, r.platform, r.chat_id), []).append((r.joined_at, t.id, t.status))  # type: ignore[arg-type]
 
+    def remove_reporter(self, r: TicketReporter) -> None:
+        """A household split out of a ticket (its row was read from the database: `reporters`)."""
+        self.s.delete(r)
+        if self._recent is not None:
+            key = (r.person_id, r.platform, r.chat_id)
+            self._recent[key] = [x for x in self._recent.get(key, []) if x[1] != r.ticket_id]
+
     def prefetch_recent_reporters(self, chats: Iterable[tuple[str, str]], since: datetime) -> None:
         """Who joined which ticket since `since` in these chats, whatever its status (one query, plain
         rows); `latest_by_reporter_in_chat` then answers for them from memory."""
