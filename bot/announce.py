@@ -15,7 +15,7 @@ from services import events as ev
 from services.org import OrgService
 from services.tickets import PRIVATE_EMERGENCIES, STATUS_LABELS
 from services.uow import UnitOfWork
-from storage.models import Person, Ticket
+from storage.models import Account, Person, Ticket, TicketReporter
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,10 @@ class Announcer:
     def tell_reporters(
         self, uow: UnitOfWork, t: Ticket, text: str, *, purpose: str, buttons: tuple = (), only: int | None = None
     ) -> None:
-        """Each reporter where they reported: a reply to their message in the group, or privately."""
+        """The reporters where they reported: privately one by one, and in a group one message that @-mentions
+        every household there, replying to the first report (a ticket of ten households is one post an event,
+        not ten: WeChat restricts accounts that burst)."""
+        groups: dict[tuple[str, str], list[tuple[TicketReporter, Person, Account]]] = {}
         for r in uow.tickets.reporters(t.id):  # type: ignore[arg-type]
             if only is not None and r.person_id != only:
                 continue
@@ -133,14 +136,17 @@ class Announcer:
             if t.private or acc is None or r.chat_id == acc.user_id:
                 self.tell_person(uow, person, text, purpose=purpose, ticket=t, buttons=buttons, fallback=False)
                 continue
+            groups.setdefault((r.platform, r.chat_id), []).append((r, person, acc))
+        for (platform, chat_id), members in groups.items():
+            first, person, _ = members[0]
             enqueue(
                 uow,
                 Outbound(
-                    platform=r.platform,
-                    chat_id=r.chat_id,
+                    platform=platform,
+                    chat_id=chat_id,
                     text=text,
-                    reply_to=r.message_id,
-                    mentions=((acc.user_id, acc.display_name or person.name),),
+                    reply_to=first.message_id,
+                    mentions=tuple((acc.user_id, acc.display_name or p.name) for _, p, acc in members),
                     buttons=buttons,
                 ),
                 purpose=purpose,

@@ -131,16 +131,26 @@ async def test_neighbour_saying_me_too_joins_the_ticket_and_counts_households(ch
     assert len(chat.tickets()) == 1
 
 
-async def test_every_reporter_of_a_merged_ticket_is_asked_and_any_3_reopens(chat: Chat) -> None:
+async def test_every_reporter_of_a_merged_ticket_is_asked_in_one_post_and_any_3_reopens(chat: Chat) -> None:
     no = await open_streetlight(chat)
     await chat.say("李大爷", "我家也是")
     await chat.dm("陈镇长", f"办结 {no} 已修好")
     asks = [l for l in chat.to("和平村群") if "请回复数字评价" in l.text]
-    assert {"@王大妈", "@李大爷"} <= {l.text.split()[0] for l in asks}
+    assert len(asks) == 1 and asks[0].text.startswith("@王大妈 @李大爷 ")
     await chat.say("王大妈", "1")
     assert chat.ticket(no).status == "followup"  # still waiting for 李大爷
     await chat.say("李大爷", "不满意")
     assert chat.ticket(no).status == "dispatched"
+
+
+async def test_acceptance_of_a_ticket_of_three_households_is_one_group_post(chat: Chat) -> None:
+    no = await open_streetlight(chat)
+    await chat.say("李大爷", "我家也是")
+    await chat.say("赵叔", "+1")
+    before = len(chat.to("和平村群"))
+    await chat.dm("陈镇长", f"签收 {no}")
+    posts = chat.to("和平村群")[before:]
+    assert len(posts) == 1 and all(f"@{n}" in posts[0].text for n in ("王大妈", "李大爷", "赵叔"))
 
 
 async def test_similar_complaint_from_another_resident_merges(chat: Chat) -> None:

@@ -308,7 +308,8 @@ async def test_group_migration_moves_binding_and_tickets(bot: Bot):
     n = len(bot.api.sent)
     bot.api.private_text(OFFICIAL, f"签收 {no}")
     await bot.turn()
-    assert len([m for m in bot.sent(new_id, n) if "签收" in m["text"]]) == 2  # both reporters
+    (accepted,) = [m for m in bot.sent(new_id, n) if "签收" in m["text"]]  # one post for both households
+    assert 'href="tg://user?id=5001"' in accepted["text"] and 'href="tg://user?id=5002"' in accepted["text"]
     assert bot.sent(HEPING, n) == []
 
 
