@@ -207,7 +207,10 @@ class Announcer:
         assert t is not None
         if t.emergency:
             return  # the group was told who is coming when they said 收到 (see announce_emergency)
-        self.tell_reporters(uow, t, texts.accepted(t.no, self.unit_name(uow, t.unit_code)), purpose="accepted")
+        # the unit of who accepted: a township official accepting a village committee's ticket is the township
+        accepter = uow.org.person(e.actor_id) if e.actor_id is not None else None
+        unit = accepter.unit_code if accepter is not None and accepter.unit_code else t.unit_code
+        self.tell_reporters(uow, t, texts.accepted(t.no, self.unit_name(uow, unit)), purpose="accepted")
 
     def on_ticket_resolved(self, uow: UnitOfWork, e: ev.TicketResolved, t: Ticket | None) -> None:
         assert t is not None

@@ -273,6 +273,21 @@ class OrgService:
             return bool(unit and unit.region_code in above and unit.tier != "county")
         return False
 
+    def may_accept(self, uow: UnitOfWork, actor: Actor, ticket: Ticket) -> bool:
+        """签收 commits a unit to the work: only the handling unit's officials, officials of a unit above it over
+        its region (a township over a village committee, not the other way round), grid workers and admins (who
+        stand in where a unit has no one)."""
+        if not self.may_work(uow, actor, ticket):
+            return False
+        if actor.role != "official" or actor.person.unit_code == ticket.unit_code:
+            return True
+        mine = uow.org.unit(actor.person.unit_code) if actor.person.unit_code else None
+        theirs = uow.org.unit(ticket.unit_code) if ticket.unit_code else None
+        if mine is None or theirs is None:
+            return mine is not None
+        rank = {tier: i for i, tier in enumerate(TIERS)}
+        return rank.get(mine.tier, 0) > rank.get(theirs.tier, 0)
+
     def require_work(self, uow: UnitOfWork, actor: Actor, ticket: Ticket) -> None:
         if not self.may_work(uow, actor, ticket):
             raise NotAuthorised(ticket=ticket.no)

@@ -247,6 +247,8 @@ class TicketService:
 
     def accept(self, uow: UnitOfWork, actor: Actor, no: str) -> Ticket:
         t = self._workable(uow, actor, no, "accept")
+        if not self.org.may_accept(uow, actor, t):
+            raise NotAuthorised(ticket=t.no)
         t.status, t.accepted_at = Status.ACCEPTED, uow.now
         self._audit(uow, t, actor.id, "accept", Status.DISPATCHED)
         uow.emit(ev.TicketAccepted(t.id, actor.id))
