@@ -12,10 +12,16 @@ from bot.messages import Button, ChatType, Outbound
 from bot.outbox import enqueue, pick_account
 from core.config import Config
 from services import events as ev
+from services.masking import phone_numbers
 from services.org import OrgService
 from services.tickets import PRIVATE_EMERGENCIES, STATUS_LABELS
 from services.uow import UnitOfWork
 from storage.models import Account, Person, Ticket, TicketReporter
+from storage.status import Status
+
+#: Statuses in which someone works a ticket: a detail added then is told to them.
+WORKED = (Status.DISPATCHED, Status.ACCEPTED, Status.RETURNED)
+PLATFORM_NAMES = {"telegram": "Telegram 用户", "wechat": "微信", "local": "本地"}
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +196,9 @@ class Announcer:
         if t.emergency and note == "自动派单":
             return  # the emergency alert goes to this unit and everyone else who must act
         note = "" if note in ("自动派单", "确认后派单") else note
-        text = texts.dispatch_notice(t.no, label, self.group_title(uow, t), t.deadline, t.urgent, t.text, note)
+        text = texts.dispatch_notice(
+            t.no, label, self.group_title(uow, t), t.deadline, t.urgent, t.text, note, self.reporter_contact(uow, t)
+        )
         people = self.org.handlers(uow, t)
         for p in people:
             self.tell_person(uow, p, text, purpose="dispatch", ticket=t, buttons=staff_buttons(t.no), urgent=t.urgent)
@@ -202,6 +210,21 @@ class Announcer:
     def on_ticket_detail(self, uow: UnitOfWork, e: ev.TicketDetail, t: Ticket | None) -> None:
         assert t is not None and e.actor_id is not None
         self.tell_reporters(uow, t, texts.detail_added(t.no), purpose="detail", only=e.actor_id)
+        if t.status in WORKED and t.details:
+            # the people working it hear of it, not only the database ("就在小卖部门口那一根")
+            last = t.details[-1]
+            note = texts.detail_note(t.no, str(last.get("by") or ""), str(last.get("text") or ""))
+            for p in self.org.handlers(uow, t):
+                self.tell_person(uow, p, note, purpose="detail_note", ticket=t)
+
+    def reporter_contact(self, uow: UnitOfWork, t: Ticket) -> str:
+        """The first reporter's name and a way to reach them: the numbers they wrote, else their account."""
+        person = uow.org.person(t.reporter_id) if t.reporter_id is not None else None
+        if person is None:
+            return ""
+        acc = next((a for a in uow.org.accounts_of(person.id) if a.platform == t.platform), None)  # type: ignore[arg-type]
+        handle = f"{PLATFORM_NAMES.get(t.platform, t.platform)} {acc.user_id}" if acc is not None else t.platform
+        return texts.reporter_contact(person.name, phone_numbers(t.text or ""), handle)
 
     def on_ticket_accepted(self, uow: UnitOfWork, e: ev.TicketAccepted, t: Ticket | None) -> None:
         assert t is not None

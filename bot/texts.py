@@ -54,12 +54,23 @@ def self_harm_reply(crisis_line: str = "12356") -> str:
 
 
 def dispatch_notice(
-    no: str, category: str, group: str, deadline: datetime | None, urgent: bool, text: str, note: str = ""
+    no: str,
+    category: str,
+    group: str,
+    deadline: datetime | None,
+    urgent: bool,
+    text: str,
+    note: str = "",
+    reporter: str = "",
 ) -> str:
+    """To the ticket's own staff, privately: who reported it and how to reach them (``reporter``), unmasked —
+    they must be able to call; the content stays masked as everywhere."""
     head = "【紧急工单】请立即处置" if urgent else "【新工单】请签收办理"
     extra = f"\n说明：{note}" if note else ""
+    who = f"\n反映人：{reporter}" if reporter else ""
     return (
-        f"{head}\n工单号：{no}\n类别：{category}\n来源：{group}\n时限：{when(deadline)}前\n内容：{quote(text, 200)}{extra}\n"
+        f"{head}\n工单号：{no}\n类别：{category}\n来源：{group}{who}\n时限：{when(deadline)}前\n"
+        f"内容：{quote(text, 200)}{extra}\n"
         f"回复：签收 {no} ／ 办结 {no} 办理结果 ／ 退单 {no} 原因 ／ 不是诉求 {no}"
     )
 
@@ -215,6 +226,15 @@ def platform_down(platform: str, detail: str) -> str:
 
 def done(action: str, no: str) -> str:
     return f"已{action}：{no}"
+
+
+def detail_note(no: str, who: str, text: str) -> str:
+    return f"【工单补充】{no}\n{who}：{quote(text, 200)}\n查看全部：查看 {no}"
+
+
+def reporter_contact(name: str, phones: list[str], handle: str) -> str:
+    """ "王大妈（电话 13975246031）" or "王大妈（Telegram 5001）": how the ticket's staff reach the reporter."""
+    return f"{name}（电话 {'、'.join(phones)}）" if phones else f"{name}（{handle}）"
 
 
 def split_done(no: str, name: str, new_no: str | None, pending: bool) -> str:

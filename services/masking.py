@@ -16,6 +16,12 @@ def _mask_id(m: re.Match[str]) -> str:
     return m.group(4)[:4] + "*" * 8 + m.group(6)[-3:]
 
 
+def phone_numbers(text: str) -> list[str]:
+    """The mobile and landline numbers a resident wrote, as written (for the ticket's own staff, who must call)."""
+    found = [m.group(0) for m in _MOBILE.finditer(text)] + [m.group(0) for m in _LANDLINE.finditer(text)]
+    return list(dict.fromkeys(n.strip() for n in found))
+
+
 def mask(text: str) -> str:
     """Hide the middle of ID, mobile and landline numbers; keep enough to recognise one's own."""
     text = _ID.sub(_mask_id, text)

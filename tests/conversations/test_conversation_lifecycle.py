@@ -17,11 +17,24 @@ async def test_resident_gets_ticket_number_when_reporting_broken_light(chat: Cha
     assert receipt[0].reply_to == chat.last_message_id("王大妈")
 
 
-async def test_phone_number_is_masked_in_everything_the_bot_posts(chat: Chat) -> None:
+async def test_phone_number_is_masked_in_everything_posted_but_the_dispatch_to_the_handling_unit(chat: Chat) -> None:
     await chat.say("王大妈", STREETLIGHT)
-    posted = [l.text for l in chat.local.bot_lines()]
-    assert posted and all("13975246031" not in t for t in posted)
-    assert any("139****6031" in t for t in posted)
+    lines = chat.local.bot_lines()
+    handling_unit = ("私聊:陈镇长", "私聊:杨干事")  # 青石镇人民政府's officials
+    to_others = [l.text for l in lines if l.chat not in handling_unit]
+    assert to_others and all("13975246031" not in t for t in to_others)
+    assert any("139****6031" in t for t in to_others)
+    (dispatch,) = chat.to("私聊:陈镇长")
+    assert "反映人：王大妈（电话 13975246031）" in dispatch.text  # the official must be able to call
+    assert "内容：村口路灯坏了三天了，晚上黑漆漆的，有事打我电话139****6031" in dispatch.text
+
+
+async def test_a_detail_reaches_the_official_working_the_ticket(chat: Chat) -> None:
+    no = await open_streetlight(chat)
+    chat.clock.advance(minutes=2)
+    replies = await chat.say("王大妈", "就在小卖部门口那一根")
+    note = [l.text for l in replies if l.chat == "私聊:陈镇长"]
+    assert len(note) == 1 and no in note[0] and "王大妈：就在小卖部门口那一根" in note[0]
 
 
 async def test_chit_chat_gets_no_reply(chat: Chat) -> None:
