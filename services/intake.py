@@ -215,6 +215,11 @@ class IntakeService:
                 why = f"me_too.about:place={int(place)},fault={int(fault)},words={words:.2f}"
             if best is None or score > best[0]:  # newest first: the first of equal scores is the latest
                 best = (score, tid, why)
+        return self._ticket_of(uow, best)
+
+    @staticmethod
+    def _ticket_of(uow: UnitOfWork, best: tuple[float, int, str] | None) -> tuple[Ticket, str] | None:
+        """The ticket of the best (score, ticket id, reason) of a search over the group's open tickets."""
         if best is None:
             return None
         t = uow.tickets.get(best[1])
@@ -244,10 +249,7 @@ class IntakeService:
             score = len(shared) + place + relation.bigram_overlap(text, ticket_text)
             if best is None or score > best[0]:
                 best = (score, tid, f"points_back.{'+'.join(sorted(shared)) or 'place'}")
-        if best is None:
-            return None
-        t = uow.tickets.get(best[1])
-        return (t, best[2]) if t is not None else None
+        return self._ticket_of(uow, best)
 
     # --- complaints ----------------------------------------------------------------------------
 
@@ -296,10 +298,7 @@ class IntakeService:
             f = relation.fit(text, c.category, ticket_text, category, similarity=self.config.merge.similarity)
             if f.same and (best is None or f.score > best[0]):
                 best = (f.score, tid, f"merge.{f.reason}")
-        if best is None:
-            return None
-        t = uow.tickets.get(best[1])
-        return (t, best[2]) if t is not None else None
+        return self._ticket_of(uow, best)
 
     def _join(self, uow: UnitOfWork, t: Ticket, actor: Actor, row: InboxMessage, text: str, reason: str) -> str:
         row.ticket_id = t.id
