@@ -38,14 +38,14 @@ BATCH = 32
 
 def load_classifier(config: Config, model_path: str | None = None) -> Classify:
     """The configured model, loaded once per process, as a text → Classification function."""
-    from classifiers.model import classify, load_model
+    from classifiers.model import Classifier, load_model
 
     path = model_path or config.classifier.model
-    model = load_model(path, urgent_threshold=config.classifier.urgent)
+    classifier = Classifier(load_model(path, urgent_threshold=config.classifier.urgent))
     # What is built on first use (jieba's dictionary, ~0.5 s, and the compiled cutter) is built now:
     # otherwise the first complaint after a start waits for it, and its whole batch with it.
-    classify(WARM_UP_TEXT, model)
-    return lambda text: classify(text, model)
+    classifier(WARM_UP_TEXT)
+    return classifier
 
 
 WARM_UP_TEXT = "村口的路灯坏了好几天了，晚上走路太黑，希望尽快修一下"  # a complaint: takes every path of the classifier

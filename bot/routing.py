@@ -18,6 +18,7 @@ from bot import texts
 from bot.commands import REGISTRY, Command, UnknownCommand, help_text, parse
 from bot.messages import ChatType, Inbound, Outbound
 from bot.outbox import enqueue
+from classifiers.model import Classifier
 from classifiers.types import Classification
 from core.config import Config
 from services import events as ev
@@ -51,6 +52,10 @@ class Router:
         self.config = config
         self.services = services
         self.classify = classify
+        # a loaded model classifies a batch at once; any other text → Classification function one text at a time
+        self.classify_many: Callable[[Sequence[str]], list[Classification]] = (
+            classify.many if isinstance(classify, Classifier) else (lambda ts: [classify(t) for t in ts])
+        )
         # every command of the registry to its handler; a handler missing fails at start, not on a resident
         self._handlers = {s.handler: getattr(self, f"_cmd_{s.handler}") for s in REGISTRY}
 
@@ -170,16 +175,16 @@ class Router:
         """Classify up front the batch's texts that `_handle` will classify (plain text in a bound
         group), so the staff their announcements go to are read together (`prepare_staff`).
         A text missed here is classified when handled; one classified in vain costs only time."""
-        classified: dict[int, Classification] = {}
-        regions: list[tuple[str, Classification]] = []
+        todo: list[tuple[int, str, str]] = []
         for row in rows:
             group = uow.org.group(row.platform, row.chat_id) if row.chat_type == ChatType.GROUP.value else None
             text = _plain_text(row.kind, row.text, row.variant, row.reply_to)
             if group is None or not group.region_code or text is None:
                 continue
-            classified[row.id] = c = self.classify(text)  # type: ignore[index]
-            regions.append((group.region_code, c))
-        self.services.intake.prepare_staff(uow, regions)
+            todo.append((id_of(row), group.region_code, text))
+        results = self.classify_many([text for _id, _region, text in todo]) if todo else []
+        classified = {row_id: c for (row_id, _region, _text), c in zip(todo, results)}
+        self.services.intake.prepare_staff(uow, [(region, c) for (_id, region, _text), c in zip(todo, results)])
         return classified
 
     def _handle(self, uow: UnitOfWork, row: InboxMessage, classified: dict[int, Classification] | None = None) -> str:

@@ -158,7 +158,7 @@ def leave_one_county_out(
             continue
         meta, weights = train([examples[i] for i in tr], rules, cfg, docs=[docs[i] for i in tr], calibrate=calibrate)
         model = Model(meta, weights, rules)
-        scored = score_rows(te, model.classify, middle)
+        scored = score_rows(te, model.classify, middle, many=model.classify_many)
         m = metrics(scored)
         b = None
         if baseline:

@@ -23,6 +23,7 @@ import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -111,11 +112,17 @@ class Model:
             w *= idf[:, None]
         temperature = np.array([h.temperature for h in heads for _ in h.labels], dtype=np.float32)
         # Each head's temperature divides its scores (z/T = Σw/T·x + b/T): folded into the weights and biases once,
-        # so scoring a message is one gather and one sum. The last column is each feature's idf²: the same gather
-        # gives the message's length too.
-        self.weights = np.hstack([w / temperature, (idf * idf)[:, None]]).astype(np.float32)
+        # so scoring a message is one gather and one sum. Two more columns: each feature's idf² and whether it
+        # carries content (rule, word, pair, chars — not form: shape, sym), so the same sum gives the message's
+        # length and whether it says anything. A last all-zero row is what an empty segment of a batch points at
+        # (see classify_many).
+        content = np.array([k[0] in _CONTENT for k in self.keys] + [False], dtype=np.float32)
+        self.weights = np.vstack(
+            [np.hstack([w / temperature, (idf * idf)[:, None], content[:, None]]), np.zeros((1, col + 2))]
+        ).astype(np.float32)
         self.n_cols = col
-        self.bias = [b / h.temperature for h in heads for b in h.bias]
+        self.zero_row = len(self.weights) - 1
+        self.bias = np.array([b / h.temperature for h in heads for b in h.bias], dtype=np.float64)
         self.reader = feats.Reader(self.keys, rules, self.config)
         default_threshold = float(meta.get("urgent_threshold", 0.5))
         self.urgent_threshold = default_threshold if urgent_threshold is None else float(urgent_threshold)
@@ -136,62 +143,71 @@ class Model:
         return [v / tot for v in e]
 
     def classify(self, text: str) -> Classification:
-        rows, matched = self.reader.read(text)
-        n = self.n_cols
-        bias = self.bias
-        if rows:
-            idx = np.fromiter(rows, np.intp, len(rows))
-            idx.sort()  # file order: the evidence breaks ties by it
-            g = self.weights.take(idx, axis=0)  # the present features' weights, a row each; idf² last
-            sums = g.sum(axis=0, dtype=np.float64).tolist()
-            if self.scale == "idf":
-                s = 1.0 / math.sqrt(sums[n])
-            else:
-                s = 1.0 / math.sqrt(len(rows)) if self.scale == "sqrt" else 1.0
-            z = [v * s + b for v, b in zip(sums, bias)]
+        return self.classify_many([text])[0]
+
+    def classify_many(self, texts: Sequence[str]) -> list[Classification]:
+        """Each text classified on its own, the arithmetic done for the batch at once: the bot reads its inbox in
+        batches, and one gather, one segmented sum and one softmax per head over the batch cost less than the same
+        steps a message at a time. The result of a text does not depend on the others in its batch."""
+        rows, bounds, matched = self.reader.read_many(texts)
+        n, count = self.n_cols, len(texts)
+        g = self.weights.take(np.append(rows, self.zero_row), axis=0)  # the present features' rows
+        sizes = np.diff(bounds)
+        sums = np.add.reduceat(g, bounds[:-1], axis=0, dtype=np.float64)
+        empty = sizes == 0
+        sums[empty] = 0.0
+        if self.scale == "idf":
+            length = sums[:, n]
         else:
-            idx, g, s = np.zeros(0, np.intp), self.weights[:0], 1.0
-            z = list(bias)
+            length = sizes.astype(np.float64) if self.scale == "sqrt" else np.ones(count)
+        s = 1.0 / np.sqrt(np.where(empty, 1.0, length))
+        z = sums[:, :n] * s[:, None] + self.bias
         uh = self.heads.get("urgent")
         if uh is None:
-            urgency = 0.0
+            urgency = np.zeros(count)
         else:
-            zu = z[uh.start]
-            urgency = 1.0 / (1.0 + math.exp(-zu)) if zu > -700 else 0.0
+            with np.errstate(over="ignore"):
+                urgency = 1.0 / (1.0 + np.exp(-z[:, uh.start]))
         # A message of nothing but punctuation, emoji or its length ("!!!", "🆘🆘") says neither what is happening
         # nor where: however its marks read, there is nothing for anyone to act on.
-        keys = self.keys
-        urgent = urgency >= self.urgent_threshold and any(keys[r][0] in _CONTENT for r in rows)
+        urgent = ((urgency >= self.urgent_threshold) & (sums[:, n + 1] > 0)).tolist()
         ih = self.heads["intent"]
-        pi = self._softmax(z, ih)
-        k = max(range(len(pi)), key=pi.__getitem__)
-        intent = ih.labels[k]
-        category = emergency = None
-        ch = self.heads.get("category")
-        if ch is not None:
-            zc = z[ch.columns]
-            category = ch.labels[max(range(len(zc)), key=zc.__getitem__)]
-        eh = self.heads.get("emergency")
-        if urgent and eh is not None:
-            ze = z[eh.columns]
-            emergency = eh.labels[max(range(len(ze)), key=ze.__getitem__)]
-        chosen = {
-            "intent": intent,
-            "category": category if intent == "complaint" or urgent else None,
-            "urgent": "urgent" if urgent else None,
-            "emergency": emergency,
-        }
-        evidence: Sequence[Evidence] = Reasons(lambda: self._evidence(idx, g, matched, s, chosen)) if rows else ()
-        return Classification(
-            intent=intent,
-            confidence=round(pi[k], 4),
-            category=category,
-            urgent=urgent,
-            scores={lb: round(v, 4) for lb, v in zip(ih.labels, pi)},
-            evidence=evidence,
-            urgency=round(urgency, 4),
-            emergency=emergency,
-        )
+        zi = z[:, ih.columns]
+        e = np.exp(zi - zi.max(axis=1, keepdims=True))
+        pi = e / e.sum(axis=1, keepdims=True)
+        intents = pi.argmax(axis=1).tolist()
+        ch, eh = self.heads.get("category"), self.heads.get("emergency")
+        cats = z[:, ch.columns].argmax(axis=1).tolist() if ch is not None else [None] * count
+        kinds = z[:, eh.columns].argmax(axis=1).tolist() if eh is not None else [None] * count
+        labels = ih.labels
+        out: list[Classification] = []
+        scale = s.tolist()
+        for i, (p, k, u, c, kind, urg) in enumerate(zip(pi.tolist(), intents, urgent, cats, kinds, urgency.tolist())):
+            intent = labels[k]
+            category = ch.labels[c] if ch is not None and c is not None else None
+            emergency = eh.labels[kind] if u and eh is not None and kind is not None else None
+            chosen = {
+                "intent": intent,
+                "category": category if intent == "complaint" or u else None,
+                "urgent": "urgent" if u else None,
+                "emergency": emergency,
+            }
+            a, b = bounds[i], bounds[i + 1]
+            out.append(
+                Classification(
+                    intent=intent,
+                    confidence=round(p[k], 4),
+                    category=category,
+                    urgent=u,
+                    scores={lb: round(v, 4) for lb, v in zip(labels, p)},
+                    evidence=Reasons(partial(self._evidence, rows[a:b], g[a:b], matched[i], scale[i], chosen))
+                    if b > a
+                    else (),
+                    urgency=round(urg, 4),
+                    emergency=emergency,
+                )
+            )
+        return out
 
     def _evidence(
         self, idx: np.ndarray, g: np.ndarray, matched: dict[int, str], s: float, chosen: dict[str, str | None]
@@ -205,20 +221,18 @@ class Model:
         # contributions to each chosen label, largest first; a stable sort keeps equal ones in file order (idx is
         # sorted). The weights carry 1/temperature (see __init__): times it again, a contribution is in score units.
         scale = np.array([s * h.temperature for _n, _l, h in picked], dtype=np.float32)
-        contrib = (g[:, cols] * scale).T  # a row per chosen label, a column per feature present
-        k = max(EVIDENCE_PER_HEAD.values())
-        order = np.argsort(-contrib, axis=1, kind="stable")[:, :k].tolist()
-        values = contrib.tolist()
-        rows = idx.tolist()
+        contrib = g[:, cols] * scale  # a row per feature present, a column per chosen label
+        order = np.argsort(-contrib, axis=0, kind="stable")[: max(EVIDENCE_PER_HEAD.values())]
+        values = np.take_along_axis(contrib, order, axis=0).T.tolist()
+        rows = idx[order].T.tolist()
         out: list[Evidence] = []
         keys = self.keys
-        for top, vals, (name, label, _h) in zip(order, values, picked):
-            for j in top[: EVIDENCE_PER_HEAD[name]]:
-                v = vals[j]
+        for top, vals, (name, label, _h) in zip(rows, values, picked):
+            for row, v in zip(top[: EVIDENCE_PER_HEAD[name]], vals):
                 if v <= 0.005:
                     break
-                row = rows[j]
-                out.append(Evidence(keys[row], name, label, matched.get(row) or shown(keys[row]), round(v, 3)))
+                key = keys[row]
+                out.append(Evidence(key, name, label, matched.get(row) or shown(key), round(v, 3)))
         return tuple(out)
 
 
@@ -308,3 +322,27 @@ def classify(text: str, model: Model) -> Classification:
     except Exception:
         log.exception("classifier failed on a message of %d chars", len(text) if isinstance(text, str) else -1)
         return _unreadable()
+
+
+def classify_many(texts: Sequence[str], model: Model) -> list[Classification]:
+    """Classify a batch, each text as `classify` would. Never raises: if the batch fails, each text is classified on
+    its own, so one text the scorer cannot read costs only its own reading."""
+    try:
+        return model.classify_many(texts)
+    except Exception:
+        log.exception("classifier failed on a batch of %d messages; classifying them one by one", len(texts))
+        return [classify(t, model) for t in texts]
+
+
+class Classifier:
+    """A loaded model as the bot uses it: called on one text, or `many` on a batch (the bot reads its inbox in
+    batches; see `Model.classify_many`). Never raises."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+
+    def __call__(self, text: str) -> Classification:
+        return classify(text, self.model)
+
+    def many(self, texts: Sequence[str]) -> list[Classification]:
+        return classify_many(texts, self.model)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import overload
+from typing import NamedTuple, overload
 
 INTENTS = ("complaint", "consultation", "other")
 #: Kinds of emergency the bot tells apart (each has its own advice and people to alert).
@@ -44,9 +44,9 @@ DEFAULT_CATEGORIES = (
 )
 
 
-@dataclass(frozen=True)
-class Evidence:
-    """One rule that fired: officials read these to see *why* a message became a ticket."""
+class Evidence(NamedTuple):
+    """One rule that fired: officials read these to see *why* a message became a ticket. (A named tuple: a
+    decision has a dozen of them, made for every message the bot acts on.)"""
 
     rule_id: str
     target: str  # the head it counts for: "intent" | "category" | "urgent" | "emergency"

@@ -98,7 +98,7 @@ def eval_command(
     """Score the classifier on labelled CSVs (id,text,intent,category,urgent[,emergency,county]), or
     cross-validate it county by county (--cv county)."""
     from classifiers.evaluate import metrics, report, score_rows
-    from classifiers.model import classify, load_model
+    from classifiers.model import classify, classify_many, load_model
 
     if cv is not None:
         if cv != "county":
@@ -114,7 +114,7 @@ def eval_command(
     rows = _read(files, text_column, label_column, intent, split, split_key)
     m_ = load_model(model)
     err(f"scoring {len(rows)} messages with {m_.source} ({len(m_)} features, {len(m_.rules.rules)} rules) …")
-    scored = score_rows(rows, lambda t: classify(t, m_), middle)
+    scored = score_rows(rows, lambda t: classify(t, m_), middle, many=lambda ts: classify_many(ts, m_))
     m = metrics(scored)
     svm = None
     if baseline:
@@ -234,23 +234,29 @@ def bench_command(
     repeat_to: Annotated[int, typer.Option("--repeat-to", help="repeat the messages up to N")] = 0,
     text_column: TextColumns = None,
     model: Annotated[Path | None, typer.Option("--model", help="model file (default: the shipped one)")] = None,
-    rounds: Annotated[int, typer.Option("--rounds", min=1, help="alternate rounds of both loops; best kept")] = 3,
+    rounds: Annotated[int, typer.Option("--rounds", min=1, help="alternate rounds of the loops; best kept")] = 3,
+    batch: Annotated[
+        int | None, typer.Option("--batch", min=1, help="messages classified together (default: the bot's inbox batch)")
+    ] = None,
 ) -> None:
     """Throughput of the full classifier vs plain jieba.lcut on the same messages, and the process's RSS."""
+    from bot.app import BATCH
     from classifiers.bench import bench, read_texts
 
     texts = read_texts(file, text_columns=text_column, repeat_to=repeat_to)
     if not texts:
         err("error: no messages in the file")
         raise typer.Exit(2)
-    res = bench(texts, model=model, rounds=rounds, progress=err)
+    res = bench(texts, model=model, rounds=rounds, batch=batch or BATCH, progress=err)
     if json_out:
         typer.echo(json.dumps(res))
     else:
         typer.echo(
             f"messages {res['messages']}\nclassifier {res['classifier_msgs_per_s']:.0f} msg/s\n"
             f"jieba.lcut {res['jieba_msgs_per_s']:.0f} msg/s\nratio {res['ratio']:.3f} "
-            f"(CPU time ratio {res['cpu_ratio']:.3f})\nRSS {res['rss_mb']:.0f} MB"
+            f"(CPU time ratio {res['cpu_ratio']:.3f}; batches of {res['batch']})\n"
+            f"one at a time {res['single_msgs_per_s']:.0f} msg/s, ratio {res['single_ratio']:.3f}\n"
+            f"RSS {res['rss_mb']:.0f} MB"
         )
     sys.stdout.flush()
 

@@ -266,8 +266,12 @@ def test_bench_reports_both_throughputs_and_memory(app, tmp_path):
         "jieba_msgs_per_s",
         "ratio",
         "cpu_ratio",
+        "batch",
+        "single_msgs_per_s",
+        "single_ratio",
         "acted_on",
         "rss_mb",
     }
     assert m["messages"] == 30 and m["rounds"] == 2 and m["ratio"] > 0 and m["cpu_ratio"] > 0 and m["rss_mb"] > 0
+    assert m["batch"] == 32 and m["single_ratio"] > 0  # the bot's inbox batch, and one message at a time
     assert 0 < m["acted_on"] < 30  # 路灯坏了 and 低保 are acted on, 收到 is not

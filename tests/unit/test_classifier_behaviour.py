@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from classifiers import corpus, features, segment
 from classifiers.handrules import RuleError, RuleSet
-from classifiers.model import classify, load_model
+from classifiers.model import classify, classify_many, load_model
 from classifiers.types import DEFAULT_CATEGORIES, EMERGENCY_KINDS
 from tests.support.paths import REPO as REPO_ROOT
 
@@ -149,6 +149,32 @@ def test_confidence_is_a_probability_and_category_is_known(model):
 def test_classify_is_pure(model):
     text = "小区门口垃圾桶三天没人收了 臭得要死"
     assert classify(text, model) == classify(text, model)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.text(
+            alphabet="村口路灯坏了三天晚上黑请问低保怎么申请着火了煤气快来人吗？！【通知】@ 13812345678😀🙏ab12",
+            max_size=60,
+        ),
+        max_size=12,
+    )
+)
+def test_a_batch_gives_each_message_what_it_gets_alone(model, texts):
+    """The bot classifies its inbox a batch at a time: a message's reading, confidence and evidence are the same
+    whatever else is in its batch, empty texts and emoji included."""
+    alone = [classify(t, model) for t in texts]
+    together = classify_many(texts, model)
+    assert [(c, tuple(c.evidence)) for c in together] == [(c, tuple(c.evidence)) for c in alone]
+
+
+def test_a_batch_of_the_dev_set_reads_as_its_messages_one_by_one(model):
+    texts = [e.text for e in corpus.read_csv(corpus.DEV_SET)][:200]
+    alone = [classify(t, model) for t in texts]
+    together = classify_many(texts, model)
+    assert [c.explain() for c in together] == [c.explain() for c in alone]
+    assert together == alone
 
 
 def test_load_model_is_cached():
