@@ -11,16 +11,16 @@ import gc
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from bot import texts
 from bot.adapters.base import Adapter
-from bot.announce import Announcer
-from bot.announce_emergency import EmergencyAnnouncer
-from bot.announce_schedules import ScheduleAnnouncer
-from bot.delivery import Delivery
+from bot.chat import texts
+from bot.chat.announce import Announcer
+from bot.chat.announce_emergency import EmergencyAnnouncer
+from bot.chat.announce_schedules import ScheduleAnnouncer
+from bot.chat.outbox import enqueue
+from bot.chat.routing import Classify, Router
+from bot.delivery.loop import Delivery
+from bot.delivery.resilience import Resilience
 from bot.messages import Inbound, Outbound
-from bot.outbox import enqueue
-from bot.resilience import Resilience
-from bot.routing import Classify, Router
 from core.clock import Clock, ManualClock, SystemClock
 from core.config import Config
 from core.environment import environment

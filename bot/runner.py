@@ -8,11 +8,11 @@ import logging
 import signal
 import sys
 
-from bot import texts
 from bot.adapters.local import Line, LocalAdapter
 from bot.app import BotApp, freeze_loaded
+from bot.chat import texts
+from bot.delivery.resilience import wait_for_database
 from bot.platforms import build_adapters
-from bot.resilience import wait_for_database
 from core.clock import SystemClock
 from core.config import Config
 

@@ -71,7 +71,7 @@ class DeliveryConfig(Strict):
 
 
 class ResilienceConfig(Strict):
-    """What the bot does while its database is unreachable (see bot/resilience.py)."""
+    """What the bot does while its database is unreachable (see bot/delivery/resilience.py)."""
 
     retry_initial_seconds: float = Field(1.0, gt=0)  # first wait before trying the database again
     retry_max_seconds: float = Field(30.0, gt=0)  # the wait doubles up to this

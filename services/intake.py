@@ -17,11 +17,12 @@ from core.config import Config
 from services import events as ev
 from services import relation
 from services.emergencies import EmergencyService
+from services.incoming import Outcome, Said
 from services.org import Actor, OrgService
 from services.tickets import OpenRequest, TicketService
 from services.uow import UnitOfWork
 from storage.bulk.objects import new
-from storage.models import ChatGroup, Consultation, InboxMessage, Ticket
+from storage.models import ChatGroup, Consultation, Ticket
 from storage.status import OPEN_STATUSES, Status
 
 # Outcomes recorded on the inbox row (and counted by `shanzhi replay`).
@@ -44,14 +45,14 @@ class IntakeService:
         self.tickets = tickets
         self.emergencies = emergencies
 
-    def prepare_batch(self, uow: UnitOfWork, rows: list[InboxMessage]) -> None:
+    def prepare_batch(self, uow: UnitOfWork, messages: list[Said]) -> None:
         """Read up front, in a few queries, what handling a batch of messages will look up message by
         message: the senders (first-time speakers registered together), their groups, who reported
         what there within the follow-up time, and the tickets a new complaint there may repeat."""
-        group_chats = {(r.platform, r.chat_id) for r in rows if r.chat_type == "group"}
+        group_chats = {(m.platform, m.chat_id) for m in messages if m.chat_type == "group"}
         uow.org.prefetch_groups(group_chats)
         self.org.prepare_senders(
-            uow, [(r.platform, r.sender_id, r.sender_name, self._bound_chat(uow, r)) for r in rows]
+            uow, [(m.platform, m.sender_id, m.sender_name, self._bound_chat(uow, m)) for m in messages]
         )
         if group_chats:
             # every message of the batch is handled at this time or later, so its window starts no earlier
@@ -78,73 +79,72 @@ class IntakeService:
             uow.org.prefetch_staff(units, regions)
 
     @staticmethod
-    def _bound_chat(uow: UnitOfWork, row: InboxMessage) -> str | None:
+    def _bound_chat(uow: UnitOfWork, said: Said) -> str | None:
         """The group a message was sent in, if it is bound to a region (what `Router` tells `actor`)."""
-        if row.chat_type != "group":
+        if said.chat_type != "group":
             return None
-        group = uow.org.group(row.platform, row.chat_id)
-        return row.chat_id if group is not None and group.region_code else None
+        group = uow.org.group(said.platform, said.chat_id)
+        return said.chat_id if group is not None and group.region_code else None
 
     def handle_text(
-        self, uow: UnitOfWork, row: InboxMessage, actor: Actor, group: ChatGroup | None, c: Classification
-    ) -> str:
-        text = (row.text or "").strip()
+        self, uow: UnitOfWork, said: Said, actor: Actor, group: ChatGroup | None, c: Classification
+    ) -> Outcome:
+        text = said.text
         region = group.region_code if group else self.org.home_region(uow, actor)
         th = self.config.classifier
         intent = c.acted_intent(th.middle)
 
-        replied = self._ticket_replied_to(uow, row)
+        replied = self._ticket_replied_to(uow, said)
         if replied is not None and not replied.urgent and replied.status in OPEN_STATUSES + (Status.FOLLOWUP,):
-            return self._join(uow, replied, actor, row, text, "reply.quotes_ticket")
+            return self._join(uow, replied, actor, said, text, "reply.quotes_ticket")
 
         if group is not None:
-            alert = self.emergencies.follow_up(uow, row.platform, row.chat_id, actor, text, c)
+            alert = self.emergencies.follow_up(uow, said.platform, said.chat_id, actor, text, c)
             if alert is not None:
-                row.ticket_id = alert.ticket_id
-                return EMERGENCY_FOLLOW_UP  # about an emergency of this group the last hour: it goes to who is acting
+                # about an emergency of this group the last hour: it goes to who is acting
+                return Outcome(EMERGENCY_FOLLOW_UP, alert.ticket_id)
 
         window_start = uow.now - timedelta(hours=self.config.merge.window_hours)
         if group is not None and actor.is_staff and not c.urgent:
             # grid workers and cadres in a group answer, ask and announce: what they say is not a resident's report
-            return IGNORED
+            return Outcome(IGNORED)
         if group is not None:
             said_me_too, content = relation.me_too(text)
             if said_me_too and content and intent == "consultation" and c.confidence >= th.high:
                 said_me_too = False  # "我也想问问…": a question of their own
             if said_me_too:
-                target = self._me_too_target(uow, row, content, c, window_start)
+                target = self._me_too_target(uow, said, content, c, window_start)
                 if target is not None:
-                    return self._join(uow, target[0], actor, row, text, target[1])
+                    return self._join(uow, target[0], actor, said, text, target[1])
                 if not content:
-                    return IGNORED  # a bare "+1" with nothing open that it can be about
+                    return Outcome(IGNORED)  # a bare "+1" with nothing open that it can be about
 
             follow_start = uow.now - timedelta(minutes=self.config.merge.followup_minutes)
             # someone first seen in this very transaction has reported nothing yet
-            own = uow.tickets.latest_by_reporter_in_chat(actor.id, row.platform, row.chat_id, follow_start)
+            own = uow.tickets.latest_by_reporter_in_chat(actor.id, said.platform, said.chat_id, follow_start)
             if own is None and (relation.is_correction(text) or relation.points_back(text)):
                 # "更正一下 不是村口 是…", "还是没修好": about the reporter's ticket however late it comes
-                own = uow.tickets.latest_by_reporter_in_chat(actor.id, row.platform, row.chat_id, window_start)
+                own = uow.tickets.latest_by_reporter_in_chat(actor.id, said.platform, said.chat_id, window_start)
             if own is not None:
                 why = self._detail_reason(own, text, c, intent)
                 if why is not None:
-                    row.ticket_id = own.id
-                    self.tickets.add_detail(uow, own, actor, text, row.attachment, reason=why)
-                    return DETAIL
+                    self.tickets.add_detail(uow, own, actor, text, said.attachment, reason=why)
+                    return Outcome(DETAIL, own.id)
             if (
                 not c.urgent
                 and not (intent == "consultation" and c.confidence >= th.high)
                 and not relation.turns_to_another(text)
                 and relation.points_back(text)
             ):
-                back = self._pointed_at(uow, row, text, c, window_start)
+                back = self._pointed_at(uow, said, text, c, window_start)
                 if back is not None:
-                    return self._join(uow, back[0], actor, row, text, back[1])
+                    return self._join(uow, back[0], actor, said, text, back[1])
 
         if intent == "complaint":
-            return self._complaint(uow, row, actor, group, region, c, text, window_start)
+            return self._complaint(uow, said, actor, group, region, c, text, window_start)
         if intent == "consultation":
-            return self._consultation(uow, row, actor, region, text)
-        return IGNORED
+            return self._consultation(uow, said, actor, region, text)
+        return Outcome(IGNORED)
 
     def _detail_reason(self, own: Ticket, text: str, c: Classification, intent: str) -> str | None:
         """Why the reporter's next message is more about their own ticket, or None: it is not when it is a
@@ -180,12 +180,12 @@ class IntakeService:
         return relation.detail_like(text, own.text)
 
     def _me_too_target(
-        self, uow: UnitOfWork, row: InboxMessage, content: str, c: Classification, since: datetime
+        self, uow: UnitOfWork, said: Said, content: str, c: Classification, since: datetime
     ) -> tuple[Ticket, str] | None:
         """The open ticket a "me too" is about: the latest when it only points at what was said ("+1",
         "我们二组也是这样"); else the one whose problem its words fit (water talk joins the water ticket, not
         the latest), places aside (a neighbour's "me too" from 二组 is the same outage)."""
-        open_ = uow.tickets.open_in_chat(row.platform, row.chat_id, since)
+        open_ = uow.tickets.open_in_chat(said.platform, said.chat_id, since)
         if not open_:
             return None
         if not content or relation.LIKE_THIS.search(content):
@@ -226,7 +226,7 @@ class IntakeService:
         return (t, best[2]) if t is not None else None
 
     def _pointed_at(
-        self, uow: UnitOfWork, row: InboxMessage, text: str, c: Classification, since: datetime
+        self, uow: UnitOfWork, said: Said, text: str, c: Classification, since: datetime
     ) -> tuple[Ticket, str] | None:
         """A neighbour speaking of a problem already open ("那个坑我昨晚也差点翻了", "过桥那盏是坏好久了"): the
         open ticket whose thing it names, or whose landmark, at no other place."""
@@ -234,7 +234,7 @@ class IntakeService:
         if not problem.things and not problem.landmarks:
             return None
         best: tuple[float, int, str] | None = None
-        for tid, _category, ticket_text in uow.tickets.open_in_chat(row.platform, row.chat_id, since):
+        for tid, _category, ticket_text in uow.tickets.open_in_chat(said.platform, said.chat_id, since):
             theirs = relation.problem_of(ticket_text)
             if relation.places_conflict(problem, theirs):
                 continue
@@ -253,16 +253,18 @@ class IntakeService:
 
     # --- complaints ----------------------------------------------------------------------------
 
-    def _complaint(self, uow, row, actor, group, region, c, text, window_start) -> str:  # type: ignore[no-untyped-def]
+    def _complaint(  # type: ignore[no-untyped-def]
+        self, uow: UnitOfWork, said: Said, actor: Actor, group, region, c: Classification, text: str, window_start
+    ) -> Outcome:
         th = self.config.classifier
         category = c.category or "other"
         if region is None:
             uow.emit(ev.GroupUnbound(None, actor.id, private=group is None))
-            return IGNORED
+            return Outcome(IGNORED)
         if group is not None and not c.urgent:  # an emergency is never one more household of an ordinary ticket
-            dup = self._duplicate(uow, row, c, text, window_start)
+            dup = self._duplicate(uow, said, c, text, window_start)
             if dup is not None:
-                return self._join(uow, dup[0], actor, row, text, dup[1])
+                return self._join(uow, dup[0], actor, said, text, dup[1])
         urgent = bool(c.urgent)
         pending = not urgent and c.confidence < th.high
         req = OpenRequest(
@@ -271,68 +273,66 @@ class IntakeService:
             urgent=urgent,
             confidence=c.confidence,
             evidence=c.explain(),
-            platform=row.platform,
-            chat_id=row.chat_id,
+            platform=said.platform,
+            chat_id=said.chat_id,
             region_code=region,
-            source_message_id=row.message_id,
-            source_inbox_id=row.id,
+            source_message_id=said.message_id,
+            source_inbox_id=said.inbox_id,
             private=group is None,
-            attachment=row.attachment,
+            attachment=said.attachment,
             emergency=c.emergency if urgent else None,
         )
         t = self.tickets.open(uow, actor, req, pending=pending)
-        row.ticket_id = t.id
         if urgent and t.emergency:
-            self.emergencies.raise_(uow, t, row.sent_at)
+            self.emergencies.raise_(uow, t, said.sent_at)
         if pending:
-            return PROMPTED
-        return URGENT if urgent else OPENED
+            return Outcome(PROMPTED, t.id)
+        return Outcome(URGENT if urgent else OPENED, t.id)
 
-    def _duplicate(
-        self, uow: UnitOfWork, row: InboxMessage, c: Classification, text: str, since
-    ) -> tuple[Ticket, str] | None:  # type: ignore[no-untyped-def]
+    def _duplicate(self, uow: UnitOfWork, said: Said, c: Classification, text: str, since) -> tuple[Ticket, str] | None:  # type: ignore[no-untyped-def]
         """An open ticket of the group about the same problem, told by another household in its own words:
         the same thing named (or the same category in much the same words), at no other place."""
         best: tuple[float, int, str] | None = None
-        for tid, category, ticket_text in uow.tickets.open_in_chat(row.platform, row.chat_id, since):
+        for tid, category, ticket_text in uow.tickets.open_in_chat(said.platform, said.chat_id, since):
             f = relation.fit(text, c.category, ticket_text, category, similarity=self.config.merge.similarity)
             if f.same and (best is None or f.score > best[0]):
                 best = (f.score, tid, f"merge.{f.reason}")
         return self._ticket_of(uow, best)
 
-    def _join(self, uow: UnitOfWork, t: Ticket, actor: Actor, row: InboxMessage, text: str, reason: str) -> str:
-        row.ticket_id = t.id
+    def _join(self, uow: UnitOfWork, t: Ticket, actor: Actor, said: Said, text: str, reason: str) -> Outcome:
         if uow.tickets.reporter(t.id, actor.id) is not None:  # type: ignore[arg-type]
-            self.tickets.add_detail(uow, t, actor, text, row.attachment, reason=reason)
-            return DETAIL
-        self.tickets.add_reporter(uow, t, actor, row.platform, row.chat_id, row.message_id, text, reason=reason)
+            self.tickets.add_detail(uow, t, actor, text, said.attachment, reason=reason)
+            return Outcome(DETAIL, t.id)
+        self.tickets.add_reporter(uow, t, actor, said.platform, said.chat_id, said.message_id, text, reason=reason)
         if t.status == Status.PENDING:
             # A second household reporting the same problem is confirmation enough.
             self.tickets.confirm_by_system(uow, t, "另一户居民反映了同一问题")
-        return MERGED
+        return Outcome(MERGED, t.id)
 
-    def _ticket_replied_to(self, uow: UnitOfWork, row: InboxMessage) -> Ticket | None:
+    def _ticket_replied_to(self, uow: UnitOfWork, said: Said) -> Ticket | None:
         """A reply to the bot's receipt (or to the reporter's original message) belongs to that ticket."""
-        if not row.reply_to:
+        if not said.reply_to:
             return None
-        out = uow.outbox.by_sent_message(row.platform, row.chat_id, row.reply_to)
+        out = uow.outbox.by_sent_message(said.platform, said.chat_id, said.reply_to)
         if out is not None and out.ticket_id and out.purpose in ("receipt", "merged", "detail"):
             return uow.tickets.get(out.ticket_id)
         return uow.session.exec(
             select(Ticket).where(
-                Ticket.platform == row.platform, Ticket.chat_id == row.chat_id, Ticket.source_message_id == row.reply_to
+                Ticket.platform == said.platform,
+                Ticket.chat_id == said.chat_id,
+                Ticket.source_message_id == said.reply_to,
             )
         ).first()
 
     # --- consultations -------------------------------------------------------------------------
 
-    def _consultation(self, uow: UnitOfWork, row: InboxMessage, actor: Actor, region: str | None, text: str) -> str:
+    def _consultation(self, uow: UnitOfWork, said: Said, actor: Actor, region: str | None, text: str) -> Outcome:
         q = uow.consultations.add(
             new(
                 Consultation,
-                inbox_id=row.id,
-                platform=row.platform,
-                chat_id=row.chat_id,
+                inbox_id=said.inbox_id,
+                platform=said.platform,
+                chat_id=said.chat_id,
                 region_code=region,
                 person_id=actor.id,
                 text=text,
@@ -340,23 +340,22 @@ class IntakeService:
             )
         )
         uow.emit(ev.Consultation(None, actor.id, consultation_id=q.id, region=region))
-        return CONSULTATION
+        return Outcome(CONSULTATION)
 
     # --- edits ---------------------------------------------------------------------------------
 
-    def handle_edit(self, uow: UnitOfWork, row: InboxMessage, actor: Actor) -> str:
+    def handle_edit(self, uow: UnitOfWork, said: Said, actor: Actor) -> Outcome:
         """An edited message within the edit window updates the text of the ticket it opened."""
         t = uow.session.exec(
             select(Ticket).where(
-                Ticket.platform == row.platform,
-                Ticket.chat_id == row.chat_id,
-                Ticket.source_message_id == row.message_id,
+                Ticket.platform == said.platform,
+                Ticket.chat_id == said.chat_id,
+                Ticket.source_message_id == said.message_id,
             )
         ).first()
         if t is None or t.reporter_id != actor.id or t.status not in OPEN_STATUSES:
-            return IGNORED
+            return Outcome(IGNORED)
         if t.created_at and uow.now - t.created_at > timedelta(minutes=self.config.merge.edit_window_minutes):
-            return IGNORED
-        self.tickets.edit_text(uow, t, actor, (row.text or "").strip())
-        row.ticket_id = t.id
-        return DETAIL
+            return Outcome(IGNORED)
+        self.tickets.edit_text(uow, t, actor, said.text)
+        return Outcome(DETAIL, t.id)

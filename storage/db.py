@@ -86,7 +86,7 @@ def _ping_after_idle(engine: Engine, after: float) -> None:
     pooled connection older than now is let go, and a new one is made). If the server goes away
     within that second, the batch's first statement fails instead of the ping, a disconnect
     error all the same: the pool is invalidated and the batch is held and retried as in any
-    outage (bot/resilience.py).
+    outage (bot/delivery/resilience.py).
     """
     idle_from: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 

@@ -201,7 +201,7 @@ def _when(value: str, tz_name: str) -> datetime:
 
 
 def _print_report(fig: dict, xlsx: Path | None) -> None:
-    from bot.texts import pct
+    from bot.chat.texts import pct
 
     def line(r: dict) -> str:
         hours = "—" if r["avg_handling_hours"] is None else f"{r['avg_handling_hours']:.1f}h"
@@ -218,7 +218,7 @@ def _print_report(fig: dict, xlsx: Path | None) -> None:
         for r in fig[key]:
             typer.echo("  " + line(r))
     if fig.get("emergencies"):
-        from bot.texts import emergency_figures_line
+        from bot.chat.texts import emergency_figures_line
 
         typer.echo("\n紧急警报（从居民报告起，分钟）")
         for e in fig["emergencies"]:

@@ -77,7 +77,7 @@ def status(config: Path | None = ConfigOpt, as_json: bool = typer.Option(False, 
     """Inbox/outbox backlog and each platform's connection state, read from the database (no bot is built)."""
     import sqlalchemy as sa
 
-    from bot.resilience import format_states, read_states
+    from bot.delivery.resilience import format_states, read_states
     from core.clock import SystemClock
     from services.container import Services
     from storage.db import is_unreachable, make_engine

@@ -221,7 +221,7 @@ async def test_the_figures_give_each_emergencys_times_to_alert_acknowledgement_a
 
 
 async def test_the_weekly_digest_lists_each_emergency_with_its_minutes(chat: Chat) -> None:
-    from bot.texts import digest_weekly
+    from bot.chat.texts import digest_weekly
     from services.reports import ReportService
 
     await chat.say("周满爹", FIRE)

@@ -423,8 +423,8 @@ async def test_redelivered_updates_are_not_processed_twice(bot: Bot):
 
 
 async def test_burst_of_300_group_notices_is_paced_under_telegram_limits(bot: Bot):
+    from bot.chat.outbox import enqueue
     from bot.messages import Outbound
-    from bot.outbox import enqueue
 
     await bot.turn()
     t0 = bot.clock.now()

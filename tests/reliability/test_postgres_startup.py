@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from bot.resilience import wait_for_database
+from bot.delivery.resilience import wait_for_database
 from tests.support.pgproxy import PgProxy
 
 pytestmark = pytest.mark.postgres
@@ -25,7 +25,7 @@ async def test_bot_started_before_the_database_waits_and_starts_when_it_answers(
             proxy.up()
 
     try:
-        with caplog.at_level(logging.WARNING, logger="bot.resilience"):
+        with caplog.at_level(logging.WARNING, logger="bot.delivery.resilience"):
             assert await wait_for_database(proxied, 1.0, 3.0, sleep) is True
     finally:
         proxy.close()

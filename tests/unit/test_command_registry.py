@@ -3,7 +3,7 @@ the person asking may use, and who may use it is decided from it."""
 
 from __future__ import annotations
 
-from bot.commands import REGISTRY, SPECS, Who, help_text, parse
+from bot.chat.commands import REGISTRY, SPECS, Who, help_text, parse
 
 
 def test_every_word_and_slash_form_of_a_command_parses_to_it() -> None:

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from bot.adapters.base import PaceLimits
-from bot.commands import Command, UnknownCommand, parse
-from bot.pacing import Pacer
+from bot.chat.commands import Command, UnknownCommand, parse
+from bot.delivery.pacing import Pacer
 from core.clock import SHANGHAI
 from services.masking import mask
 from services.similarity import is_me_too, similarity

@@ -14,16 +14,17 @@ from datetime import datetime, time
 
 from sqlalchemy.exc import IntegrityError
 
-from bot import texts
-from bot.commands import REGISTRY, Command, UnknownCommand, help_text, parse
+from bot.chat import texts
+from bot.chat.commands import REGISTRY, Command, UnknownCommand, help_text, parse
+from bot.chat.outbox import enqueue
 from bot.messages import ChatType, Inbound, Outbound
-from bot.outbox import enqueue
 from classifiers.model import Classifier
 from classifiers.types import Classification
 from core.config import Config
 from services import events as ev
 from services.container import Services
 from services.errors import AmbiguousTicket, BadArgument, NotAuthorised, ShanzhiError
+from services.incoming import Outcome, Said
 from services.org import Actor
 from services.tickets import ALLOWED, STATUS_LABELS
 from services.uow import UnitOfWork
@@ -42,6 +43,13 @@ RESULT_COMMAND, RESULT_NON_TEXT, RESULT_EMPTY, RESULT_UNBOUND = "command", "non_
 
 # Which of a person's tickets a command without a number can mean: those it may act on now.
 STATUS_FOR = {**ALLOWED, "ignore": (Status.PENDING,)}
+
+
+def _recorded(row: InboxMessage, out: Outcome) -> str:
+    """Record on the inbox row the ticket a message now belongs to; the result is recorded by the caller."""
+    if out.ticket_id is not None:
+        row.ticket_id = out.ticket_id
+    return out.result
 
 
 _NOTICE_AT = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2})\s*")
@@ -130,7 +138,7 @@ class Router:
         try:
             with self.services.uow() as uow:
                 rows = uow.inbox.claim_many(inbox_ids)  # outside the session: outcomes go out together at the end
-                self.services.intake.prepare_batch(uow, rows)
+                self.services.intake.prepare_batch(uow, [Said.of(r) for r in rows])
                 classified = self._classify_batch(uow, rows)
                 for row in rows:
                     uow.now = self.services.clock.now()
@@ -199,7 +207,7 @@ class Router:
         if not text:
             return RESULT_EMPTY
         if row.variant.startswith("edit:"):
-            return self.services.intake.handle_edit(uow, row, actor)
+            return _recorded(row, self.services.intake.handle_edit(uow, Said.of(row), actor))
         if len(text) <= MAX_COMMAND:
             cmd = self._prompted_reply(uow, row, actor, text) or parse(
                 text, text_without_number=row.chat_type == ChatType.PRIVATE.value and actor.is_staff
@@ -217,7 +225,7 @@ class Router:
         if group is not None and not group.region_code:
             return self._unbound(uow, row, group)
         c = (classified or {}).get(row.id) or self.classify(text[:MAX_TEXT])  # type: ignore[arg-type]
-        return self.services.intake.handle_text(uow, row, actor, group, c)
+        return _recorded(row, self.services.intake.handle_text(uow, Said.of(row), actor, group, c))
 
     # --- non-text and unbound groups ---------------------------------------------------------
 
@@ -342,7 +350,7 @@ class Router:
         return RESULT_COMMAND
 
     def _listing(self, tickets: list[Ticket]) -> str:
-        from bot.announce import status_label
+        from bot.chat.announce import status_label
 
         lines = [texts.my_tickets_header(len(tickets))]
         lines += [
@@ -352,7 +360,7 @@ class Router:
         return "\n".join(lines)
 
     def _cmd_show(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
-        from bot.announce import status_label
+        from bot.chat.announce import status_label
 
         t = self._ticket_for(uow, row, actor, cmd, None)
         if not self.services.tickets.may_view(uow, actor, t):

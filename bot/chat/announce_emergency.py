@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from bot import texts
-from bot.announce import Announcer
+from bot.chat import texts
+from bot.chat.announce import Announcer
+from bot.chat.outbox import enqueue
 from bot.messages import Button, Outbound
-from bot.outbox import enqueue
 from services import events as ev
 from services.emergencies import places
 from services.uow import UnitOfWork

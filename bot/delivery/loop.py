@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 
-from bot import texts
 from bot.adapters.base import Adapter
+from bot.chat import texts
+from bot.chat.outbox import enqueue, to_outbound
+from bot.delivery.pacing import Pacer
 from bot.messages import ChatType, DeliveryError, Outbound
-from bot.outbox import enqueue, to_outbound
-from bot.pacing import Pacer
 from core.clock import Clock
 from core.config import DeliveryConfig
 from services import events as ev

@@ -304,7 +304,7 @@ def error(code: str, **params: object) -> str:
 
 
 # === schedules (issue 6): reminders, escalation to admins, digests, policy notices ================
-# Owned by the schedules module (bot/announce_schedules.py); reviewed with the rest of the wording.
+# Owned by the schedules module (bot/chat/announce_schedules.py); reviewed with the rest of the wording.
 
 LATE_PREFIX = "（补发）"
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import logging
 
-from bot import texts
+from bot.chat import texts
+from bot.chat.outbox import enqueue, pick_account
 from bot.messages import Button, ChatType, Outbound
-from bot.outbox import enqueue, pick_account
 from core.config import Config
 from services import events as ev
 from services.masking import phone_numbers

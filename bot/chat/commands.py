@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-from bot import texts
+from bot.chat import texts
 
 
 class Who(StrEnum):

@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from bot import texts
-from bot.announce import Announcer, staff_buttons
+from bot.chat import texts
+from bot.chat.announce import Announcer, staff_buttons
+from bot.chat.outbox import enqueue
 from bot.messages import Outbound
-from bot.outbox import enqueue
 from core.config import ScheduleSettings
 from services import events as ev
 from services.uow import UnitOfWork
