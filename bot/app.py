@@ -29,6 +29,7 @@ from services import events as ev
 from services.container import Services
 from storage import db
 from storage.models import PlatformState
+from storage.purposes import Purpose
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +242,7 @@ class BotApp:
                     enqueue(
                         uow,
                         Outbound(platform=platform, chat_id=g.chat_id, text=texts.unbound_group()),
-                        purpose="bind_prompt",
+                        purpose=Purpose.BIND_PROMPT,
                     )
             elif kind == "topic_changed":
                 g = uow.org.group(platform, str(data["chat_id"]))

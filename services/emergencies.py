@@ -31,6 +31,7 @@ from services.tickets import TicketService
 from services.uow import UnitOfWork
 from storage.ids import id_of
 from storage.models import EmergencyAlert, Person, Ticket
+from storage.purposes import Purpose
 from storage.status import OPEN_STATUSES, Status
 
 log = logging.getLogger(__name__)
@@ -418,7 +419,7 @@ def figures(uow: UnitOfWork, since: datetime, until: datetime) -> list[dict]:
             select(OutboxMessage.sent_at)
             .where(
                 OutboxMessage.ticket_id == a.ticket_id,
-                OutboxMessage.purpose == "emergency_alert",
+                OutboxMessage.purpose == Purpose.EMERGENCY_ALERT,
                 col(OutboxMessage.sent_at).is_not(None),
             )
             .order_by(col(OutboxMessage.sent_at))

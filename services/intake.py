@@ -23,6 +23,7 @@ from services.tickets import OpenRequest, TicketService
 from services.uow import UnitOfWork
 from storage.bulk.objects import new
 from storage.models import ChatGroup, Consultation, Ticket
+from storage.purposes import TICKET_RECEIPTS
 from storage.status import OPEN_STATUSES, Status
 
 # Outcomes recorded on the inbox row (and counted by `shanzhi replay`).
@@ -314,7 +315,7 @@ class IntakeService:
         if not said.reply_to:
             return None
         out = uow.outbox.by_sent_message(said.platform, said.chat_id, said.reply_to)
-        if out is not None and out.ticket_id and out.purpose in ("receipt", "merged", "detail"):
+        if out is not None and out.ticket_id and out.purpose in TICKET_RECEIPTS:
             return uow.tickets.get(out.ticket_id)
         return uow.session.exec(
             select(Ticket).where(

@@ -17,6 +17,7 @@ from services.org import OrgService
 from services.tickets import PRIVATE_EMERGENCIES, STATUS_LABELS
 from services.uow import UnitOfWork
 from storage.models import Account, Person, Ticket, TicketReporter
+from storage.purposes import Purpose
 from storage.status import Status
 
 #: Statuses in which someone works a ticket: a detail added then is told to them.
@@ -168,14 +169,18 @@ class Announcer:
         deadline = t.deadline  # set by the dispatch that always follows opening, in the same unit of work
         label = self.config.category_label(t.category)
         if t.emergency in PRIVATE_EMERGENCIES:
-            self.tell_reporters(uow, t, texts.self_harm_reply(self.config.emergency.crisis_line), purpose="receipt")
+            self.tell_reporters(
+                uow, t, texts.self_harm_reply(self.config.emergency.crisis_line), purpose=Purpose.RECEIPT
+            )
             return
         if t.emergency and not t.private:
             return  # the group's safety advice, sent with the alert, carries the ticket number
         if t.private:
-            self.tell_reporters(uow, t, texts.receipt_private(t.no, label, unit, deadline), purpose="receipt")
+            self.tell_reporters(uow, t, texts.receipt_private(t.no, label, unit, deadline), purpose=Purpose.RECEIPT)
             return
-        self.tell_reporters(uow, t, texts.receipt(t.no, label, unit, deadline, t.urgent, t.text), purpose="receipt")
+        self.tell_reporters(
+            uow, t, texts.receipt(t.no, label, unit, deadline, t.urgent, t.text), purpose=Purpose.RECEIPT
+        )
 
     def on_ticket_pending(self, uow: UnitOfWork, e: ev.TicketPending, t: Ticket | None) -> None:
         assert t is not None
@@ -187,7 +192,7 @@ class Announcer:
             else self.org.grid_workers(uow, t.region_code)
         )
         for p in confirmers or self.org.admins(uow):
-            self.tell_person(uow, p, text, purpose="confirm_prompt", ticket=t, buttons=confirm_buttons(t.no))
+            self.tell_person(uow, p, text, purpose=Purpose.CONFIRM_PROMPT, ticket=t, buttons=confirm_buttons(t.no))
 
     def on_ticket_dispatched(self, uow: UnitOfWork, e: ev.TicketDispatched, t: Ticket | None) -> None:
         assert t is not None
@@ -201,21 +206,23 @@ class Announcer:
         )
         people = self.org.handlers(uow, t)
         for p in people:
-            self.tell_person(uow, p, text, purpose="dispatch", ticket=t, buttons=staff_buttons(t.no), urgent=t.urgent)
+            self.tell_person(
+                uow, p, text, purpose=Purpose.DISPATCH, ticket=t, buttons=staff_buttons(t.no), urgent=t.urgent
+            )
 
     def on_ticket_merged(self, uow: UnitOfWork, e: ev.TicketMerged, t: Ticket | None) -> None:
         assert t is not None and e.actor_id is not None
-        self.tell_reporters(uow, t, texts.merged(t.no, e.households), purpose="merged", only=e.actor_id)
+        self.tell_reporters(uow, t, texts.merged(t.no, e.households), purpose=Purpose.MERGED, only=e.actor_id)
 
     def on_ticket_detail(self, uow: UnitOfWork, e: ev.TicketDetail, t: Ticket | None) -> None:
         assert t is not None and e.actor_id is not None
-        self.tell_reporters(uow, t, texts.detail_added(t.no), purpose="detail", only=e.actor_id)
+        self.tell_reporters(uow, t, texts.detail_added(t.no), purpose=Purpose.DETAIL, only=e.actor_id)
         if t.status in WORKED and t.details:
             # the people working it hear of it, not only the database ("就在小卖部门口那一根")
             last = t.details[-1]
             note = texts.detail_note(t.no, str(last.get("by") or ""), str(last.get("text") or ""))
             for p in self.org.handlers(uow, t):
-                self.tell_person(uow, p, note, purpose="detail_note", ticket=t)
+                self.tell_person(uow, p, note, purpose=Purpose.DETAIL_NOTE, ticket=t)
 
     def reporter_contact(self, uow: UnitOfWork, t: Ticket) -> str:
         """The first reporter's name and a way to reach them: the numbers they wrote, else their account."""
@@ -233,19 +240,19 @@ class Announcer:
         # the unit of who accepted: a township official accepting a village committee's ticket is the township
         accepter = uow.org.person(e.actor_id) if e.actor_id is not None else None
         unit = accepter.unit_code if accepter is not None and accepter.unit_code else t.unit_code
-        self.tell_reporters(uow, t, texts.accepted(t.no, self.unit_name(uow, unit)), purpose="accepted")
+        self.tell_reporters(uow, t, texts.accepted(t.no, self.unit_name(uow, unit)), purpose=Purpose.ACCEPTED)
 
     def on_ticket_resolved(self, uow: UnitOfWork, e: ev.TicketResolved, t: Ticket | None) -> None:
         assert t is not None
         text = texts.resolved_ask(t.no, self.unit_name(uow, t.unit_code), t.resolution or "")
-        self.tell_reporters(uow, t, text, purpose="followup", buttons=rating_buttons(t.no))
+        self.tell_reporters(uow, t, text, purpose=Purpose.FOLLOWUP, buttons=rating_buttons(t.no))
 
     def on_ticket_returned(self, uow: UnitOfWork, e: ev.TicketReturned, t: Ticket | None) -> None:
         assert t is not None
         text = texts.returned_notice(t.no, self.unit_name(uow, t.unit_code), e.reason)
         people = ([] if t.category == "conduct" else self.org.grid_workers(uow, t.region_code)) + self.org.admins(uow)
         for p in people:
-            self.tell_person(uow, p, text, purpose="returned", ticket=t)
+            self.tell_person(uow, p, text, purpose=Purpose.RETURNED, ticket=t)
 
     def on_ticket_escalated(self, uow: UnitOfWork, e: ev.TicketEscalated, t: Ticket | None) -> None:
         assert t is not None
@@ -256,18 +263,18 @@ class Announcer:
             e.reason,
         )
         for p in self.org.officials(uow, e.from_unit):
-            self.tell_person(uow, p, text, purpose="escalated", ticket=t)
+            self.tell_person(uow, p, text, purpose=Purpose.ESCALATED, ticket=t)
 
     def on_ticket_dismissed(self, uow: UnitOfWork, e: ev.TicketDismissed, t: Ticket | None) -> None:
         assert t is not None
         if not e.was_pending:
-            self.tell_reporters(uow, t, texts.dismissed_to_reporter(t.no), purpose="dismissed")
+            self.tell_reporters(uow, t, texts.dismissed_to_reporter(t.no), purpose=Purpose.DISMISSED)
 
     def on_group_unbound(self, uow: UnitOfWork, e: ev.GroupUnbound, t: Ticket | None) -> None:
         """A private report from someone whose village the bot does not know yet."""
         person = uow.org.person(e.actor_id) if e.actor_id else None
         if person is not None and e.private:
-            self.tell_person(uow, person, texts.unknown_home(), purpose="reply", fallback=False)
+            self.tell_person(uow, person, texts.unknown_home(), purpose=Purpose.REPLY, fallback=False)
 
     def on_consultation(self, uow: UnitOfWork, e: ev.Consultation, t: Ticket | None) -> None:
         q = uow.consultations.get(e.consultation_id) if e.consultation_id else None
@@ -290,7 +297,7 @@ class Announcer:
                     fallback_chat_id=q.chat_id if g else None,
                     recipient_name=acc.display_name or p.name,
                 ),
-                purpose="consultation",
+                purpose=Purpose.CONSULTATION,
                 person_id=p.id,
             )
 
@@ -311,7 +318,7 @@ class Announcer:
                         text=text,
                         recipient_name=acc.display_name or p.name,
                     ),
-                    purpose="non_text",
+                    purpose=Purpose.NON_TEXT,
                     person_id=p.id,
                 )
 
@@ -330,7 +337,7 @@ class Announcer:
                     text=text,
                     recipient_name=acc.display_name or p.name,
                 ),
-                purpose="admin_alert",
+                purpose=Purpose.ADMIN_ALERT,
                 person_id=p.id,
             )
 
@@ -349,7 +356,7 @@ class Announcer:
                             text=text,
                             recipient_name=acc.display_name or p.name,
                         ),
-                        purpose="admin_alert",
+                        purpose=Purpose.ADMIN_ALERT,
                         person_id=p.id,
                     )
                     break

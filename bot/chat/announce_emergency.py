@@ -19,6 +19,7 @@ from services import events as ev
 from services.emergencies import places
 from services.uow import UnitOfWork
 from storage.models import EmergencyAlert, Person, Ticket
+from storage.purposes import Purpose
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,9 @@ class EmergencyAnnouncer:
             return
         first = e.round == 0
         if first:
-            self._to_group(uow, t, texts.emergency_advice(alert.kind, t.no, self.config.emergency), "emergency_advice")
+            self._to_group(
+                uow, t, texts.emergency_advice(alert.kind, t.no, self.config.emergency), Purpose.EMERGENCY_ADVICE
+            )
         reporter = uow.org.person(t.reporter_id)
         acc = next((a for a in uow.org.accounts_of(t.reporter_id) if a.platform == t.platform), None)
         account = f"{t.platform} {acc.display_name or acc.user_id}" if acc else t.platform
@@ -108,7 +111,7 @@ class EmergencyAnnouncer:
             self._people(uow, e.people),
             t,
             text,
-            "emergency_alert",
+            Purpose.EMERGENCY_ALERT,
             buttons=alert_buttons(t.no),
             fallback=True,
         )
@@ -118,7 +121,7 @@ class EmergencyAnnouncer:
             uow,
             e,
             t,
-            "emergency_ack",
+            Purpose.EMERGENCY_ACK,
             texts.emergency_ack_group,
             texts.emergency_ack_circle,
             lambda a: a.acknowledged_at,
@@ -129,7 +132,7 @@ class EmergencyAnnouncer:
             uow,
             e,
             t,
-            "emergency_on_site",
+            Purpose.EMERGENCY_ON_SITE,
             texts.emergency_on_site_group,
             texts.emergency_on_site_circle,
             lambda a: a.on_site_at,
@@ -161,7 +164,7 @@ class EmergencyAnnouncer:
             return
         ids = [alert.on_site_by or alert.acknowledged_by] if alert.acknowledged_by else alert.alerted
         text = texts.emergency_follow_up(t.no, sender.name if sender else "", uow.now, e.text)
-        self._tell(uow, self._people(uow, ids), t, text, "emergency_follow_up", skip=e.actor_id)
+        self._tell(uow, self._people(uow, ids), t, text, Purpose.EMERGENCY_FOLLOW_UP, skip=e.actor_id)
 
     def on_emergency_closed(self, uow: UnitOfWork, e: ev.EmergencyClosed, t: Ticket | None) -> None:
         alert = self._alert(uow, e)
@@ -172,6 +175,6 @@ class EmergencyAnnouncer:
             self._people(uow, alert.alerted),
             t,
             texts.emergency_closed(t.no, e.reason),
-            "emergency_closed",
+            Purpose.EMERGENCY_CLOSED,
             skip=e.actor_id,
         )

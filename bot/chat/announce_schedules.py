@@ -19,6 +19,7 @@ from services import events as ev
 from services.uow import UnitOfWork
 from storage.ids import id_of
 from storage.models import Notice, NoticeDelivery, Reminder, Ticket
+from storage.purposes import Purpose
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class ScheduleAnnouncer:
 
     def on_ticket_closed(self, uow: UnitOfWork, e: ev.TicketClosed, t: Ticket | None) -> None:
         if t is not None and e.satisfaction == "no_answer":
-            self.parent.tell_reporters(uow, t, texts.closed_no_answer(t.no), purpose="followup_closed")
+            self.parent.tell_reporters(uow, t, texts.closed_no_answer(t.no), purpose=Purpose.FOLLOWUP_CLOSED)
 
     # --- digests -------------------------------------------------------------------------------
 
@@ -85,14 +86,14 @@ class ScheduleAnnouncer:
         text = texts.digest_daily(f"{day.month}月{day.day}日", e.open, e.due_today, e.overdue)
         if e.late:
             text = texts.LATE_PREFIX + text
-        self.parent.tell_person(uow, person, text, purpose="digest")
+        self.parent.tell_person(uow, person, text, purpose=Purpose.DIGEST)
 
     def on_weekly_digest(self, uow: UnitOfWork, e: ev.WeeklyDigest, t: Ticket | None) -> None:
         text = texts.digest_weekly(e.figures)
         if e.late:
             text = texts.LATE_PREFIX + text
         for p in self.parent.org.admins(uow):
-            self.parent.tell_person(uow, p, text, purpose="weekly_digest")
+            self.parent.tell_person(uow, p, text, purpose=Purpose.WEEKLY_DIGEST)
 
     # --- notices -------------------------------------------------------------------------------
 
@@ -110,7 +111,7 @@ class ScheduleAnnouncer:
         ).all()
         for d in rows:
             out = enqueue(
-                uow, Outbound(platform=d.platform, chat_id=d.chat_id, text=text), purpose="notice", flush=True
+                uow, Outbound(platform=d.platform, chat_id=d.chat_id, text=text), purpose=Purpose.NOTICE, flush=True
             )
             d.outbox_id = id_of(out)
 

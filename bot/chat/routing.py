@@ -31,6 +31,7 @@ from services.uow import UnitOfWork
 from storage.db import is_transient, is_unreachable
 from storage.ids import id_of
 from storage.models import ChatGroup, InboxMessage, Ticket
+from storage.purposes import Purpose
 from storage.status import Status
 
 log = logging.getLogger(__name__)
@@ -276,7 +277,7 @@ class Router:
                     text=text[:190],
                     callback_id=row.callback_id,
                 ),
-                purpose="callback_answer",
+                purpose=Purpose.CALLBACK_ANSWER,
                 inbox_id=row.id,
             )
             if not force_reply:
@@ -304,12 +305,16 @@ class Router:
         if not row.reply_to:
             return None
         out = uow.outbox.by_sent_message(row.platform, row.chat_id, row.reply_to)
-        if out is None or out.recipient_person_id != actor.id or out.purpose not in ("resolve_prompt", "return_prompt"):
+        if (
+            out is None
+            or out.recipient_person_id != actor.id
+            or out.purpose not in (Purpose.RESOLVE_PROMPT, Purpose.RETURN_PROMPT)
+        ):
             return None
         t = uow.tickets.get(out.ticket_id) if out.ticket_id else None
         if t is None:
             return None
-        return Command("resolve" if out.purpose == "resolve_prompt" else "return", t.no, text, text)
+        return Command("resolve" if out.purpose == Purpose.RESOLVE_PROMPT else "return", t.no, text, text)
 
     def _command(
         self, uow: UnitOfWork, row: InboxMessage, actor: Actor, group: ChatGroup | None, cmd: Command
@@ -496,7 +501,7 @@ class Router:
                     text=texts.PROMPT_TYPE,
                     callback_id=row.callback_id,
                 ),
-                purpose="callback_answer",
+                purpose=Purpose.CALLBACK_ANSWER,
                 inbox_id=row.id,
             )
         enqueue(
