@@ -111,7 +111,7 @@ async def test_process_down_over_deadlines_sends_missed_reminders_once_marked_la
         ("11-30 15:00", "张主任", "reminder:due_soon_24h", no),
         ("11-30 15:00", "李网格", "reminder:due_soon_24h", no),
     ]
-    assert all(t.startswith("（补发）【到期提醒】") for t in bot.chat.texts("reminder:due_soon_24h"))
+    assert all(t.startswith("（补发）【到期提醒】") for t in bot.texts("reminder:due_soon_24h"))
     monday = [r for r in bot.sent("digest", "weekly_digest") if r[0].startswith("11-30")]
     assert monday == [("11-30 15:00", "张主任", "digest", ""), ("11-30 15:00", "周管理", "weekly_digest", "")]
     assert sorted((r.kind, r.late) for r in bot.reminders("sent") if r.sent_at == at(11, 30, 15)) == [
