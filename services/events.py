@@ -141,6 +141,15 @@ class GroupUnbound(Event):
 
 
 @dataclass(frozen=True)
+class GroupNeedsBinding(Event):
+    """Residents speak in a group no region is bound to: the admins are asked to bind it (once a group)."""
+
+    platform: str = ""
+    chat_id: str = ""
+    title: str = ""
+
+
+@dataclass(frozen=True)
 class DeliveryFallback(Event):
     """A private message could not be delivered: the admins are told."""
 

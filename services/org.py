@@ -323,7 +323,26 @@ class OrgService:
         r = self.find_region(uow, region)
         group = self.ensure_group(uow, platform, chat_id, title)
         group.region_code = r.code
+        group.tags = self.region_tags(uow, r.code, besides=group)
         return group
+
+    def region_tags(self, uow: UnitOfWork, region_code: str, *, besides: ChatGroup | None = None) -> dict:
+        """The notice tags of a region's group: those of its other groups (org.yaml's, on any platform), else its
+        township and kind, so a policy notice to 青石镇's villages reaches a group bound by 绑定 too."""
+        tags: dict[str, list[str]] = {}
+        for g in uow.org.groups(region_code=region_code):
+            if g is not besides:
+                for key, values in (g.tags or {}).items():
+                    have = tags.setdefault(key, [])
+                    have.extend(v for v in values if v not in have)
+        if tags:
+            return tags
+        region = uow.org.region(region_code)
+        parent = uow.org.region(region.parent_code) if region and region.parent_code else None
+        if region is None:
+            return {}
+        kind = "community" if region.name.endswith("社区") else "village"
+        return {"township": [parent.name], "kind": [kind]} if parent and region.level == "village" else {}
 
     def migrate_group(self, uow: UnitOfWork, platform: str, old_chat_id: str, new_chat_id: str) -> None:
         """A Telegram group upgraded to a supergroup: move its binding, tickets and reporters."""

@@ -178,6 +178,21 @@ class InboxRepo:
             select(sa.func.count()).select_from(InboxMessage).where(InboxMessage.status == "pending")
         ).one()
 
+    def with_result_in_chat(self, platform: str, chat_id: str, result: str, since: datetime) -> list[InboxMessage]:
+        """The messages of a chat received since a time whose processing ended with this result, oldest first."""
+        return list(
+            self.s.exec(
+                select(InboxMessage)
+                .where(
+                    InboxMessage.platform == platform,
+                    InboxMessage.chat_id == chat_id,
+                    InboxMessage.result == result,
+                    col(InboxMessage.received_at) >= since,
+                )
+                .order_by(col(InboxMessage.id))
+            ).all()
+        )
+
     def same_kind_since(self, platform: str, sender_id: str, kind: str, since: datetime, before_id: int) -> int:
         stmt = (
             select(sa.func.count())
@@ -244,6 +259,22 @@ class OutboxRepo:
         if platforms is not None:
             stmt = stmt.where(col(OutboxMessage.platform).in_(list(platforms)))
         return self.s.exec(stmt).one()
+
+    def latest_to(
+        self, person_id: int, platform: str, chat_id: str, purposes: Sequence[str], since: datetime
+    ) -> OutboxMessage | None:
+        """The newest message of one of these purposes queued for a person in a chat since a time."""
+        return self.s.exec(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.recipient_person_id == person_id,
+                OutboxMessage.platform == platform,
+                OutboxMessage.chat_id == chat_id,
+                col(OutboxMessage.purpose).in_(list(purposes)),
+                col(OutboxMessage.created_at) >= since,
+            )
+            .order_by(col(OutboxMessage.id).desc())
+        ).first()
 
     def by_sent_message(self, platform: str, chat_id: str, message_id: str) -> OutboxMessage | None:
         return self.s.exec(

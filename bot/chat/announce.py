@@ -322,6 +322,11 @@ class Announcer:
                     person_id=p.id,
                 )
 
+    def on_group_needs_binding(self, uow: UnitOfWork, e: ev.GroupNeedsBinding, t: Ticket | None) -> None:
+        text = texts.bind_request(e.title or e.chat_id, e.platform)
+        for p in self.org.admins(uow):
+            self.tell_person(uow, p, text, purpose=Purpose.ADMIN_ALERT, fallback=False)
+
     def on_delivery_fallback(self, uow: UnitOfWork, e: ev.DeliveryFallback, t: Ticket | None) -> None:
         text = texts.fallback_admin(e.name, e.platform)
         for p in self.org.admins(uow):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
@@ -22,6 +22,7 @@ from classifiers.model import Classifier
 from classifiers.types import Classification
 from core.config import Config
 from services import events as ev
+from services import relation
 from services.container import Services
 from services.errors import AmbiguousTicket, BadArgument, NotAuthorised, ShanzhiError
 from services.incoming import Outcome, Said
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 Classify = Callable[[str], Classification]
 MAX_TEXT = 5000  # longer texts are stored whole but classified on their start
 MAX_COMMAND = 1000
+#: how long after the bot asks an official for a result their next private words are taken as that result
+PROMPT_MINUTES = 30
 RESULT_COMMAND, RESULT_NON_TEXT, RESULT_EMPTY, RESULT_UNBOUND = "command", "non_text", "empty", "unbound"
 
 # Which of a person's tickets a command without a number can mean: those it may act on now.
@@ -226,6 +229,14 @@ class Router:
         if group is not None and not group.region_code:
             return self._unbound(uow, row, group)
         c = (classified or {}).get(row.id) or self.classify(text[:MAX_TEXT])  # type: ignore[arg-type]
+        if group is None and actor.is_staff and not c.urgent:
+            # a grid worker's or official's own words to the bot (a note, a result typed without its command) are
+            # no resident's complaint: they are told how to say what they mean (an emergency still goes through;
+            # a 收到 or 好的 needs no answer)
+            if relation.is_acknowledgement(text):
+                return RESULT_COMMAND
+            self._reply(uow, row, texts.staff_private_hint())
+            return RESULT_COMMAND
         return _recorded(row, self.services.intake.handle_text(uow, Said.of(row), actor, group, c))
 
     # --- non-text and unbound groups ---------------------------------------------------------
@@ -249,9 +260,12 @@ class Router:
         return RESULT_NON_TEXT
 
     def _unbound(self, uow: UnitOfWork, row: InboxMessage, group: ChatGroup) -> str:
+        """Kept (its inbox row says so) and handled when the group is bound; the group is told once, and the admins
+        asked to bind it."""
         if not group.bind_prompted:
             group.bind_prompted = True
             self._reply(uow, row, texts.unbound_group())
+            uow.emit(ev.GroupNeedsBinding(None, None, platform=row.platform, chat_id=row.chat_id, title=group.title))
         return RESULT_UNBOUND
 
     # --- replies -------------------------------------------------------------------------------
@@ -266,7 +280,10 @@ class Router:
         force_reply: bool = False,
         purpose: str = "reply",
         ticket_id: int | None = None,
+        mention: bool = False,
     ) -> None:
+        """Answer a message where it was said (in a group, quoting it; with ``mention``, @-mentioning its sender
+        too, as every message about a resident's own ticket does)."""
         if row.callback_id:
             enqueue(
                 uow,
@@ -292,6 +309,7 @@ class Router:
                 reply_to=row.message_id if row.chat_type == "group" and not row.callback_id else None,
                 buttons=buttons,
                 force_reply=force_reply,
+                mentions=((row.sender_id, row.sender_name),) if mention and row.chat_type == "group" else (),
             ),
             purpose=purpose,
             inbox_id=row.id,
@@ -301,20 +319,26 @@ class Router:
     # --- commands ------------------------------------------------------------------------------
 
     def _prompted_reply(self, uow: UnitOfWork, row: InboxMessage, actor: Actor, text: str) -> Command | None:
-        """A reply to the bot's "please write the result" prompt completes that command."""
-        if not row.reply_to:
-            return None
-        out = uow.outbox.by_sent_message(row.platform, row.chat_id, row.reply_to)
-        if (
-            out is None
-            or out.recipient_person_id != actor.id
-            or out.purpose not in (Purpose.RESOLVE_PROMPT, Purpose.RETURN_PROMPT)
+        """A reply to the bot's "please write the result" prompt completes that command; so does, in the private
+        chat, the next thing its addressee writes within `PROMPT_MINUTES` without quoting it (an official types
+        the result rather than replying to the prompt), while the command still applies to the ticket."""
+        prompts = (Purpose.RESOLVE_PROMPT, Purpose.RETURN_PROMPT)
+        if row.reply_to:
+            out = uow.outbox.by_sent_message(row.platform, row.chat_id, row.reply_to)
+        elif (
+            row.chat_type == ChatType.PRIVATE.value and actor.is_staff and parse(text, text_without_number=True) is None
         ):
+            since = uow.now - timedelta(minutes=PROMPT_MINUTES)
+            out = uow.outbox.latest_to(actor.id, row.platform, row.chat_id, prompts, since)
+        else:
+            return None
+        if out is None or out.recipient_person_id != actor.id or out.purpose not in prompts:
             return None
         t = uow.tickets.get(out.ticket_id) if out.ticket_id else None
-        if t is None:
+        name = "resolve" if out.purpose == Purpose.RESOLVE_PROMPT else "return"
+        if t is None or (not row.reply_to and t.status not in ALLOWED[name]):
             return None
-        return Command("resolve" if out.purpose == Purpose.RESOLVE_PROMPT else "return", t.no, text, text)
+        return Command(name, t.no, text, text)
 
     def _command(
         self, uow: UnitOfWork, row: InboxMessage, actor: Actor, group: ChatGroup | None, cmd: Command
@@ -394,7 +418,12 @@ class Router:
             raise BadArgument(hint=texts.HINT_BIND)
         g = self.services.org.bind(uow, actor, row.platform, row.chat_id, cmd.arg, row.chat_title)
         region = uow.org.region(g.region_code)  # type: ignore[arg-type]
-        self._reply(uow, row, texts.bound(g.title, region.name if region else cmd.arg))
+        # what residents said before the group was bound, within the merge window, is handled now, in order
+        since = uow.now - timedelta(hours=self.config.merge.window_hours)
+        kept = uow.inbox.with_result_in_chat(row.platform, row.chat_id, RESULT_UNBOUND, since)
+        self._reply(uow, row, texts.bound(g.title, region.name if region else cmd.arg, len(kept)))
+        for r in kept:
+            r.result = self._handle(uow, r)
         return RESULT_COMMAND
 
     def _cmd_notice(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]
@@ -428,7 +457,11 @@ class Router:
 
         label = RATING_LABELS.get(RATINGS.get(cmd.arg, ""), cmd.arg)
         self._reply(
-            uow, row, texts.reopened(t.no) if cmd.arg == "3" else texts.rated_thanks(t.no, label), ticket_id=t.id
+            uow,
+            row,
+            texts.reopened(t.no) if cmd.arg == "3" else texts.rated_thanks(t.no, label),
+            ticket_id=t.id,
+            mention=True,
         )
         return RESULT_COMMAND
 

@@ -146,16 +146,35 @@ def voice_hint() -> str:
     return "语音消息机器人听不懂，麻烦您用文字（或语音转文字）再说一遍，谢谢！"
 
 
+def staff_private_hint() -> str:
+    return (
+        "收到。这里是与善治助手的私聊，您的话不会登记为居民诉求。办理工单请用命令，如："
+        "办结 工单号 办理结果、退单 工单号 原因、我的工单；发送 帮助 查看全部命令。"
+    )
+
+
 def unbound_group() -> str:
-    return "本群还没有绑定到村/社区，暂时不能登记诉求。请管理员在群里发送：绑定 村名（如 /bind 和平村）。"
+    return (
+        "本群还没有绑定到村/社区。大家反映的问题已先记下，绑定后会逐条登记处理。"
+        "请管理员在群里发送：绑定 村名（如 /bind 和平村）。"
+    )
+
+
+def bind_request(title: str, platform: str) -> str:
+    where = {"telegram": "Telegram ", "wechat": "微信"}.get(platform, "")
+    return (
+        f"【待绑定】{where}群「{title}」还没有绑定到村/社区，群里已有居民发言（先保存，绑定后逐条处理）。"
+        "请在该群里发送：绑定 村名（如 /bind 和平村）。"
+    )
 
 
 def unknown_home() -> str:
     return "请先在您所在村/社区的群里说一句话，或直接在群里反映问题，这样我才知道您的问题归哪里管。"
 
 
-def bound(title: str, region: str) -> str:
-    return f"本群（{title}）已绑定到{region}。"
+def bound(title: str, region: str, kept: int = 0) -> str:
+    then = f"绑定前群里的 {kept} 条发言现在逐条处理。" if kept else ""
+    return f"本群（{title}）已绑定到{region}。{then}"
 
 
 def ticket_line(no: str, status: str, category: str, text: str, deadline: datetime | None) -> str:

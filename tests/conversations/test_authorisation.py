@@ -108,7 +108,9 @@ async def test_admin_binds_a_new_group_and_complaints_flow(chat: Chat) -> None:
     assert await chat.say("王大妈", "路灯还是不亮", group="新建群") == []  # told once only
     replies = await chat.say("周管理", "/bind 石桥村", group="新建群")
     assert "已绑定到石桥村" in replies[0].text
+    kept = chat.ticket()  # what 王大妈 said before the binding is handled once bound
+    assert kept is not None and kept.region_code == "shiqiao" and kept.text.startswith("村口路灯")
     chat.clock.advance(hours=1)
-    replies = await chat.say("钱大姐", "桥头的路灯坏了三天了，晚上黑漆漆的", group="新建群")
+    replies = await chat.say("钱大姐", "学校门口那段路上全是坑，下雨天积水走不了", group="新建群")
     assert any("工单号" in l.text for l in replies if l.chat == "新建群")
-    assert chat.ticket().region_code == "shiqiao"
+    assert chat.ticket().region_code == "shiqiao" and len(chat.tickets()) == 2

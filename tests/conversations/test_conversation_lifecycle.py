@@ -69,7 +69,7 @@ async def test_full_lifecycle_from_report_to_closing_with_audit_trail(chat: Chat
     assert len(ask) == 1 and "1 满意" in ask[0].text and ask[0].buttons == ("满意", "基本满意", "不满意")
 
     thanks = await chat.say("王大妈", "1")
-    assert any("感谢评价" in l.text for l in thanks)
+    assert any("感谢评价" in l.text and "@王大妈" in l.text for l in thanks if l.chat == "和平村群")
     t = chat.ticket(no)
     assert t.status == "closed" and t.satisfaction == "satisfied"
     assert [a for a, _, _ in chat.events(no)] == [
@@ -128,7 +128,7 @@ async def test_unsatisfied_rating_reopens_ticket_for_rework(chat: Chat) -> None:
     await chat.dm("陈镇长", f"签收 {no}")
     await chat.dm("陈镇长", f"办结 {no} 已修好")
     replies = await chat.say("王大妈", "3")
-    assert any("发回重办" in l.text for l in replies if l.chat == "和平村群")
+    assert any("发回重办" in l.text and "@王大妈" in l.text for l in replies if l.chat == "和平村群")
     redispatch = [l for l in replies if l.chat == "私聊:陈镇长"]
     assert redispatch and "发回重办" in redispatch[0].text
     t = chat.ticket(no)
