@@ -90,7 +90,10 @@ class Outbound:
     buttons: tuple[tuple[Button, ...], ...] = ()  # rows of inline buttons, where the platform has them
     fallback_chat_id: str | None = None  # group to @-mention the recipient in if a private send fails
     recipient_name: str | None = None  # display name of a private recipient (for the fallback mention)
-    callback_id: str | None = None  # answer this button press with `text` instead of posting
+    # answer this button press with `text` instead of posting; with `reply_to` (the message the buttons are on),
+    # the press was used: that message's buttons become `buttons` (none: removed), so a used button is not pressed
+    # again
+    callback_id: str | None = None
     force_reply: bool = False  # ask the platform to prompt a reply (Telegram ForceReply)
     urgent: bool = False  # paced ahead of routine messages
 

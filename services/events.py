@@ -156,6 +156,7 @@ class DeliveryFallback(Event):
     name: str = ""
     platform: str = ""
     user_id: str = ""
+    posted_in: str = ""  # the group the message was posted in instead, with a mention ("" if none)
 
 
 @dataclass(frozen=True)

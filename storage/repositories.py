@@ -178,6 +178,19 @@ class InboxRepo:
             select(sa.func.count()).select_from(InboxMessage).where(InboxMessage.status == "pending")
         ).one()
 
+    def spoke_in(self, platform: str, chat_id: str, sender_id: str) -> bool:
+        """Whether someone has ever said anything in a chat (what the bot knows of who is in a group)."""
+        return (
+            self.s.exec(
+                select(InboxMessage.id).where(
+                    InboxMessage.platform == platform,
+                    InboxMessage.chat_id == chat_id,
+                    InboxMessage.sender_id == sender_id,
+                )
+            ).first()
+            is not None
+        )
+
     def with_result_in_chat(self, platform: str, chat_id: str, result: str, since: datetime) -> list[InboxMessage]:
         """The messages of a chat received since a time whose processing ended with this result, oldest first."""
         return list(

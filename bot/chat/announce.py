@@ -38,6 +38,20 @@ def rating_buttons(no: str) -> tuple[tuple[Button, ...], ...]:
     return ((Button("满意", f"/rate {no} 1"), Button("基本满意", f"/rate {no} 2"), Button("不满意", f"/rate {no} 3")),)
 
 
+def buttons_after(command: str) -> tuple[tuple[Button, ...], ...]:
+    """The buttons a message keeps once one of them was used (``/accept SG…``): what can still be done from it —
+    after 签收, 办结 and 退单; after an emergency's 收到, 到场 and 办结; after anything else, nothing."""
+    name, _, rest = command.strip().partition(" ")
+    no = rest.split(" ", 1)[0]
+    if name == "/accept" and no:
+        return ((Button("办结", f"/resolve {no}"), Button("退单", f"/return {no}")),)
+    if name == "/ack" and no:
+        return ((Button("到场", f"/onsite {no}"), Button("办结", f"/resolve {no}")),)
+    if name == "/onsite" and no:
+        return ((Button("办结", f"/resolve {no}"),),)
+    return ()
+
+
 def confirm_buttons(no: str) -> tuple[tuple[Button, ...], ...]:
     return ((Button("立案", f"/confirm {no}"), Button("忽略", f"/ignore {no}")),)
 
@@ -93,6 +107,8 @@ class Announcer:
         if fallback and ticket is not None and not ticket.private and acc.platform == ticket.platform:
             fallback_chat = ticket.chat_id
         name = acc.display_name or person.name
+        if fallback_chat and not self.org.likely_in_group(uow, person, acc.user_id, acc.platform, fallback_chat):
+            fallback_chat = None  # a mention reaches only the people in the group
         if not acc.can_dm and fallback_chat:
             # They have not started a private chat with the bot (or blocked it): mention them in the group.
             enqueue(
@@ -100,7 +116,7 @@ class Announcer:
                 Outbound(
                     platform=acc.platform,
                     chat_id=fallback_chat,
-                    text=texts.fallback_mention(name, text),
+                    text=texts.fallback_mention(text, acc.platform),
                     mentions=((acc.user_id, name),),
                     urgent=urgent,
                 ),
@@ -328,7 +344,7 @@ class Announcer:
             self.tell_person(uow, p, text, purpose=Purpose.ADMIN_ALERT, fallback=False)
 
     def on_delivery_fallback(self, uow: UnitOfWork, e: ev.DeliveryFallback, t: Ticket | None) -> None:
-        text = texts.fallback_admin(e.name, e.platform)
+        text = texts.fallback_admin(e.name, e.platform, e.posted_in)
         for p in self.org.admins(uow):
             acc = pick_account(uow, p, e.platform)
             if acc is None or (acc.platform == e.platform and acc.user_id == e.user_id):

@@ -15,6 +15,7 @@ from datetime import datetime, time, timedelta
 from sqlalchemy.exc import IntegrityError
 
 from bot.chat import texts
+from bot.chat.announce import buttons_after
 from bot.chat.commands import REGISTRY, Command, UnknownCommand, help_text, parse
 from bot.chat.outbox import enqueue
 from bot.messages import ChatType, Inbound, Outbound
@@ -181,7 +182,7 @@ class Router:
                 or row.chat_type == ChatType.PRIVATE.value
                 or (row.text and parse(row.text[:MAX_COMMAND]) is not None)
             ):
-                self._reply(uow, row, texts.error("internal"))
+                self._reply(uow, row, texts.error("internal"), refused=True)
 
     def _classify_batch(self, uow: UnitOfWork, rows: Sequence[InboxMessage]) -> dict[int, Classification]:
         """Classify up front the batch's texts that `_handle` will classify (plain text in a bound
@@ -217,14 +218,14 @@ class Router:
                 text, text_without_number=row.chat_type == ChatType.PRIVATE.value and actor.is_staff
             )
             if isinstance(cmd, UnknownCommand):
-                self._reply(uow, row, texts.error("unknown_command"))
+                self._reply(uow, row, texts.error("unknown_command"), refused=True)
                 return RESULT_COMMAND
             if cmd is not None:
                 result = self._command(uow, row, actor, group, cmd)
                 if result is not None:
                     return result
         elif text.startswith("/"):
-            self._reply(uow, row, texts.error("too_long", limit=MAX_COMMAND))
+            self._reply(uow, row, texts.error("too_long", limit=MAX_COMMAND), refused=True)
             return RESULT_COMMAND
         if group is not None and not group.region_code:
             return self._unbound(uow, row, group)
@@ -281,10 +282,12 @@ class Router:
         purpose: str = "reply",
         ticket_id: int | None = None,
         mention: bool = False,
+        refused: bool = False,
     ) -> None:
         """Answer a message where it was said (in a group, quoting it; with ``mention``, @-mentioning its sender
         too, as every message about a resident's own ticket does)."""
         if row.callback_id:
+            used = not refused and row.reply_to is not None  # a refused press leaves the buttons as they were
             enqueue(
                 uow,
                 Outbound(
@@ -293,6 +296,8 @@ class Router:
                     chat_type=ChatType(row.chat_type),
                     text=text[:190],
                     callback_id=row.callback_id,
+                    reply_to=row.reply_to if used else None,
+                    buttons=buttons_after(row.text or "") if used else (),
                 ),
                 purpose=Purpose.CALLBACK_ANSWER,
                 inbox_id=row.id,
@@ -355,7 +360,7 @@ class Router:
             hint = e.params.pop("hint", None) or _hint(cmd.name)
             if "status" in e.params:
                 e.params["status"] = STATUS_LABELS.get(str(e.params["status"]), e.params["status"])
-            self._reply(uow, row, texts.error(e.code, hint=hint, **e.params))
+            self._reply(uow, row, texts.error(e.code, hint=hint, **e.params), refused=True)
             return RESULT_COMMAND
 
     def _cmd_help(self, uow, row, actor, group, cmd) -> str:  # type: ignore[no-untyped-def]

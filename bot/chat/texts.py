@@ -262,14 +262,25 @@ def split_done(no: str, name: str, new_no: str | None, pending: bool) -> str:
     return f"已把 {name} 从 {no} 拆出，按其原话另立工单 {new_no}{'（待网格员确认）' if pending else ''}"
 
 
-def fallback_mention(name: str, text: str) -> str:
+#: what a person must do, per platform, before the bot can write to them privately
+START_PRIVATE = {
+    "telegram": "请私聊机器人并点“开始”（Start）",
+    "wechat": "请加善治助手为微信好友",
+}
+
+
+def fallback_mention(text: str, platform: str) -> str:
     """A private message that could not be delivered, posted in the group instead: masked like everything there
-    (an emergency alert carries the resident's text unmasked for the people who must act)."""
-    return f"机器人无法私聊您，请先私聊机器人（Telegram 点“开始”/微信加好友）。{mask(text)}"  # the @name is the mention
+    (an emergency alert carries the resident's text unmasked for the people who must act). The person is named
+    once, by the mention the message carries."""
+    how = START_PRIVATE.get(platform, "请先私聊机器人")
+    return f"机器人无法私聊您，{how}，以后的提醒就发到私聊。{mask(text)}"
 
 
-def fallback_admin(name: str, platform: str) -> str:
-    return f"【提示】无法私信{name}（{platform}）：对方还没有开启与机器人的私聊，已改在群里提醒。请提醒其私聊机器人。"
+def fallback_admin(name: str, platform: str, posted_in: str) -> str:
+    how = START_PRIVATE.get(platform, "私聊机器人")
+    where = f"已改在群「{posted_in}」里@提醒" if posted_in else "对方不在这件工单的群里，没有在群里提醒，请电话联系"
+    return f"【提示】无法私信{name}（{platform}）：对方还没有开启与机器人的私聊。{where}。请让其{how}。"
 
 
 def welcome_private() -> str:

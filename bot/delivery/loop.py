@@ -216,7 +216,7 @@ class Delivery:
                 Outbound(
                     platform=row.platform,
                     chat_id=row.fallback_chat_id,
-                    text=texts.fallback_mention(name, row.text),
+                    text=texts.fallback_mention(row.text, row.platform),
                     mentions=((row.chat_id, name),),
                     urgent=row.urgent,
                 ),
@@ -224,7 +224,13 @@ class Delivery:
                 ticket_id=row.ticket_id,
                 person_id=row.recipient_person_id,
             )
-        uow.emit(ev.DeliveryFallback(row.ticket_id, None, name=name, platform=row.platform, user_id=row.chat_id))
+        group = uow.org.group(row.platform, row.fallback_chat_id) if row.fallback_chat_id else None
+        posted_in = ((group.title if group else None) or row.fallback_chat_id or "") if row.fallback_chat_id else ""
+        uow.emit(
+            ev.DeliveryFallback(
+                row.ticket_id, None, name=name, platform=row.platform, user_id=row.chat_id, posted_in=posted_in
+            )
+        )
 
     async def run(self, poll_seconds: float = 1.0) -> None:
         """Deliver forever: after each pass, wait for new work (woken by the app) or the next retry."""

@@ -139,6 +139,11 @@ async def test_official_works_the_ticket_with_buttons(bot: Bot):
     assert [a["id"] for a in bot.api.answers] == [q1] and no in bot.api.answers[0]["text"]
     told = [m for m in bot.sent(HEPING, n) if "签收" in m["text"]]
     assert len(told) == 1 and told[0]["reply_to"] == complaint["message_id"]
+    # the notice keeps only what can still be done from it
+    assert bot.buttons(bot.api.messages[(3001, notice["message_id"])]) == {
+        "办结": f"/resolve {no}",
+        "退单": f"/return {no}",
+    }
 
     # pressed again: a short answer, no second transition, no second message to the group
     n = len(bot.api.sent)
@@ -182,6 +187,7 @@ async def test_official_works_the_ticket_with_buttons(bot: Bot):
     await bot.turn()
     assert bot.api.answers[-1]["id"] == q5
     assert bot.ticket().status == "closed"
+    assert bot.buttons(bot.api.messages[(HEPING, ask["message_id"])]) == {}  # rated: the buttons are gone
 
 
 async def test_unsatisfied_button_reopens(bot: Bot):
@@ -194,6 +200,7 @@ async def test_unsatisfied_button_reopens(bot: Bot):
     bot.api.callback(NEIGHBOUR, ask["message_id"], f"/rate {no} 3", chat_id=HEPING)
     await bot.turn()
     assert bot.ticket().status in ("resolved", "followup")
+    assert len(bot.buttons(bot.api.messages[(HEPING, ask["message_id"])])) == 3  # still the reporter's to press
     bot.api.callback(RESIDENT, ask["message_id"], f"/rate {no} 3", chat_id=HEPING)
     await bot.turn()
     assert bot.ticket().status in ("reopened", "dispatched")
@@ -210,6 +217,7 @@ async def test_403_private_message_falls_back_to_a_mention_in_the_group(bot: Bot
     (fallback,) = [m for m in bot.sent(HEPING) if "无法私聊" in m["text"]]
     assert fallback["parse_mode"] == "HTML"
     assert '<a href="tg://user?id=3001">@张主任</a>' in fallback["text"] and no in fallback["text"]
+    assert fallback["text"].count("张主任") == 1 and "点“开始”" in fallback["text"]  # named once; Telegram's way
     # and the admin, who did start the bot... has not either: the alert also fails → nothing loops
     admin_alerts = [r for r in bot.api.calls("sendMessage") if r.params["chat_id"] == "9001"]
     assert len(admin_alerts) <= 1
@@ -237,6 +245,9 @@ async def test_403_tells_an_admin_who_has_started_the_bot(bot: Bot):
     await open_ticket(bot, officials_started=False)
     alerts = [m for m in bot.sent(9001) if "张主任" in m["text"]]
     assert len(alerts) == 1
+    assert (
+        "已改在群「和平村群」里@提醒" in alerts[0]["text"] and "开始" in alerts[0]["text"]
+    )  # what was done, what to do
 
 
 async def test_429_retry_after_is_honoured(bot: Bot):

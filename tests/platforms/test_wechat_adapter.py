@@ -442,6 +442,7 @@ async def test_logout_mid_conversation_reconnects_and_nothing_after_it_is_lost(h
     starts = h.puppet.starts
     h.puppet.logout_now("账号在其他设备登录")
     await until(lambda: h.puppet.starts == starts + 1 and h.adapter.status().connected)
+    await until(lambda: len(h.connection_events()) == 3)  # recorded a moment after the adapter says connected
     conn = h.connection_events()
     assert [c["connected"] for c in conn] == [True, False, True]
     assert "账号在其他设备登录" in conn[1]["detail"] and conn[2]["reconnected"] is True

@@ -142,6 +142,7 @@ async def test_not_a_friend_falls_back_to_a_mention_in_the_room(bot: Bot):
     fallbacks = [s for s in bot.said(ROOM) if no in s.text and s is not receipt and OFFICIAL in s.mention_ids]
     assert fallbacks, [(s.conversation_id, s.text, s.mention_ids) for s in bot.puppet.said]
     assert fallbacks[0].text.startswith("@张主任")
+    assert fallbacks[0].text.count("张主任") == 1 and "加善治助手为微信好友" in fallbacks[0].text  # WeChat's way
 
 
 @pytest.mark.parametrize(

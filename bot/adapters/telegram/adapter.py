@@ -640,6 +640,17 @@ class TelegramAdapter(Adapter):
 
     # ------------------------------------------------------------------ outbound
 
+    async def _close_buttons(self, out: Outbound) -> None:
+        """The press was used: its message keeps only the buttons still of use. The press is answered already, so
+        a failure here (the message deleted, too old to edit, unchanged) is logged, not retried: sending the
+        answer again would be refused."""
+        try:
+            await self._bot.edit_message_reply_markup(
+                chat_id=_chat_ref(out.chat_id), message_id=int(out.reply_to or 0), reply_markup=keyboard(out)
+            )
+        except TelegramError as exc:
+            log.info("telegram: buttons of message %s in %s not updated: %s", out.reply_to, out.chat_id, exc)
+
     async def send(self, out: Outbound) -> SendResult:
         try:
             if not self._ready:
@@ -648,6 +659,8 @@ class TelegramAdapter(Adapter):
                 await self._bot.answer_callback_query(
                     callback_query_id=out.callback_id, text=out.text[:MAX_CALLBACK_ANSWER]
                 )
+                if out.reply_to and out.reply_to.isdigit():
+                    await self._close_buttons(out)
                 return SendResult(message_id=None)
             text, parse_mode = render(out)
             kwargs: dict[str, Any] = {"chat_id": _chat_ref(out.chat_id), "text": text}
