@@ -130,6 +130,9 @@ class IntakeService:
                 why = self._detail_reason(own, text, c, intent)
                 if why is not None:
                     self.tickets.add_detail(uow, own, actor, text, said.attachment, reason=why)
+                    fixed = relation.corrected(own.text, text) if relation.is_correction(text) else None
+                    if fixed is not None:
+                        self.tickets.edit_text(uow, own, actor, fixed)  # "不是三组，是五组": where it is, from now
                     return Outcome(DETAIL, own.id)
             if (
                 not c.urgent

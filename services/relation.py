@@ -403,6 +403,30 @@ def me_too(text: str) -> tuple[bool, str]:
     return False, ""
 
 
+#: "不是三组，是五组", "说错了 是6栋不是5栋": the wrong words and the right ones
+_SWAPS = (
+    re.compile(
+        r"不是\s*(?P<wrong>[^\s，,。！!？?]{1,10}?)\s*[，,。 ]*(?:而是|应该是|是|在)\s*(?P<right>[^\s，,。！!？?]{1,10})"
+    ),
+    re.compile(r"是\s*(?P<right>[^\s，,。！!？?不]{1,10}?)\s*[，,]?\s*不是\s*(?P<wrong>[^\s，,。！!？?]{1,10})"),
+)
+_PARTICLES = "的啊哈了呀嘛咯哦喔嘞"
+
+
+def corrected(ticket_text: str, text: str) -> str | None:
+    """The ticket's words with a reporter's correction made ("5栋电梯又坏了" and "说错了 是6栋不是5栋" give
+    "6栋电梯又坏了"), or None when the correction names no words the ticket has: what a later "+1 6栋" is matched
+    against (the original stays in the audit trail)."""
+    for rx in _SWAPS:
+        m = rx.search(text)
+        if m is None:
+            continue
+        wrong, right = m.group("wrong").rstrip(_PARTICLES), m.group("right").rstrip(_PARTICLES)
+        if wrong and right and wrong != right and wrong in ticket_text:
+            return ticket_text.replace(wrong, right, 1)
+    return None
+
+
 def is_correction(text: str) -> bool:
     """ "不是三组，是五组", "说错了", "更正一下": the reporter corrects what they said."""
     return bool(_CORRECTION.search(text))

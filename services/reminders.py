@@ -124,7 +124,7 @@ class ReminderService:
         s = self.settings
         out: list[Slot] = []
         if t.status in ACTIVE_STATUSES and t.dispatched_at is not None:
-            if t.status == "dispatched" and t.accepted_at is None:
+            if t.status == Status.DISPATCHED and t.accepted_at is None:
                 out.append(Slot("accept", t.dispatched_at + timedelta(hours=s.accept_hours)))
             if t.deadline is not None:
                 for h in s.due_soon_hours:
@@ -139,7 +139,7 @@ class ReminderService:
                     k += 1
             for at in self._rework_thresholds(uow, t):
                 out.append(Slot("escalate", at))
-        elif t.status == "followup" and t.resolved_at is not None:
+        elif t.status == Status.FOLLOWUP and t.resolved_at is not None:
             out.append(Slot("followup_close", t.resolved_at + timedelta(days=s.followup_days)))
         return [x for x in out if x.due_at <= now]
 
