@@ -232,6 +232,8 @@ _SUBJECT_ALSO = re.compile(
     + _NUM
     + r"(?:组|队|栋|幢|楼|号|单元))[^，,。！!？?]{0,10}?也"
 )
+#: "网也没了", "电也停了": a thing named, then 也 and its failure, in a few words.
+_THING_ALSO = re.compile(r"也(?:没了|冇了|没有了|停了|断了|坏了|不行了|不亮了|不通了|黑了|没得了)")
 #: "我也不知道", "我也想问": 也 that reports nothing.
 _NOT_ME_TOO = re.compile(r"也(?:不知道|不晓得|不清楚|想问|想知道|想去|要去|去|来|想|觉得|认为|同意|支持|问问)")
 #: The message points at something already said: "那个坑", "过桥那盏", "上次也是这样".
@@ -400,6 +402,8 @@ def me_too(text: str) -> tuple[bool, str]:
             return True, ("" if not rest or _PURE_ME_TOO.match(rest) else rest)
     if _ME_TOO_LEAD.match(s) or _SUBJECT_ALSO.match(s) or _ALSO_SO.search(s):
         return True, s
+    if len(s) <= 14 and _THING_ALSO.search(s) and problem_of(s).things:
+        return True, s  # "网也没了", "水也停了": the same thing gone for them too
     return False, ""
 
 
