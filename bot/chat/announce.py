@@ -56,6 +56,22 @@ def confirm_buttons(no: str) -> tuple[tuple[Button, ...], ...]:
     return ((Button("立案", f"/confirm {no}"), Button("忽略", f"/ignore {no}")),)
 
 
+def _to_account(uow: UnitOfWork, acc: Account, person: Person, text: str, purpose: str) -> None:
+    """A private message to one of a person's accounts, with no fallback: the admins' and grid workers' notes."""
+    enqueue(
+        uow,
+        Outbound(
+            platform=acc.platform,
+            chat_id=acc.user_id,
+            chat_type=ChatType.PRIVATE,
+            text=text,
+            recipient_name=acc.display_name or person.name,
+        ),
+        purpose=purpose,
+        person_id=person.id,
+    )
+
+
 class Announcer:
     def __init__(self, config: Config, org: OrgService) -> None:
         self.config = config
@@ -325,18 +341,7 @@ class Announcer:
         for p in self.org.grid_workers(uow, g.region_code):
             acc = pick_account(uow, p, g.platform)
             if acc is not None:
-                enqueue(
-                    uow,
-                    Outbound(
-                        platform=acc.platform,
-                        chat_id=acc.user_id,
-                        chat_type=ChatType.PRIVATE,
-                        text=text,
-                        recipient_name=acc.display_name or p.name,
-                    ),
-                    purpose=Purpose.NON_TEXT,
-                    person_id=p.id,
-                )
+                _to_account(uow, acc, p, text, Purpose.NON_TEXT)
 
     def on_group_needs_binding(self, uow: UnitOfWork, e: ev.GroupNeedsBinding, t: Ticket | None) -> None:
         text = texts.bind_request(e.title or e.chat_id, e.platform)
@@ -349,18 +354,7 @@ class Announcer:
             acc = pick_account(uow, p, e.platform)
             if acc is None or (acc.platform == e.platform and acc.user_id == e.user_id):
                 continue
-            enqueue(
-                uow,
-                Outbound(
-                    platform=acc.platform,
-                    chat_id=acc.user_id,
-                    chat_type=ChatType.PRIVATE,
-                    text=text,
-                    recipient_name=acc.display_name or p.name,
-                ),
-                purpose=Purpose.ADMIN_ALERT,
-                person_id=p.id,
-            )
+            _to_account(uow, acc, p, text, Purpose.ADMIN_ALERT)
 
     def on_platform_down(self, uow: UnitOfWork, e: ev.PlatformDown, t: Ticket | None) -> None:
         down = e.platform
@@ -368,18 +362,7 @@ class Announcer:
         for p in self.org.admins(uow):
             for acc in uow.org.accounts_of(p.id):  # type: ignore[arg-type]
                 if acc.platform != down and acc.platform in e.live_platforms:
-                    enqueue(
-                        uow,
-                        Outbound(
-                            platform=acc.platform,
-                            chat_id=acc.user_id,
-                            chat_type=ChatType.PRIVATE,
-                            text=text,
-                            recipient_name=acc.display_name or p.name,
-                        ),
-                        purpose=Purpose.ADMIN_ALERT,
-                        person_id=p.id,
-                    )
+                    _to_account(uow, acc, p, text, Purpose.ADMIN_ALERT)
                     break
 
 

@@ -287,21 +287,7 @@ class Router:
         """Answer a message where it was said (in a group, quoting it; with ``mention``, @-mentioning its sender
         too, as every message about a resident's own ticket does)."""
         if row.callback_id:
-            used = not refused and row.reply_to is not None  # a refused press leaves the buttons as they were
-            enqueue(
-                uow,
-                Outbound(
-                    platform=row.platform,
-                    chat_id=row.chat_id,
-                    chat_type=ChatType(row.chat_type),
-                    text=text[:190],
-                    callback_id=row.callback_id,
-                    reply_to=row.reply_to if used else None,
-                    buttons=buttons_after(row.text or "") if used else (),
-                ),
-                purpose=Purpose.CALLBACK_ANSWER,
-                inbox_id=row.id,
-            )
+            self._answer_press(uow, row, text, used=not refused)  # a refused press leaves the buttons as they were
             if not force_reply:
                 return
         enqueue(
@@ -528,20 +514,28 @@ class Router:
         self._reply(uow, row, texts.split_done(t.no, name, new_no, pending), ticket_id=t.id)
         return RESULT_COMMAND
 
+    @staticmethod
+    def _answer_press(uow: UnitOfWork, row: InboxMessage, text: str, *, used: bool) -> None:
+        """Answer a button press; a press that was used takes its message's buttons down to what is left."""
+        used = used and row.reply_to is not None
+        enqueue(
+            uow,
+            Outbound(
+                platform=row.platform,
+                chat_id=row.chat_id,
+                chat_type=ChatType(row.chat_type),
+                text=text[:190],
+                callback_id=row.callback_id,
+                reply_to=row.reply_to if used else None,
+                buttons=buttons_after(row.text or "") if used else (),
+            ),
+            purpose=Purpose.CALLBACK_ANSWER,
+            inbox_id=row.id,
+        )
+
     def _prompt(self, uow: UnitOfWork, row: InboxMessage, actor: Actor, t: Ticket, purpose: str, text: str) -> None:
         if row.callback_id:
-            enqueue(
-                uow,
-                Outbound(
-                    platform=row.platform,
-                    chat_id=row.chat_id,
-                    chat_type=ChatType(row.chat_type),
-                    text=texts.PROMPT_TYPE,
-                    callback_id=row.callback_id,
-                ),
-                purpose=Purpose.CALLBACK_ANSWER,
-                inbox_id=row.id,
-            )
+            self._answer_press(uow, row, texts.PROMPT_TYPE, used=False)  # not done until the result is written
         enqueue(
             uow,
             Outbound(
