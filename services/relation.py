@@ -203,6 +203,9 @@ _LANDMARK = re.compile(
     + "|".join(sorted(LANDMARKS, key=len, reverse=True))
     + ")"
 )
+_AS_PLACE = re.compile(
+    "(?:" + "|".join(sorted(LANDMARKS, key=len, reverse=True)) + ")(?:那边|这边|旁边|边上|那头|这头|那里|那儿|那块|附近|对面)"
+)
 _NOT_PLACES = frozenset(
     {"水泥路", "马路", "公路", "小路", "大路", "土路", "这条路", "那条路", "条路", "上学路", "过马路"}
 )
@@ -282,7 +285,8 @@ class Fit:
 @lru_cache(maxsize=8192)  # an open ticket's text is compared with every new complaint of its group
 def problem_of(text: str) -> Problem:
     t = text.lower()
-    things = frozenset(name for name, words in THINGS.items() if _names(t, name, words))
+    # a landmark said as where ("从大樟树那边到河边都黑的", "桥头那边"): a place, not the thing it could name
+    things = frozenset(name for name, words in THINGS.items() if _names(_AS_PLACE.sub("", t), name, words))
     faults = frozenset(name for name, words in FAULTS.items() if any(w in t for w in words))
     places = frozenset(
         (kind, _norm_num(m)) for kind, rx in _PLACE_PATTERNS for m in rx.findall(t) if m not in _NOT_PLACES
