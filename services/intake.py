@@ -103,6 +103,9 @@ class IntakeService:
             alert = self.emergencies.follow_up(uow, said.platform, said.chat_id, actor, text, c)
             if alert is not None:
                 # about an emergency of this group the last hour: it goes to who is acting
+                emergency = uow.tickets.get(alert.ticket_id) if alert.ticket_id else None
+                if emergency is not None and emergency.reporter_id == actor.id:
+                    self._correct(uow, emergency, actor, text)
                 return Outcome(EMERGENCY_FOLLOW_UP, alert.ticket_id)
 
         window_start = uow.now - timedelta(hours=self.config.merge.window_hours)
@@ -130,9 +133,7 @@ class IntakeService:
                 why = self._detail_reason(own, text, c, intent)
                 if why is not None:
                     self.tickets.add_detail(uow, own, actor, text, said.attachment, reason=why)
-                    fixed = relation.corrected(own.text, text) if relation.is_correction(text) else None
-                    if fixed is not None:
-                        self.tickets.edit_text(uow, own, actor, fixed)  # "不是三组，是五组": where it is, from now
+                    self._correct(uow, own, actor, text)
                     return Outcome(DETAIL, own.id)
             if (
                 not c.urgent
@@ -149,6 +150,12 @@ class IntakeService:
         if intent == "consultation":
             return self._consultation(uow, said, actor, region, text)
         return Outcome(IGNORED)
+
+    def _correct(self, uow: UnitOfWork, t: Ticket, actor: Actor, text: str) -> None:
+        """The reporter's "不是三组，是五组" changes where their ticket says it is, from now on."""
+        fixed = relation.corrected(t.text, text) if relation.is_correction(text) else None
+        if fixed is not None:
+            self.tickets.edit_text(uow, t, actor, fixed)
 
     def _detail_reason(self, own: Ticket, text: str, c: Classification, intent: str) -> str | None:
         """Why the reporter's next message is more about their own ticket, or None: it is not when it is a

@@ -204,7 +204,9 @@ _LANDMARK = re.compile(
     + ")"
 )
 _AS_PLACE = re.compile(
-    "(?:" + "|".join(sorted(LANDMARKS, key=len, reverse=True)) + ")(?:那边|这边|旁边|边上|那头|这头|那里|那儿|那块|附近|对面)"
+    "(?:"
+    + "|".join(sorted(LANDMARKS, key=len, reverse=True))
+    + ")(?:那边|这边|旁边|边上|那头|这头|那里|那儿|那块|附近|对面)"
 )
 _NOT_PLACES = frozenset(
     {"水泥路", "马路", "公路", "小路", "大路", "土路", "这条路", "那条路", "条路", "上学路", "过马路"}
