@@ -166,6 +166,8 @@ class IntakeService:
             return "detail.adds_to" if relation.adds_to(text, own.text) else None
         if relation.is_attachment(text):
             return "detail.attachment"
+        if relation.says_only_where(text):
+            return "detail.place"
         if (
             intent == "consultation"
             or relation.is_forward(text)

@@ -423,6 +423,18 @@ _SWAPS = (
 _PARTICLES = "的啊哈了呀嘛咯哦喔嘞"
 
 
+#: "就是大路边上那几户红砖房子那里", "就在小卖部门口": a message that only says where
+_ONLY_WHERE = re.compile(
+    r"^\s*(?:就是|就在|是在|在|位置在|地点在|地方在|地址[是:：]?)[^，,。！!？?]{1,24}?"
+    r"(?:那里|那边|这里|这边|那块|那儿|这儿|附近|旁边|边上|门口|对面|隔壁|后面|前面|路口)(?:的|啊|哈|呀|嘞|咯)?[\s。!！~～]*$"
+)
+
+
+def says_only_where(text: str) -> bool:
+    """The message says where and nothing else: more of the speaker's own problem, whatever its words name."""
+    return bool(_ONLY_WHERE.match(text))
+
+
 def corrected(ticket_text: str, text: str) -> str | None:
     """The ticket's words with a reporter's correction made ("5栋电梯又坏了" and "说错了 是6栋不是5栋" give
     "6栋电梯又坏了"), or None when the correction names no words the ticket has: what a later "+1 6栋" is matched

@@ -17,3 +17,10 @@ def test_the_same_word_as_the_subject_still_names_the_thing() -> None:
 
 def test_what_is_broken_there_is_still_read() -> None:
     assert problem_of("桥头那边的路灯坏了").things == frozenset({"light"})
+
+
+def test_a_message_that_only_says_where_is_a_place() -> None:
+    from services.relation import says_only_where
+
+    assert says_only_where("就是大路边上那几户红砖房子那里") and says_only_where("就在小卖部门口")
+    assert not says_only_where("就在村口 路灯又坏了") and not says_only_where("我在家里")
