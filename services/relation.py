@@ -249,7 +249,7 @@ _ANOTHER = re.compile(r"^\s*(?:还有|另外|另，|另,|另：|顺便|对了|�
 _NEWS = re.compile(r"(?:说是|原来是|原来|回复说|通知说|听说)")
 _ALSO_SO = re.compile(r"(?:我|俺|我们|俺们|阿拉)(?:家|屋|屋里)?也(?:是|一样)")
 _ATTACHMENT = re.compile(r"^\s*\[(?:图片|照片|视频|位置|语音|文件|动画表情)\]")
-_CORRECTION = re.compile(r"不是.{1,8}[，,。 ]*(?:是|在)|(?:说错|打错|搞错)了|更正")
+_CORRECTION = re.compile(r"(?:不是|唔系).{1,8}[，,。 ]*(?:是|在|系|喺)|(?:说错|打错|搞错|讲错)了|更正")
 _WHERE = re.compile(r"(?:就)?在.{1,12}(?:门口|旁边|边上|对面|后面|前面|那里|这里|那块|那儿|附近|路口)|门口|旁边|路口")
 _STILL = re.compile(
     r"还是|一直|到现在|还没|还冇|还在|还再|又(?:停|坏|来|堵|黄|没|开始)|已经.{0,3}[天日周]|[两三四五六七八九十几\d]+[天日周]|"
@@ -391,6 +391,10 @@ def fit(
         return Fit(True, 1.0 + 0.5 * same_category + words, f"thing.same:{'+'.join(sorted(shared))}")
     if same_category and words >= similarity:
         return Fit(True, 0.5 + words, f"words.same:{words:.2f}")
+    if same_category and not a.things and places and a.places & b.places and a.faults & b.faults:
+        # it names no thing, but the same kind of problem at the same place, going wrong the same way ("六组祠堂
+        # 嗰度真系臭" beside 六组's overflowing garbage pool): the problem being talked about there
+        return Fit(True, 0.4 + words, "place_fault.same")
     return Fit(False, words, "unrelated")
 
 
@@ -416,7 +420,8 @@ def me_too(text: str) -> tuple[bool, str]:
 #: "不是三组，是五组", "说错了 是6栋不是5栋": the wrong words and the right ones
 _SWAPS = (
     re.compile(
-        r"不是\s*(?P<wrong>[^\s，,。！!？?]{1,10}?)\s*[，,。 ]*(?:而是|应该是|是|在)\s*(?P<right>[^\s，,。！!？?]{1,10})"
+        r"(?:不是|唔系|唔是)\s*(?P<wrong>[^\s，,。！!？?]{1,10}?)\s*[，,。 ]*(?:而是|应该是|是|在|系|喺)\s*"
+        r"(?P<right>[^\s，,。！!？?]{1,10})"
     ),
     re.compile(r"是\s*(?P<right>[^\s，,。！!？?不]{1,10}?)\s*[，,]?\s*不是\s*(?P<wrong>[^\s，,。！!？?]{1,10})"),
 )
