@@ -220,22 +220,6 @@ class OrgService:
                 return people
         return []
 
-    def likely_in_group(self, uow: UnitOfWork, person: Person, user_id: str, platform: str, chat_id: str) -> bool:
-        """Whether a person is likely a member of a group: the bot sees no member lists, so — they spoke there, or
-        they work for its village or its township (grid workers, the village committee, township cadres, who sit in
-        their villages' groups). A county department's official, or someone of another township, is not: a mention
-        of them there would reach nobody and tell the village who the bot failed to reach."""
-        g = uow.org.group(platform, chat_id)
-        if g is None:
-            return False
-        if uow.inbox.spoke_in(platform, chat_id, user_id):
-            return True
-        if not g.region_code:
-            return False
-        unit = uow.org.unit(person.unit_code) if person.unit_code else None
-        home = person.region_code or (unit.region_code if unit else None)
-        return home is not None and home in self.ancestors(uow, g.region_code)[:2]
-
     def admins(self, uow: UnitOfWork) -> list[Person]:
         return uow.org.people(role="admin")
 
@@ -388,3 +372,22 @@ class OrgService:
         ).all():
             acc.last_group_chat_id = new_chat_id
         uow.org.forget()
+
+
+def likely_in_group(uow: UnitOfWork, person: Person, user_id: str, platform: str, chat_id: str) -> bool:
+    """Whether a person is likely a member of a group: the bot sees no member lists, so — they spoke there, or
+    they work for its village or its township (grid workers, the village committee, township cadres, who sit in
+    their villages' groups). A county department's official, or someone of another township, is not: a mention
+    of them there would reach nobody and tell the village who the bot failed to reach. Asked only when a private
+    message cannot be delivered."""
+    g = uow.org.group(platform, chat_id)
+    if g is None:
+        return False
+    if uow.inbox.spoke_in(platform, chat_id, user_id):
+        return True
+    if not g.region_code:
+        return False
+    unit = uow.org.unit(person.unit_code) if person.unit_code else None
+    home = person.region_code or (unit.region_code if unit else None)
+    village = uow.org.region(g.region_code)
+    return home is not None and home in (g.region_code, village.parent_code if village else None)

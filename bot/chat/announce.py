@@ -13,7 +13,7 @@ from bot.messages import Button, ChatType, Outbound
 from core.config import Config
 from services import events as ev
 from services.masking import phone_numbers
-from services.org import OrgService
+from services.org import OrgService, likely_in_group
 from services.tickets import PRIVATE_EMERGENCIES, STATUS_LABELS
 from services.uow import UnitOfWork
 from storage.models import Account, Person, Ticket, TicketReporter
@@ -123,9 +123,11 @@ class Announcer:
         if fallback and ticket is not None and not ticket.private and acc.platform == ticket.platform:
             fallback_chat = ticket.chat_id
         name = acc.display_name or person.name
-        if fallback_chat and not self.org.likely_in_group(uow, person, acc.user_id, acc.platform, fallback_chat):
-            fallback_chat = None  # a mention reaches only the people in the group
-        if not acc.can_dm and fallback_chat:
+        if (
+            not acc.can_dm
+            and fallback_chat
+            and likely_in_group(uow, person, acc.user_id, acc.platform, fallback_chat)  # a mention reaches only them
+        ):
             # They have not started a private chat with the bot (or blocked it): mention them in the group.
             enqueue(
                 uow,

@@ -23,6 +23,7 @@ from core.clock import Clock
 from core.config import DeliveryConfig
 from services import events as ev
 from services.container import Services
+from services.org import likely_in_group
 from storage.models import Account, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -210,12 +211,20 @@ class Delivery:
         if acc is not None:
             acc.can_dm = False
         name = row.recipient_name or (acc.display_name if acc else row.chat_id)
-        if row.fallback_chat_id:
+        person = uow.org.person(row.recipient_person_id) if row.recipient_person_id else None
+        group_chat = (
+            row.fallback_chat_id
+            if row.fallback_chat_id
+            and person is not None
+            and likely_in_group(uow, person, row.chat_id, row.platform, row.fallback_chat_id)
+            else None
+        )  # a mention reaches only the people in the group
+        if group_chat:
             enqueue(
                 uow,
                 Outbound(
                     platform=row.platform,
-                    chat_id=row.fallback_chat_id,
+                    chat_id=group_chat,
                     text=texts.fallback_mention(row.text, row.platform),
                     mentions=((row.chat_id, name),),
                     urgent=row.urgent,
@@ -224,8 +233,8 @@ class Delivery:
                 ticket_id=row.ticket_id,
                 person_id=row.recipient_person_id,
             )
-        group = uow.org.group(row.platform, row.fallback_chat_id) if row.fallback_chat_id else None
-        posted_in = ((group.title if group else None) or row.fallback_chat_id or "") if row.fallback_chat_id else ""
+        group = uow.org.group(row.platform, group_chat) if group_chat else None
+        posted_in = ((group.title if group else None) or group_chat or "") if group_chat else ""
         uow.emit(
             ev.DeliveryFallback(
                 row.ticket_id, None, name=name, platform=row.platform, user_id=row.chat_id, posted_in=posted_in

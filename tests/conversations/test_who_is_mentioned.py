@@ -3,6 +3,7 @@ bot sees no member lists, so it goes by who spoke there and who works for the vi
 
 from __future__ import annotations
 
+from services.org import likely_in_group
 from tests.support.chat import Chat
 
 
@@ -10,7 +11,7 @@ def in_group(chat: Chat, name: str, group: str = "和平村群") -> bool:
     with chat.app.services.uow() as uow:
         person = uow.org.person_by_name(name)
         assert person is not None
-        return chat.app.services.org.likely_in_group(uow, person, name, "local", group)
+        return likely_in_group(uow, person, name, "local", group)
 
 
 async def test_the_village_and_township_staff_are_taken_to_be_in_the_village_group(chat: Chat) -> None:
