@@ -216,6 +216,7 @@ REGISTRY: tuple[Spec, ...] = (
         "bind",
         "admin_only",
         free_text=True,
+        bare="anywhere",  # 绑定 alone is answered with how to use it
         usage="绑定 村名 (/bind 和平村)：把本群绑定到村/社区",
     ),
 )

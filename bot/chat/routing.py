@@ -407,12 +407,17 @@ class Router:
             raise _Refusal("group_only")
         if not cmd.arg:
             raise BadArgument(hint=texts.HINT_BIND)
+        before = uow.org.region(group.region_code) if group.region_code else None
         g = self.services.org.bind(uow, actor, row.platform, row.chat_id, cmd.arg, row.chat_title)
         region = uow.org.region(g.region_code)  # type: ignore[arg-type]
         # what residents said before the group was bound, within the merge window, is handled now, in order
         since = uow.now - timedelta(hours=self.config.merge.window_hours)
         kept = uow.inbox.with_result_in_chat(row.platform, row.chat_id, RESULT_UNBOUND, since)
-        self._reply(uow, row, texts.bound(g.title, region.name if region else cmd.arg, len(kept)))
+        self._reply(
+            uow,
+            row,
+            texts.bound(g.title, region.name if region else cmd.arg, len(kept), before.name if before else None),
+        )
         for r in kept:
             r.result = self._handle(uow, r)
         return RESULT_COMMAND

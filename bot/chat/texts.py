@@ -172,9 +172,10 @@ def unknown_home() -> str:
     return "请先在您所在村/社区的群里说一句话，或直接在群里反映问题，这样我才知道您的问题归哪里管。"
 
 
-def bound(title: str, region: str, kept: int = 0) -> str:
+def bound(title: str, region: str, kept: int = 0, before: str | None = None) -> str:
     then = f"绑定前群里的 {kept} 条发言现在逐条处理。" if kept else ""
-    return f"本群（{title}）已绑定到{region}。{then}"
+    moved = f"（原绑定{before}，已改绑）" if before and before != region else ""
+    return f"本群（{title}）已绑定到{region}{moved}。{then}"
 
 
 def ticket_line(no: str, status: str, category: str, text: str, deadline: datetime | None) -> str:
@@ -215,8 +216,8 @@ def my_tickets_header(n: int) -> str:
     return f"您的工单（{n} 件）："
 
 
-PROMPT_RESOLVE = "请回复本消息，写明工单 {no} 的办理结果。"
-PROMPT_RETURN = "请回复本消息，写明退回工单 {no} 的原因。"
+PROMPT_RESOLVE = "请写明工单 {no} 的办理结果（直接发来或回复本消息，30 分钟内有效）。"
+PROMPT_RETURN = "请写明退回工单 {no} 的原因（直接发来或回复本消息，30 分钟内有效）。"
 PROMPT_TYPE = "请输入"
 HINT_BIND = "绑定 村名，如：绑定 和平村"
 HINT_NOTICE = "发通知 标签 [时间] 内容，如：发通知 township:青石镇 2026-12-01 09:00 明天停水"

@@ -71,6 +71,14 @@ async def test_a_group_bound_by_the_admin_gets_its_regions_notice_tags(chat: Cha
 
 
 async def test_bind_without_a_village_answers_how_to_use_it(chat: Chat) -> None:
-    replies = await chat.say("周管理", "绑定", group="新建群")
+    replies = await chat.say("周管理", "绑定", group="和平村群")
 
-    assert any("绑定" in l.text and "村" in l.text for l in replies if l.chat == "新建群"), [l.text for l in replies]
+    assert any("绑定 村名" in l.text for l in replies if l.chat == "和平村群"), [l.text for l in replies]
+    with chat.app.services.uow() as uow:
+        assert uow.org.group("local", "和平村群").region_code == "heping"  # type: ignore[union-attr]
+
+
+async def test_binding_a_bound_group_elsewhere_says_what_it_was_bound_to(chat: Chat) -> None:
+    replies = await chat.say("周管理", "绑定 石桥村", group="和平村群")
+
+    assert any("已绑定到石桥村" in l.text and "原绑定和平村" in l.text for l in replies), [l.text for l in replies]
