@@ -123,12 +123,11 @@ class Reader:
         self.rules = rules
         self.config = config
         self.by_kind: dict[str, dict[str, int]] = {}
-        n_keys = 0
+        keys = list(keys)
         for row, key in enumerate(keys):
             kind, _, name = key.partition(":")
             self.by_kind.setdefault(kind, {})[name] = row
-            n_keys = row + 1
-        self.n_keys = n_keys
+        self.n_keys = len(keys)
         self.rule_rows = {r.id: self.by_kind.get("rule", {}).get(r.id) for r in rules.rules}
         self.shape = {"shape:" + k: row for k, row in self.by_kind.get("shape", {}).items()}
         self.words = self.by_kind.get("word", {})

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -134,13 +133,6 @@ class Model:
 
     def __len__(self) -> int:
         return len(self.keys)
-
-    def _softmax(self, z: list[float], head: Head) -> list[float]:
-        part = z[head.columns]
-        m = max(part)
-        e = [math.exp(v - m) for v in part]
-        tot = sum(e)
-        return [v / tot for v in e]
 
     def classify(self, text: str) -> Classification:
         return self.classify_many([text])[0]

@@ -152,7 +152,8 @@ class OrgService:
 
     # --- regions and routing -----------------------------------------------------------------
 
-    def ancestors(self, uow: UnitOfWork, region_code: str) -> list[str]:
+    @staticmethod
+    def ancestors(uow: UnitOfWork, region_code: str) -> list[str]:
         """The region and every region above it, nearest first."""
         out: list[str] = []
         code: str | None = region_code
@@ -389,5 +390,4 @@ def likely_in_group(uow: UnitOfWork, person: Person, user_id: str, platform: str
         return False
     unit = uow.org.unit(person.unit_code) if person.unit_code else None
     home = person.region_code or (unit.region_code if unit else None)
-    village = uow.org.region(g.region_code)
-    return home is not None and home in (g.region_code, village.parent_code if village else None)
+    return home is not None and home in OrgService.ancestors(uow, g.region_code)[:2]  # the village, its township

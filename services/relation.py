@@ -198,16 +198,14 @@ LANDMARKS: dict[str, str] = {
     "老街": "老街",
     "菜园": "菜园",
 }
+#: every landmark word, longest first, as a regex alternation
+_LANDMARK_WORDS = "|".join(sorted(LANDMARKS, key=len, reverse=True))
 _LANDMARK = re.compile(
     "((?:(?![的了在就是到那这我你他她也都和跟去从往说得很有个俺咱家屋组队栋])[\u4e00-\u9fff])?)("
-    + "|".join(sorted(LANDMARKS, key=len, reverse=True))
+    + _LANDMARK_WORDS
     + ")"
 )
-_AS_PLACE = re.compile(
-    "(?:"
-    + "|".join(sorted(LANDMARKS, key=len, reverse=True))
-    + ")(?:那边|这边|旁边|边上|那头|这头|那里|那儿|那块|附近|对面)"
-)
+_AS_PLACE = re.compile("(?:" + _LANDMARK_WORDS + ")(?:那边|这边|旁边|边上|那头|这头|那里|那儿|那块|附近|对面)")
 _NOT_PLACES = frozenset(
     {"水泥路", "马路", "公路", "小路", "大路", "土路", "这条路", "那条路", "条路", "上学路", "过马路"}
 )

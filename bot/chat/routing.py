@@ -143,11 +143,12 @@ class Router:
         try:
             with self.services.uow() as uow:
                 rows = uow.inbox.claim_many(inbox_ids)  # outside the session: outcomes go out together at the end
-                self.services.intake.prepare_batch(uow, [Said.of(r) for r in rows])
+                said = {id_of(r): Said.of(r) for r in rows}
+                self.services.intake.prepare_batch(uow, list(said.values()))
                 classified = self._classify_batch(uow, rows)
                 for row in rows:
                     uow.now = self.services.clock.now()
-                    result = self._handle(uow, row, classified)
+                    result = self._handle(uow, row, classified, said.get(id_of(row)))
                     row.status, row.result, row.processed_at = "done", result, uow.now
                     uow.announce_events()
                 uow.inbox.finish_many(rows)
@@ -200,7 +201,13 @@ class Router:
         self.services.intake.prepare_staff(uow, [(region, c) for (_id, region, _text), c in zip(todo, results)])
         return classified
 
-    def _handle(self, uow: UnitOfWork, row: InboxMessage, classified: dict[int, Classification] | None = None) -> str:
+    def _handle(
+        self,
+        uow: UnitOfWork,
+        row: InboxMessage,
+        classified: dict[int, Classification] | None = None,
+        said: Said | None = None,
+    ) -> str:
         group = None
         if row.chat_type == ChatType.GROUP.value:
             group = self.services.org.ensure_group(uow, row.platform, row.chat_id, row.chat_title)
@@ -212,7 +219,7 @@ class Router:
         if not text:
             return RESULT_EMPTY
         if row.variant.startswith("edit:"):
-            return _recorded(row, self.services.intake.handle_edit(uow, Said.of(row), actor))
+            return _recorded(row, self.services.intake.handle_edit(uow, said or Said.of(row), actor))
         if len(text) <= MAX_COMMAND:
             cmd = self._prompted_reply(uow, row, actor, text) or parse(
                 text, text_without_number=row.chat_type == ChatType.PRIVATE.value and actor.is_staff
@@ -238,7 +245,7 @@ class Router:
                 return RESULT_COMMAND
             self._reply(uow, row, texts.staff_private_hint())
             return RESULT_COMMAND
-        return _recorded(row, self.services.intake.handle_text(uow, Said.of(row), actor, group, c))
+        return _recorded(row, self.services.intake.handle_text(uow, said or Said.of(row), actor, group, c))
 
     # --- non-text and unbound groups ---------------------------------------------------------
 
